@@ -1,0 +1,28 @@
+# Set-up commands: `make demo` and `make test` work on a fresh machine (only python3 >= 3.10 needed).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test install install-test bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+install: $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+
+install-test: $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[test]"
+
+demo: install
+	$(PY) -m nimask demo
+
+test: install-test
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider tests
+
+bench: install-test
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,165 @@
+"""nimask's exception and warning family.
+
+Every error raised on purpose by nimask derives from :class:`NimaskError` *and* from
+the builtin exception that callers of nilearn already catch (``OSError`` for files,
+``ValueError`` for bad values, ``TypeError`` for wrong dimensionality), so
+``except ValueError`` written for nilearn keeps working.
+
+Errors carry structured fields (``path``, ``param``, ``expected``, ``found``,
+``index``) so that batch tools can write machine-readable failure records.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "NimaskError",
+    "ImageLoadError",
+    "ImageNotFoundError",
+    "CorruptImageError",
+    "UnsupportedImageError",
+    "ImageTooLargeError",
+    "DimensionError",
+    "GeometryError",
+    "MaskError",
+    "AtlasError",
+    "ConfoundsError",
+    "SampleMaskError",
+    "AllVolumesRemovedError",
+    "ParameterError",
+    "CacheError",
+    "NimaskWarning",
+    "NimaskDataWarning",
+    "NimaskGeometryWarning",
+    "MaskWarning",
+]
+
+
+class NimaskError(Exception):
+    """Root of every error nimask raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        Human-readable message: what was expected, what was found, and where.
+    path, param, expected, found, index : optional
+        Structured context, also available as attributes.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Any = None,
+        param: str | None = None,
+        expected: Any = None,
+        found: Any = None,
+        index: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+        self.param = param
+        self.expected = expected
+        self.found = found
+        self.index = index
+
+    def __reduce__(self):  # keep structured fields through pickling (joblib, dask)
+        return (
+            _rebuild,
+            (type(self), str(self), self.path, self.param, self.expected, self.found, self.index),
+        )
+
+
+def _rebuild(cls, message, path, param, expected, found, index):
+    return cls(message, path=path, param=param, expected=expected, found=found, index=index)
+
+
+class ImageLoadError(NimaskError, OSError):
+    """An image file or object could not be read."""
+
+
+class ImageNotFoundError(ImageLoadError, FileNotFoundError):
+    """A path given as an image does not exist."""
+
+
+class CorruptImageError(ImageLoadError):
+    """The file exists but its bytes are damaged (truncated, bad gzip stream, bad CRC)."""
+
+
+class UnsupportedImageError(ImageLoadError):
+    """The file is readable but holds something nimask cannot use (RGB, complex, ...)."""
+
+
+class ImageTooLargeError(ImageLoadError):
+    """The header declares far more data than the file or the configured limit allows."""
+
+
+class DimensionError(NimaskError, TypeError):
+    """An image has the wrong number of dimensions (nilearn raises a ``TypeError`` too)."""
+
+    def __init__(self, file_dimension: int, required_dimension: int, message: str | None = None, **kw):
+        self.file_dimension = file_dimension
+        self.required_dimension = required_dimension
+        if message is None:
+            message = (
+                f"Input data has incompatible dimensionality: expected dimension is "
+                f"{required_dimension}D and you provided a {file_dimension}D image."
+            )
+        kw.setdefault("expected", f"{required_dimension}D")
+        kw.setdefault("found", f"{file_dimension}D")
+        super().__init__(message, **kw)
+
+    def __reduce__(self):
+        return (_rebuild_dim, (type(self), self.file_dimension, self.required_dimension, str(self), self.path))
+
+
+def _rebuild_dim(cls, file_dimension, required_dimension, message, path):
+    return cls(file_dimension, required_dimension, message, path=path)
+
+
+class GeometryError(NimaskError, ValueError):
+    """Shapes or affines are incompatible, or an affine is unusable."""
+
+
+class MaskError(NimaskError, ValueError):
+    """A mask image is not a usable binary mask (or a computed mask is unusable)."""
+
+
+class AtlasError(NimaskError, ValueError):
+    """A labels / maps atlas or a set of seeds is unusable."""
+
+
+class ConfoundsError(NimaskError, ValueError):
+    """Confounds have the wrong length, non-finite values, or an unreadable format."""
+
+
+class SampleMaskError(NimaskError, ValueError):
+    """A ``sample_mask`` (censoring) argument is invalid."""
+
+
+class AllVolumesRemovedError(SampleMaskError):
+    """Censoring removed every volume."""
+
+
+class ParameterError(NimaskError, ValueError):
+    """A parameter has an invalid value (names the parameter, the value and what is allowed)."""
+
+
+class CacheError(NimaskError, OSError):
+    """The cache location is unusable."""
+
+
+class NimaskWarning(UserWarning):
+    """Root of nimask's warning categories."""
+
+
+class NimaskDataWarning(NimaskWarning):
+    """Data values were changed (zeroed, clipped, dropped); the message gives counts."""
+
+
+class NimaskGeometryWarning(NimaskWarning):
+    """Geometry oddity (affine noise, qform/sform disagreement, resampling of binary data)."""
+
+
+class MaskWarning(NimaskWarning):
+    """A mask is suspicious (e.g. a computed mask is empty)."""
