@@ -25,6 +25,7 @@ __all__ = [
     "AtlasError",
     "ConfoundsError",
     "SampleMaskError",
+    "SampleMaskIndexError",
     "AllVolumesRemovedError",
     "ParameterError",
     "CacheError",
@@ -135,6 +136,10 @@ class ConfoundsError(NimaskError, ValueError):
 
 class SampleMaskError(NimaskError, ValueError):
     """A ``sample_mask`` (censoring) argument is invalid."""
+
+
+class SampleMaskIndexError(SampleMaskError, IndexError):
+    """A ``sample_mask`` index is out of range (nilearn raises ``IndexError`` here)."""
 
 
 class AllVolumesRemovedError(SampleMaskError):

@@ -1,0 +1,275 @@
+"""``clean``: detrending, filtering, censoring, confound removal and standardisation of time series."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..exceptions import ConfoundsError, NimaskDataWarning, NimaskWarning, ParameterError
+from ._confounds import load_confounds_array, regress_confounds
+from ._detrend import as_float, detrend as detrend_columns
+from ._detrend import psc_columns, resolve_standardize, zscore_columns
+from ._filters import apply_sos, butterworth_sos, check_t_r, cosine_drift, merge_cosine_drift
+from ._sample_mask import check_sample_masks, interpolate_mirrored
+
+_BUTTERWORTH_KWARGS = ("order", "padtype", "padlen")
+_EPS64 = np.finfo(np.float64).eps
+
+
+def clean(
+    signals: np.ndarray,
+    runs=None,
+    detrend: bool = True,
+    standardize="zscore_sample",
+    sample_mask=None,
+    confounds=None,
+    standardize_confounds: bool = True,
+    filter="butterworth",
+    low_pass: float | None = None,
+    high_pass: float | None = None,
+    t_r: float | None = 2.5,
+    ensure_finite: bool = False,
+    extrapolate: bool = False,
+    **kwargs,
+) -> np.ndarray:
+    """Clean time series: censor, detrend, filter, regress out confounds, standardise.
+
+    Same parameters, defaults and numbers as ``nilearn.signal.clean`` 0.14.1. The steps, in
+    order: cosine drift terms (full length) → censoring (with Butterworth: nilearn's spline
+    interpolation, quirk included) → detrend signals and confounds → Butterworth on both →
+    censoring → confound regression (pivoted QR) → standardisation.
+
+    Parameters
+    ----------
+    signals : ndarray, shape (n_samples, n_features)
+        Never modified. float32 stays float32.
+    runs : ndarray of shape (n_samples,), optional
+        Run label per sample; each run is cleaned separately and the rows come back grouped by
+        run in sorted label order. ``sessions=`` is accepted as a deprecated alias.
+    detrend : bool, default=True
+    standardize : {"zscore_sample", "psc", True, False, None}, default="zscore_sample"
+    sample_mask : ndarray, or list of ndarray (one per run), optional
+        Boolean keep-mask or indices of the volumes to keep.
+    confounds : ndarray, DataFrame, path to a .tsv/.csv/.txt file, or list of those, optional
+    standardize_confounds : bool, default=True
+    filter : {"butterworth", "cosine", False}, default="butterworth"
+    low_pass, high_pass : float or None
+        Cut-offs in Hz.
+    t_r : float or None, default=2.5
+        Repetition time in seconds, needed when filtering.
+    ensure_finite : bool, default=False
+        Replace NaN and inf in the signals by 0 first.
+    extrapolate : bool, default=False
+        Extrapolate the spline outside the kept volumes (Butterworth censoring only).
+    **kwargs
+        ``butterworth__order``, ``butterworth__padtype``, ``butterworth__padlen`` are passed to
+        :func:`butterworth`; ``sessions`` is the old name of ``runs``; other keys are ignored
+        (as in nilearn).
+
+    Returns
+    -------
+    ndarray, shape (n_kept_samples, n_features)
+
+    Differences from nilearn
+    ------------------------
+    Clear errors instead of silently wrong numbers or unhelpful messages: signals not 2D;
+    ``t_r`` not positive or above 100 s (milliseconds?) when filtering; confounds with NaN/inf
+    (rows and columns named), of the wrong length, or with at least as many columns as kept
+    time points; a boolean ``sample_mask`` of the wrong length; an integer 0/1 ``sample_mask``
+    as long as the signal (a boolean mask typed as ints); non-integral or out-of-range indices;
+    an unknown ``butterworth__`` keyword; runs too short for the Butterworth padding.
+    The memory use stays near the size of ``signals`` (blocked float64 temporaries).
+    """
+    runs = _pop_sessions(runs, kwargs)
+    butterworth_kwargs = _butterworth_kwargs(kwargs)
+    signals = np.asarray(signals)
+    if signals.ndim != 2:
+        raise ParameterError(
+            f"signals must be a 2D array (n_samples, n_features); got shape {signals.shape}.",
+            param="signals", expected="2D array", found=signals.shape,
+        )
+    n_samples = signals.shape[0]
+    if confounds is not None and not detrend and not standardize_confounds:
+        warnings.warn(
+            "When confounds are provided, one must perform detrend and/or standardize confounds. "
+            f"You provided detrend={detrend}, standardize_confounds={standardize_confounds}. "
+            "If confounds were not standardized or demeaned before passing to signal.clean "
+            "signal will not be correctly cleaned.",
+            NimaskWarning, stacklevel=2,
+        )
+    filter = _resolve_filter(filter, low_pass, high_pass, t_r)
+    run_labels, run_lengths = _check_runs(runs, n_samples)
+    confounds = load_confounds_array(confounds, n_samples)
+    sample_mask = check_sample_masks(sample_mask, run_lengths, n_samples)
+    signals = as_float(signals, copy=True)
+    if ensure_finite:
+        signals[~np.isfinite(signals)] = 0
+    standardize = resolve_standardize(standardize)
+    options = dict(
+        detrend=detrend, standardize=standardize, filter=filter,
+        low_pass=low_pass, high_pass=high_pass, t_r=t_r,
+    )
+    if run_labels is None:
+        return _clean_run(
+            signals, confounds, sample_mask, standardize_confounds=standardize_confounds,
+            extrapolate=extrapolate, butterworth_kwargs=butterworth_kwargs, **options,
+        )
+    # nilearn's per-run calls drop standardize_confounds, extrapolate and butterworth__* (§7.7).
+    outputs = []
+    for i, label in enumerate(np.unique(run_labels)):
+        rows = run_labels == label
+        outputs.append(_clean_run(
+            signals[rows], None if confounds is None else confounds[rows],
+            None if sample_mask is None else sample_mask[i],
+            standardize_confounds=True, extrapolate=False, butterworth_kwargs={}, **options,
+        ))
+    return np.vstack(outputs)
+
+
+def _pop_sessions(runs, kwargs):
+    if "sessions" not in kwargs:
+        return runs
+    sessions = kwargs.pop("sessions")
+    warnings.warn(
+        "The 'sessions' parameter of clean is deprecated (nilearn renamed it 'runs'); use runs=.",
+        FutureWarning, stacklevel=3,
+    )
+    if runs is not None and sessions is not None:
+        raise ParameterError(
+            "clean got both runs= and its old name sessions=; pass only runs=.", param="sessions"
+        )
+    return sessions if runs is None else runs
+
+
+def _butterworth_kwargs(kwargs) -> dict:
+    out = {}
+    for key, value in kwargs.items():
+        if key.startswith("butterworth__"):
+            name = key[len("butterworth__"):]
+            if name not in _BUTTERWORTH_KWARGS:
+                raise ParameterError(
+                    f"Unknown keyword {key!r}: butterworth__ keywords must be one of "
+                    f"{['butterworth__' + k for k in _BUTTERWORTH_KWARGS]}.",
+                    param=key, expected=_BUTTERWORTH_KWARGS, found=name,
+                )
+            out[name] = value
+    return out
+
+
+def _resolve_filter(filter, low_pass, high_pass, t_r):
+    """Return "butterworth", "cosine" or False (no filtering), validating t_r and cut-offs."""
+    if not (filter is False or (isinstance(filter, str) and filter in ("butterworth", "cosine"))):
+        raise ParameterError(
+            f"Filter method {filter} not implemented: filter must be 'butterworth', 'cosine' or False.",
+            param="filter", expected=("butterworth", "cosine", False), found=filter,
+        )
+    if filter is False:
+        if low_pass is not None or high_pass is not None:
+            warnings.warn(
+                "No filter type selected but cutoff frequency provided.Will not perform filtering.",
+                NimaskWarning, stacklevel=3,
+            )
+        return False
+    if filter == "cosine":
+        if t_r is None or high_pass is None:
+            raise ParameterError(
+                f"Repetition time (t_r) and low cutoff frequency (high_pass) must be specified for "
+                f"cosine filtering. Got: 't_r={t_r}' and 'high_pass={high_pass}'",
+                param="t_r" if t_r is None else "high_pass",
+            )
+        check_t_r(t_r, purpose="cosine filtering")
+        return "cosine"
+    if low_pass is None and high_pass is None:
+        return False
+    check_t_r(t_r, purpose="butterworth filtering")
+    butterworth_sos(1.0 / t_r, low_pass=low_pass, high_pass=high_pass)  # validates the cut-offs early
+    return "butterworth"
+
+
+def _check_runs(runs, n_samples):
+    if runs is None:
+        return None, None
+    runs = np.asarray(runs)
+    if runs.ndim != 1 or runs.shape[0] != n_samples:
+        raise ParameterError(
+            f"The length of the run vector ({runs.shape[0] if runs.ndim else runs.size}) does not "
+            f"match the length of the signals ({n_samples}): runs needs one label per sample.",
+            param="runs", expected=n_samples, found=runs.shape,
+        )
+    labels = np.unique(runs)
+    return runs, [int((runs == label).sum()) for label in labels]
+
+
+def _clean_run(
+    signals, confounds, kept, *, detrend, standardize, filter, low_pass, high_pass, t_r,
+    standardize_confounds, extrapolate, butterworth_kwargs,
+):
+    """One run, in nilearn's order of operations (spec §7.2). ``signals`` is owned and modified."""
+    n = signals.shape[0]
+    if confounds is not None:
+        confounds = np.array(confounds, copy=True)  # owned: detrended and filtered in place
+        n_kept = n if kept is None else kept.size
+        if confounds.shape[1] >= n_kept:
+            raise ConfoundsError(
+                f"There are {confounds.shape[1]} confound columns for {n_kept} time points (after "
+                f"censoring): regressing them out would remove all the signal. Use fewer confounds "
+                f"than time points.",
+                param="confounds", expected=f"< {n_kept} columns", found=confounds.shape[1],
+            )
+    if filter == "cosine":
+        if low_pass is not None:
+            warnings.warn("low_pass is not implemented for filter='cosine'", NimaskWarning, stacklevel=3)
+        drift = cosine_drift(high_pass, t_r, n)
+        if drift is not None:
+            confounds = merge_cosine_drift(drift, confounds)
+    butterworth = filter == "butterworth"
+    if kept is not None:
+        if butterworth:
+            if not (kept.size == n and kept[0] == 0 and kept[-1] == n - 1 and np.all(np.diff(kept) == 1)):
+                signals = interpolate_mirrored(signals, kept, t_r, extrapolate)
+                if confounds is not None:
+                    confounds = interpolate_mirrored(confounds, kept, t_r, extrapolate)
+                if not extrapolate:
+                    kept = kept - kept[0]
+        else:
+            signals = signals[kept]
+            confounds = None if confounds is None else confounds[kept]
+    mean_before = signals.mean(axis=0) if standardize == "psc" else None
+    if detrend:
+        signals = detrend_columns(signals, copy=False)
+        if confounds is not None:
+            confounds = detrend_columns(confounds, copy=False)
+    if butterworth:
+        sos = butterworth_sos(
+            1.0 / t_r, low_pass=low_pass, high_pass=high_pass, order=butterworth_kwargs.get("order", 5)
+        )
+        if sos is not None:
+            filter_kwargs = {k: v for k, v in butterworth_kwargs.items() if k != "order"}
+            apply_sos(signals, sos, **filter_kwargs)
+            if confounds is not None:
+                apply_sos(confounds, sos, **filter_kwargs)
+        if kept is not None:
+            signals = signals[kept]
+            confounds = None if confounds is None else confounds[kept]
+    if confounds is not None:
+        signals = regress_confounds(signals, confounds, standardize_confounds=standardize_confounds)
+    return _standardize(signals, standardize, mean_before)
+
+
+def _standardize(signals, standardize, mean_before):
+    if standardize is None:
+        return signals
+    if signals.shape[0] == 1:
+        warnings.warn(
+            "Standardization of 3D signal has been requested but would lead to zero values. Skipping.",
+            NimaskDataWarning, stacklevel=4,
+        )
+        return signals
+    if standardize == "zscore_sample":
+        return zscore_columns(signals)
+    # psc: add back the mean recorded before detrending when the signal lost its mean.
+    denominator = np.mean(np.abs(mean_before))
+    ratio = np.mean(np.abs(signals.mean(axis=0))) / denominator if denominator else np.inf
+    if ratio < 0.1:
+        signals += mean_before
+    return psc_columns(signals)
