@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import ConfoundsError
-from ._detrend import column_blocks, detrend
+from ._detrend import as_float, column_blocks, detrend
 
 _EPS64 = np.finfo(np.float64).eps
 _NA_TOKENS = {"", "n/a", "na", "nan", "-nan", "+nan", "null", "none"}
@@ -252,20 +252,27 @@ def high_variance_confounds(
     Returns
     -------
     ndarray, shape (n_samples, n_confounds)
-        Unit-norm left singular vectors, by decreasing singular value (signs as LAPACK gives).
+        Unit-norm eigenvectors of ``S S^T / T`` (S the selected columns), by decreasing
+        eigenvalue (signs as LAPACK gives; they do not matter for regression).
+
+    Differences from nilearn
+    ------------------------
+    Integer input is converted to float first (float32, or float64 for 8-byte integers) even
+    when ``detrend`` is False; nilearn then squares and multiplies the integers in their own
+    dtype, which overflows (e.g. int16) and gives meaningless confounds.
     """
     from scipy import linalg
 
-    series = np.asarray(series)
-    if series.dtype.kind in "biu":
-        series = series.astype(np.float32 if series.dtype.itemsize <= 2 else np.float64)
+    series = as_float(series, copy=False)
     if detrend:
         series = _detrend(series, copy=True)
     var = np.mean(series**2, axis=0)
     threshold = np.nanpercentile(var, 100.0 - percentile)
     selected = series[:, var > threshold]
-    u, _, _ = linalg.svd(selected, full_matrices=False)
-    return u[:, :n_confounds]
+    gram = selected @ selected.T
+    gram /= series.shape[0]
+    _, vectors = linalg.eigh(gram)
+    return vectors[:, ::-1][:, :n_confounds]
 
 
 _detrend = detrend

@@ -8,13 +8,13 @@ import numpy as np
 from ..exceptions import NimaskDataWarning, ParameterError
 
 _EPS64 = np.finfo(np.float64).eps
-# Columns per block when a temporary of shape (n_samples, block) is needed.
-_BLOCK_ELEMENTS = 1 << 22
+# Elements per block when a temporary of shape (n_samples, block) is needed (8 MB in float64).
+BLOCK_ELEMENTS = 1 << 20
 
 
-def column_blocks(n_rows: int, n_cols: int):
-    """Yield slices over columns so that one block holds about 4M elements (32 MB in float64)."""
-    step = max(1, _BLOCK_ELEMENTS // max(n_rows, 1))
+def column_blocks(n_rows: int, n_cols: int, budget: int = BLOCK_ELEMENTS):
+    """Yield slices over columns so that one block holds about ``budget`` elements."""
+    step = max(1, budget // max(n_rows, 1))
     for start in range(0, n_cols, step):
         yield slice(start, min(start + step, n_cols))
 
@@ -22,13 +22,13 @@ def column_blocks(n_rows: int, n_cols: int):
 def as_float(signals: np.ndarray, copy: bool = True) -> np.ndarray:
     """Return ``signals`` as a float array with nilearn's dtype rule.
 
-    float32/float64 keep their dtype; 8-byte integers become float64; other integers and
-    booleans become float32. A copy is made when ``copy`` is True or the dtype changes.
+    float32/float64 keep their dtype; 8-byte integers and float16 become float64; other
+    integers and booleans become float32. A copy is made when ``copy`` is True or the dtype changes.
     """
     signals = np.asarray(signals)
     if signals.dtype.kind == "f":
         if signals.dtype.itemsize < 4:
-            return signals.astype(np.float32)
+            return signals.astype(np.float64)
         return signals.copy() if copy else signals
     if signals.dtype.kind in "iub":
         target = np.float64 if signals.dtype.itemsize >= 8 else np.float32
@@ -73,11 +73,12 @@ def detrend(signals: np.ndarray, *, copy: bool = True) -> np.ndarray:
 
 def zscore_columns(signals: np.ndarray) -> np.ndarray:
     """Centre each column and divide it by its ddof=1 std (std < eps64 divides by 1), in place."""
-    mean = signals.mean(axis=0)
-    std = signals.std(axis=0, ddof=1)
-    std[std < _EPS64] = 1.0
-    signals -= mean
-    signals /= std
+    for cols in column_blocks(*signals.shape):  # np.std makes a full-size temporary
+        block = signals[:, cols]
+        std = block.std(axis=0, ddof=1)
+        std[std < _EPS64] = 1.0
+        block -= block.mean(axis=0)
+        block /= std
     return signals
 
 
@@ -152,12 +153,23 @@ def standardize_signal(
     Returns
     -------
     ndarray
-        Same shape, float32 for float32 input.
+        Same shape. float32 stays float32; integers give float32 when detrended, float64
+        otherwise (nilearn's rule).
+
+    Differences from nilearn
+    ------------------------
+    float16 input is computed in float64 (nilearn computes in float16 when not detrending).
     """
     standardize = resolve_standardize(standardize)
-    signals = as_float(signals, copy=True)
+    signals = np.asarray(signals)
     if detrend:
-        signals = _detrend(signals, copy=False)
+        signals = _detrend(signals, copy=True)
+    elif standardize is None:
+        return signals.copy()
+    elif signals.dtype.kind in "biu" or signals.dtype.itemsize < 4:
+        signals = signals.astype(np.float64)  # nilearn's z-score/psc arithmetic promotes ints
+    else:
+        signals = signals.copy()
     if standardize is None:
         return signals
     if signals.shape[0] == 1:
