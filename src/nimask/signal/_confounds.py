@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import ConfoundsError
-from ._detrend import as_float, column_blocks, detrend
+from ._detrend import column_blocks, detrend
 
 _EPS64 = np.finfo(np.float64).eps
 _NA_TOKENS = {"", "n/a", "na", "nan", "-nan", "+nan", "null", "none"}
@@ -257,15 +257,17 @@ def high_variance_confounds(
 
     Differences from nilearn
     ------------------------
-    Integer input is converted to float first (float32, or float64 for 8-byte integers) even
-    when ``detrend`` is False; nilearn then squares and multiplies the integers in their own
-    dtype, which overflows (e.g. int16) and gives meaningless confounds.
+    Integer input is converted to float64 first when ``detrend`` is False; nilearn squares and
+    multiplies the integers in their own dtype, which overflows (e.g. int16) and gives
+    meaningless confounds.
     """
     from scipy import linalg
 
-    series = as_float(series, copy=False)
+    series = np.asarray(series)
     if detrend:
         series = _detrend(series, copy=True)
+    elif series.dtype.kind in "biu":
+        series = series.astype(np.float64)  # nilearn's eigh of an integer Gram matrix is float64
     var = np.mean(series**2, axis=0)
     threshold = np.nanpercentile(var, 100.0 - percentile)
     selected = series[:, var > threshold]

@@ -12,9 +12,9 @@ _EPS64 = np.finfo(np.float64).eps
 BLOCK_ELEMENTS = 1 << 20
 
 
-def column_blocks(n_rows: int, n_cols: int, budget: int = BLOCK_ELEMENTS):
-    """Yield slices over columns so that one block holds about ``budget`` elements."""
-    step = max(1, budget // max(n_rows, 1))
+def column_blocks(n_rows: int, n_cols: int, shrink: int = 1):
+    """Yield slices over columns so that one block holds about ``BLOCK_ELEMENTS / shrink`` elements."""
+    step = max(1, BLOCK_ELEMENTS // shrink // max(n_rows, 1))
     for start in range(0, n_cols, step):
         yield slice(start, min(start + step, n_cols))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import AllVolumesRemovedError, SampleMaskError, SampleMaskIndexError
-from ._detrend import BLOCK_ELEMENTS, column_blocks
+from ._detrend import column_blocks
 
 
 def _is_scalar_list(value) -> bool:
@@ -156,7 +156,7 @@ def interpolate_mirrored(
     times = np.arange(n) * t_r
     targets = n - 1 - kept
     # The spline holds 4 (n - 1) coefficients per column: use a quarter of the usual block.
-    for cols in column_blocks(n, values.shape[1], budget=BLOCK_ELEMENTS // 4):
+    for cols in column_blocks(n, values.shape[1], shrink=4):
         spline = CubicSpline(times[kept], values[kept, cols], extrapolate=extrapolate)
         values[targets, cols] = spline(times[targets])
     nan_rows = _all_nan_rows(values)
