@@ -2,14 +2,21 @@
 
 This is the single entry point every public function uses to load an image. It follows
 nilearn's ``check_niimg`` semantics (``ensure_ndim``, ``atleast_4d``, lists concatenated
-along time, 4D images with one volume squeezed when 3D is required).
+along time, 4D images with one volume squeezed when 3D is required). Files are opened
+lazily through :mod:`nimask._nifti_io`, which validates them; reshaping keeps the lazy
+proxy, so a loaded file can still be streamed chunk by chunk.
+
+Differences from nilearn
+------------------------
+* A missing file raises :class:`~nimask.exceptions.ImageNotFoundError`, a
+  ``FileNotFoundError`` (nilearn: ``ValueError``); the message is the same.
+* Dimension errors name the file when there is one.
 """
 from __future__ import annotations
 
 import glob
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import nibabel as nib
@@ -17,9 +24,10 @@ import numpy as np
 
 from .exceptions import DimensionError, GeometryError, ImageNotFoundError, ParameterError
 
-__all__ = ["load_niimg", "check_niimg", "check_niimg_3d", "check_niimg_4d", "get_data", "is_niimg_like"]
+__all__ = ["load_niimg", "check_niimg", "check_niimg_3d", "check_niimg_4d", "get_data", "is_niimg_like", "same_fov"]
 
 _GLOB_CHARS = set("*?[")
+_SEE_DOC = "See https://nilearn.github.io/stable/manipulating_images/input_output.html."
 
 
 def _is_pathlike(obj: Any) -> bool:
@@ -33,37 +41,55 @@ def is_niimg_like(obj: Any) -> bool:
 
 def get_data(img) -> np.ndarray:
     """Return the data array of a niimg-like object (scaled as nibabel does)."""
-    img = load_niimg(img)
+    img = load_niimg(img, allow_empty=True)
     return np.asanyarray(img.dataobj)
 
 
-def _nesting_depth(obj: Any) -> int:
-    depth = 0
-    while isinstance(obj, (list, tuple)) and len(obj) > 0:
-        depth += 1
-        obj = obj[0]
-    return depth
+def _filename(img) -> str | None:
+    try:
+        return img.get_filename()
+    except AttributeError:
+        return None
 
 
-def _load_path(path: str, wildcards: bool):
+def _dim_error(found: int, required: int, what: str, path: str | None = None) -> DimensionError:
+    where = f" ({path!r})" if path else ""
+    return DimensionError(
+        found,
+        required,
+        f"Input data has incompatible dimensionality: Expected dimension is {required}D and you "
+        f"provided {what}{where}. {_SEE_DOC}",
+        path=path,
+    )
+
+
+def _expand_path(path: str, wildcards: bool) -> str | list[str]:
     path = os.path.expanduser(path)
-    if wildcards and _GLOB_CHARS & set(path) and not os.path.exists(path):
-        matches = sorted(glob.glob(path))
-        if not matches:
-            raise ImageNotFoundError(
-                f"No files matching the entered niimg expression: {path!r}", path=path
-            )
-        if len(matches) == 1:
-            return _load_file(matches[0])
-        return [_load_file(m) for m in matches]
-    return _load_file(path)
+    if os.path.exists(path) or not (wildcards and _GLOB_CHARS & set(path)):
+        return path
+    matches = sorted(glob.glob(path))
+    if not matches:
+        raise ImageNotFoundError(
+            f"No files matching the entered niimg expression: {path!r}.\nYou may have left "
+            f"wildcards usage activated: pass wildcards=False to deactivate this behavior.",
+            path=path,
+        )
+    return matches[0] if len(matches) == 1 else matches
 
 
 def _load_file(path: str):
-    # Delegated to the streamed reader, which validates the file against its header.
-    from ._nifti_io import load_file
+    from ._nifti_io import load_file  # the streamed reader validates the file against its header
 
     return load_file(path)
+
+
+def _first_leaf(items: list) -> tuple[int, Any]:
+    """List nesting depth and the first non-list item (loaded), for nilearn's "(5D)" messages."""
+    depth, obj = 0, items
+    while isinstance(obj, (list, tuple)) and len(obj) > 0:
+        depth += 1
+        obj = obj[0]
+    return depth, obj
 
 
 def load_niimg(
@@ -73,113 +99,141 @@ def load_niimg(
     dtype: Any = None,
     wildcards: bool = True,
     return_iterator: bool = False,
+    allow_empty: bool = False,
 ):
     """Load a niimg-like object as a nibabel image.
 
     Parameters
     ----------
     niimg : str, Path, nibabel image, or iterable of those
-        Iterables are concatenated along the 4th axis.
+        ``~`` is expanded; glob patterns give their sorted matches (with ``wildcards``);
+        iterables are concatenated along the 4th axis (dtype of the first image).
     ensure_ndim : {None, 3, 4}
         Required dimensionality. A 4D image with a single volume is squeezed to 3D when
-        3D is required; a 3D image becomes 4D when ``atleast_4d`` is True.
+        3D is required; a 3D image given where 4D is required is an error unless
+        ``atleast_4d`` is True (as in nilearn).
     atleast_4d : bool
         Promote 3D images to 4D with one volume.
     dtype : None, "auto" or numpy dtype
         Convert the data (``"auto"``: signed ints to int32, anything else to float32).
     wildcards : bool
         Expand glob patterns in strings (sorted matches).
+    return_iterator : bool
+        Return an iterator over the 3D volumes of the (4D) result.
+    allow_empty : bool
+        Accept images with a zero-length axis (``check_niimg`` does; the maskers do not).
     """
     if isinstance(niimg, np.ndarray):
         raise TypeError(
             "input should be a NiftiLike object or an iterable of NiftiLike object. Got: ndarray"
         )
     if _is_pathlike(niimg):
-        loaded = _load_path(os.fspath(niimg), wildcards)
-        if isinstance(loaded, list):
-            niimg = loaded
+        expanded = _expand_path(os.fspath(niimg), wildcards)
+        if isinstance(expanded, list):
+            niimg = expanded
         else:
-            img = loaded
-            return _finish(img, ensure_ndim, atleast_4d, dtype)
+            niimg = _load_file(expanded)
     if isinstance(niimg, nib.spatialimages.SpatialImage):
-        return _finish(niimg, ensure_ndim, atleast_4d, dtype)
-    if isinstance(niimg, Iterable) and not isinstance(niimg, (str, bytes)):
-        items = list(niimg)
-        if ensure_ndim == 3:
-            raise DimensionError(
-                _nesting_depth(items) + 3,
-                3,
-                f"Input data has incompatible dimensionality: Expected dimension is 3D and you "
-                f"provided a list of images ({_nesting_depth(items) + 3}D).",
-            )
-        inner_ndim = None if ensure_ndim is None else ensure_ndim - 1
-        from .image._concat import concat_imgs
-
-        img = concat_imgs(items, dtype=None if dtype is None else dtype, ensure_ndim=inner_ndim)
-        return _finish(img, ensure_ndim, atleast_4d, None)
-    raise TypeError(
-        "Data given cannot be loaded because it is not compatible with nibabel format: "
-        f"got an object of type {type(niimg).__name__}"
-    )
-
-
-def _finish(img, ensure_ndim, atleast_4d, dtype):
-    shape = img.shape
-    if len(shape) == 3 and (atleast_4d or ensure_ndim == 4):
-        data = np.asanyarray(img.dataobj)[..., np.newaxis]
-        img = _like(img, data)
-    elif len(shape) == 4 and ensure_ndim == 3 and shape[3] == 1:
-        data = np.asanyarray(img.dataobj)[..., 0]
-        img = _like(img, data)
-    if ensure_ndim is not None and len(img.shape) != ensure_ndim:
-        raise DimensionError(
-            len(img.shape),
-            ensure_ndim,
-            path=getattr(img, "get_filename", lambda: None)(),
+        img = _finish(niimg, ensure_ndim, atleast_4d, dtype, allow_empty)
+    elif isinstance(niimg, Iterable) and not isinstance(niimg, (bytes, dict)):
+        img = _load_list(list(niimg), ensure_ndim, atleast_4d, dtype, wildcards, allow_empty)
+    else:
+        raise TypeError(
+            "input should be a NiftiLike object or an iterable of NiftiLike object. "
+            f"Got: {type(niimg).__name__}"
         )
-    if any(s == 0 for s in img.shape):
-        raise ParameterError("The image is empty.", found=img.shape)
+    if return_iterator:
+        return _iter_volumes(img)
+    return img
+
+
+def _load_list(items: list, ensure_ndim, atleast_4d, dtype, wildcards, allow_empty):
+    if not items:
+        raise TypeError("Cannot concatenate empty objects.")
+    depth, leaf = _first_leaf(items)
+    if ensure_ndim is not None:
+        leaf_img = load_niimg(leaf, wildcards=wildcards, allow_empty=True)
+        leaf_ndim = len(leaf_img.shape)
+        total = leaf_ndim + depth
+        if ensure_ndim == 3 or total != ensure_ndim:
+            what = "a " + "list of " * depth + f"{leaf_ndim}D images ({total}D)"
+            raise _dim_error(total, ensure_ndim, what)
+    from .image._concat import concat_imgs
+
+    img = concat_imgs(items, dtype=None, ensure_ndim=None if ensure_ndim is None else ensure_ndim - 1)
+    return _finish(img, ensure_ndim, atleast_4d, dtype, allow_empty)
+
+
+def _iter_volumes(img):
+    if len(img.shape) == 3:
+        yield img
+        return
+    for i in range(img.shape[3]):
+        yield _reshaped(img, img.dataobj[..., i], img.shape[:3])
+
+
+def _reshaped(img, dataobj, shape):
+    """A new image of ``img``'s class (NIfTI) with ``dataobj`` reshaped to ``shape``, lazily."""
+    from nibabel.arrayproxy import reshape_dataobj
+
+    klass = type(img) if isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)) else nib.Nifti1Image
+    header = img.header.copy() if isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)) else None
+    new = klass(reshape_dataobj(dataobj, shape), img.affine, header=header)
+    return new
+
+
+def _finish(img, ensure_ndim, atleast_4d, dtype, allow_empty):
+    shape = img.shape
+    path = _filename(img)
+    if len(shape) == 3 and atleast_4d:
+        img = _reshaped(img, img.dataobj, shape + (1,))
+    elif len(shape) == 4 and ensure_ndim == 3 and shape[3] == 1:
+        img = _reshaped(img, img.dataobj, shape[:3])
+    if ensure_ndim is not None and len(img.shape) != ensure_ndim:
+        raise _dim_error(len(img.shape), ensure_ndim, f"a {len(img.shape)}D image", path)
+    if not allow_empty and any(s == 0 for s in img.shape):
+        where = f" {path!r}" if path else ""
+        raise ParameterError(
+            f"The image is empty.{where} has shape {tuple(img.shape)} (a zero-length axis).",
+            path=path,
+            found=tuple(img.shape),
+        )
     if dtype is not None:
         img = _convert_dtype(img, dtype)
     return img
 
 
-def _like(img, data):
-    new = nib.Nifti1Image(data, img.affine, header=img.header.copy() if hasattr(img, "header") else None)
-    if data.dtype != img.get_data_dtype():
-        new.header.set_data_dtype(data.dtype)
-    return new
-
-
 def _convert_dtype(img, dtype):
     data = np.asanyarray(img.dataobj)
     if isinstance(dtype, str) and dtype == "auto":
-        target = np.int32 if data.dtype.kind == "i" else np.float32
+        target = np.dtype(np.int32) if data.dtype.kind == "i" else np.dtype(np.float32)
     else:
         target = np.dtype(dtype)
     if data.dtype == target:
         return img
-    out = nib.Nifti1Image(data.astype(target), img.affine, header=img.header.copy())
+    klass = type(img) if isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)) else nib.Nifti1Image
+    header = img.header.copy() if isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)) else None
+    out = klass(data.astype(target), img.affine, header=header)
     out.header.set_data_dtype(target)
     return out
 
 
-def check_niimg(niimg, ensure_ndim=None, atleast_4d=False, dtype=None, wildcards=True, **_):
-    """nilearn-compatible alias of :func:`load_niimg`."""
-    return load_niimg(niimg, ensure_ndim=ensure_ndim, atleast_4d=atleast_4d, dtype=dtype, wildcards=wildcards)
+def check_niimg(niimg, ensure_ndim=None, atleast_4d=False, dtype=None, return_iterator=False, wildcards=True):
+    """nilearn's ``check_niimg``: :func:`load_niimg` accepting empty images."""
+    return load_niimg(
+        niimg, ensure_ndim=ensure_ndim, atleast_4d=atleast_4d, dtype=dtype,
+        wildcards=wildcards, return_iterator=return_iterator, allow_empty=True,
+    )
 
 
 def check_niimg_3d(niimg, dtype=None):
     """Load a niimg-like object that must be 3D (a 4D image with one volume is squeezed)."""
-    return load_niimg(niimg, ensure_ndim=3, dtype=dtype)
+    return check_niimg(niimg, ensure_ndim=3, dtype=dtype)
 
 
 def check_niimg_4d(niimg, return_iterator=False, dtype=None):
     """Load a niimg-like object that must be 4D (lists of 3D images are concatenated)."""
-    img = load_niimg(niimg, ensure_ndim=4, dtype=dtype)
-    if return_iterator:
-        return (img.slicer[..., i] for i in range(img.shape[3]))
-    return img
+    return check_niimg(niimg, ensure_ndim=4, return_iterator=return_iterator, dtype=dtype)
 
 
 def same_fov(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
@@ -191,9 +245,12 @@ def _check_same_fov_list(imgs) -> None:
     ref = imgs[0]
     for i, img in enumerate(imgs[1:], start=1):
         if not same_fov(ref, img):
+            name = _filename(img)
+            where = f" ({name!r})" if name else ""
             raise GeometryError(
-                f"Field of view of image #{i} is different from reference FOV.\n"
+                f"Field of view of image #{i}{where} is different from reference FOV.\n"
                 f"Reference affine:\n{ref.affine!r}\nImage affine:\n{img.affine!r}\n"
                 f"Reference shape:\n{ref.shape[:3]!r}\nImage shape:\n{img.shape[:3]!r}\n",
                 index=i,
+                path=name,
             )
