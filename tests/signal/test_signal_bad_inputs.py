@@ -204,3 +204,9 @@ def test_signals_must_be_2d_and_runs_length():
 def test_sessions_and_runs_together():
     with pytest.raises(ParameterError, match="sessions"), pytest.warns(FutureWarning):
         msig.clean(_signals(), runs=np.zeros(30), sessions=np.zeros(30))
+
+
+@pytest.mark.parametrize("rate", [0, -0.5, float("inf")])
+def test_butterworth_sampling_rate_must_be_positive(rate):
+    with pytest.raises(ParameterError, match="sampling_rate"):
+        msig.butterworth(_signals(), rate, low_pass=0.1)

@@ -174,7 +174,20 @@ def butterworth(
     -------
     ndarray
         The filtered signals, same shape.
+
+    Differences from nilearn
+    ------------------------
+    Integer input with ``copy=False`` gives a float64 result (nilearn writes the filtered values
+    back into the integer array, truncating them). A non-positive ``sampling_rate`` and runs
+    shorter than the padding raise ``ParameterError`` with the run length.
     """
+    if (isinstance(sampling_rate, bool) or not isinstance(sampling_rate, numbers.Real)
+            or not math.isfinite(sampling_rate) or sampling_rate <= 0):
+        raise ParameterError(
+            f"sampling_rate must be a positive number of samples per second (1 / t_r); got "
+            f"{sampling_rate!r}.",
+            param="sampling_rate", expected="> 0", found=sampling_rate,
+        )
     sos = butterworth_sos(sampling_rate, low_pass=low_pass, high_pass=high_pass, order=order)
     if sos is None:
         return signals
