@@ -7,6 +7,7 @@ whole by these functions.
 """
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ import nibabel as nib
 import numpy as np
 
 from .._niimg import _filename, check_niimg, check_niimg_4d, same_fov
-from ..exceptions import GeometryError, NimaskDataWarning, ParameterError
+from ..exceptions import GeometryError, NimaskDataWarning, NimaskWarning, ParameterError
 
 __all__ = [
     "coord_transform",
@@ -242,6 +243,9 @@ def math_img(formula: str, copy_header_from: str | None = None, **imgs: Any):
                 param=name,
                 path=_filename(other),
             )
+    unused = [name for name in names if not re.search(rf"\b{re.escape(name)}\b", formula)]
+    if unused:
+        warnings.warn(f"Some images ({unused}) are not mentioned in the formula={formula!r}.", NimaskWarning, stacklevel=2)
     namespace = {name: np.asanyarray(img.dataobj) for name, img in loaded.items()}
     namespace["np"] = np
     result = np.asarray(eval(formula, namespace))  # noqa: S307 - nilearn's documented semantics
