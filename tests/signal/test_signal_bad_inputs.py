@@ -210,3 +210,10 @@ def test_sessions_and_runs_together():
 def test_butterworth_sampling_rate_must_be_positive(rate):
     with pytest.raises(ParameterError, match="sampling_rate"):
         msig.butterworth(_signals(), rate, low_pass=0.1)
+
+
+def test_single_run_accepts_bare_sample_mask_array():
+    """Difference from nilearn (quirk 19: a bare array with one run label breaks there)."""
+    keep = np.arange(3, 30)
+    out = msig.clean(_signals(), runs=np.zeros(30), sample_mask=keep)
+    np.testing.assert_array_equal(out, msig.clean(_signals(), sample_mask=keep))
