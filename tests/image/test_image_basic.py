@@ -188,3 +188,15 @@ def test_load_img_oracle(tmp_path):
     p = str(tmp_path / "l.nii.gz")
     _scaled_ref().to_filename(p)
     _same_img(ni.load_img(p), nl.load_img(p))
+
+
+def test_concat_imgs_oracle(tmp_path):
+    imgs = [random_img((7, 8, 9), dtype=np.int16, seed=s) for s in range(3)]
+    p = str(tmp_path / "c.nii.gz")
+    _scaled_ref().to_filename(p)
+    for items, kw in [(imgs, {}), (imgs, dict(dtype=None)), ([p, p], {}), ([p, _scaled_ref()], dict(dtype=None))]:
+        ours, theirs = ni.concat_imgs(items, **kw), nl.concat_imgs(items, **kw)
+        _same_img(ours, theirs)
+        assert np.asanyarray(ours.dataobj).flags.f_contiguous
+    with pytest.raises(TypeError, match="empty"):
+        ni.concat_imgs([])

@@ -22,13 +22,15 @@ def concat_imgs(
 
     Items must all be 3D or all 4D and share one field of view (unless ``auto_resample``,
     which resamples every item to the first item's grid with continuous interpolation).
-    ``dtype=None`` keeps the first item's dtype.
+    ``dtype=None`` keeps the first item's dtype. File-backed items are read one at a
+    time into the preallocated F-ordered output. As in nilearn, the output header is a copy
+    of the first item's (its stored data dtype is not updated).
     """
     from .._niimg import _check_same_fov_list, load_niimg
 
     items = [load_niimg(x) for x in niimgs]
     if not items:
-        raise ValueError("concat_imgs: the input list of images is empty.")
+        raise TypeError("Cannot concatenate empty objects.")
     first_ndim = len(items[0].shape)
     for i, img in enumerate(items):
         nd = len(img.shape)
@@ -68,6 +70,5 @@ def concat_imgs(
             arr = arr[..., np.newaxis]
         data[..., t : t + n] = arr
         t += n
-    header = items[0].header.copy()
-    header.set_data_dtype(out_dtype)
-    return nib.Nifti1Image(data, items[0].affine, header=header)
+    # as nilearn: the first item's header is copied unchanged (its data dtype included)
+    return nib.Nifti1Image(data, items[0].affine, header=items[0].header.copy())
