@@ -1,0 +1,295 @@
+"""Signals of (possibly overlapping, weighted) maps by least squares, and back.
+
+nilearn solves ``scipy.linalg.lstsq(M[rows], D[rows])`` for every image, with ``M`` the
+``(voxels, maps)`` matrix and ``D`` the ``(voxels, scans)`` data. The solution only depends
+on ``M``, so :func:`prepare_maps` factors it once (its pseudo-inverse, in float64) and every
+chunk of volumes then costs one matrix product ``pinv @ D[rows]``. Rows where every map is
+zero do not change a least-squares solution, so only the union of the maps' support is
+read (nilearn uses every voxel when there is no mask; the numbers are the same).
+
+When the restricted maps are rank deficient or badly conditioned, the pseudo-inverse and
+LAPACK ``gelsd`` can disagree in the last digits that matter, so the operator falls back to
+``scipy.linalg.lstsq`` per chunk (same driver and dtype as nilearn).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import AtlasError, GeometryError
+
+__all__ = ["MapsOperator", "prepare_maps", "img_to_signals_maps", "signals_to_img_maps"]
+
+# Above this condition number the pseudo-inverse is not trusted to reproduce gelsd.
+_MAX_COND = 1e4
+
+
+@dataclass
+class MapsOperator:
+    """Least-squares extraction operator for a fixed set of maps on a fixed grid.
+
+    Attributes
+    ----------
+    shape : tuple
+        The 3D grid shape.
+    rows : tuple of 3 int arrays
+        Voxel indices (C order) of the regression rows.
+    kept : ndarray of int
+        Indices of the maps that are extracted (columns of the output).
+    weights : ndarray, (n_rows, n_kept)
+        The kept maps on the rows, in the maps' dtype.
+    pinv : ndarray or None
+        ``(n_kept, n_rows)`` float64 pseudo-inverse, or None when ``lstsq`` is used.
+    """
+
+    shape: tuple
+    rows: tuple
+    kept: np.ndarray
+    weights: np.ndarray
+    pinv: np.ndarray | None
+    _f_index: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.rows[0].size)
+
+    def gather(self, chunk: np.ndarray) -> np.ndarray:
+        """The ``(n_rows, n)`` regression rows of a ``(x, y, z, n)`` chunk (no copy of the chunk)."""
+        if chunk.ndim == 3:
+            chunk = chunk[..., np.newaxis]
+        n = chunk.shape[3]
+        if chunk.flags.f_contiguous:
+            if self._f_index is None:
+                self._f_index = np.ravel_multi_index(self.rows, self.shape, order="F")
+            return chunk.reshape(-1, n, order="F")[self._f_index]
+        return chunk[self.rows]
+
+    def apply(self, chunk: np.ndarray) -> np.ndarray:
+        """Signals ``(n, n_kept)`` of a ``(x, y, z, n)`` chunk, in nilearn's dtype.
+
+        The output dtype is the common type of the maps and the data (``lstsq``'s rule):
+        float32 maps with int16/uint8/float32 data give float32, int32 or float64 data
+        give float64. Non-finite data values count as 0.
+        """
+        data = self.gather(chunk)
+        out_dtype = np.result_type(self.weights.dtype, data.dtype)
+        if out_dtype.kind != "f":
+            out_dtype = np.dtype(np.float64)
+        if data.dtype.kind == "f":
+            bad = ~np.isfinite(data)
+            if bad.any():
+                data = np.where(bad, 0, data)
+        if self.kept.size == 0:
+            return np.zeros((data.shape[1], 0), out_dtype)
+        if self.pinv is None:
+            from scipy.linalg import lstsq
+
+            coef = lstsq(self.weights.astype(out_dtype, copy=False), data.astype(out_dtype, copy=False))[0]
+            return np.ascontiguousarray(coef.T)
+        signals = data.T.astype(np.float64, copy=False) @ self.pinv.T
+        return signals.astype(out_dtype, copy=False)
+
+
+def prepare_maps(
+    maps_data: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    keep_masked_maps: bool = False,
+    for_inverse: bool = False,
+) -> MapsOperator:
+    """Factor the maps once for :meth:`MapsOperator.apply`.
+
+    Parameters
+    ----------
+    maps_data : ndarray, (x, y, z, k)
+        Float maps (non-finite values must already be 0).
+    mask : bool ndarray (x, y, z) or None
+        Voxels allowed in the regression.
+    keep_masked_maps : bool
+        Keep maps that are all zero inside the mask (they give zero columns).
+    for_inverse : bool
+        Build only the support and weights (no map dropped, no pseudo-inverse).
+    """
+    if maps_data.ndim == 3:
+        maps_data = maps_data[..., np.newaxis]
+    shape = tuple(maps_data.shape[:3])
+    k = maps_data.shape[3]
+    if mask is None:
+        kept = np.arange(k)
+        support = np.any(maps_data != 0, axis=3)
+    else:
+        mask = np.asarray(mask, dtype=bool)
+        inside = maps_data[mask]  # (n_mask, k)
+        present = np.abs(inside).sum(axis=0) != 0
+        if for_inverse or keep_masked_maps:
+            kept = np.arange(k)
+        else:
+            kept = np.flatnonzero(present)
+            removed = np.flatnonzero(~present)
+            if kept.size == 0:
+                raise AtlasError(
+                    "No map left after applying mask to the maps image (mask_img and maps_img "
+                    f"have no nonzero voxel in common; {k} maps, mask of {int(mask.sum())} voxels).",
+                    param="mask_img",
+                )
+            if removed.size:
+                warnings.warn(
+                    "After applying mask to the maps image, maps with the following indices were "
+                    f"removed: {set(removed.tolist())}. Out of {k} maps, the masked map image only "
+                    f"contains {kept.size} maps.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        support = np.zeros(shape, dtype=bool)
+        support[mask] = np.any(inside[:, kept] != 0, axis=1)
+    rows = np.nonzero(support)
+    weights = maps_data[rows][:, kept]
+    pinv = None if for_inverse else _pseudo_inverse(weights)
+    return MapsOperator(shape=shape, rows=rows, kept=kept, weights=weights, pinv=pinv)
+
+
+def _pseudo_inverse(weights: np.ndarray) -> np.ndarray | None:
+    """float64 pseudo-inverse, or None when the maps are too ill-conditioned to trust it."""
+    if weights.shape[1] == 0:
+        return np.zeros((0, weights.shape[0]))
+    if weights.shape[0] < weights.shape[1]:
+        return None
+    w = weights.astype(np.float64)
+    u, s, vt = np.linalg.svd(w, full_matrices=False)
+    if s[-1] <= 0 or s[0] / s[-1] > _MAX_COND:
+        return None
+    return (vt.T / s) @ u.T
+
+
+def _check_same_grid(img, maps_img, mask_img=None) -> None:
+    """nilearn's region-extraction test: exact shapes, affines within 1000 float32 eps."""
+    tol = 1000 * np.finfo(np.float32).eps
+    for other, what in ((maps_img, "maps_img"), (mask_img, "mask_img")):
+        if other is None:
+            continue
+        if tuple(img.shape[:3]) != tuple(other.shape[:3]):
+            raise GeometryError(
+                f"Images have incompatible shapes: imgs has shape {tuple(img.shape[:3])} but {what} "
+                f"has shape {tuple(other.shape[:3])}.",
+                param=what,
+            )
+        if np.max(np.abs(np.asarray(img.affine) - np.asarray(other.affine))) > tol:
+            raise GeometryError(
+                f"Images have different affine matrices: imgs has\n{img.affine}\nbut {what} has\n"
+                f"{other.affine}.",
+                param=what,
+            )
+
+
+def maps_array(maps_img) -> np.ndarray:
+    """The maps as a 4D float array with NaN/inf set to 0 (nilearn's ``clean_img`` on the maps).
+
+    Non-float maps become float32 (8-byte integers: float64).
+    """
+    data = np.asanyarray(maps_img.dataobj)
+    if data.ndim == 3:
+        data = data[..., np.newaxis]
+    if data.dtype.kind != "f":
+        data = data.astype(np.float64 if data.dtype.itemsize == 8 else np.float32)
+    else:
+        data = np.array(data, copy=True)
+    data[~np.isfinite(data)] = 0
+    return data
+
+
+def _mask_array(mask_img) -> np.ndarray | None:
+    if mask_img is None:
+        return None
+    try:
+        from ..masking import load_mask_img
+    except ImportError:  # masking not there yet: plain binarisation
+        data = np.asanyarray(mask_img.dataobj)
+        return np.nan_to_num(data) != 0
+    return np.asarray(load_mask_img(mask_img)[0], dtype=bool)
+
+
+def img_to_signals_maps(imgs: Any, maps_img: Any, mask_img: Any = None, keep_masked_maps: bool = False):
+    """Region signals of ``imgs`` for each map, by least squares (nilearn's semantics).
+
+    Parameters
+    ----------
+    imgs : 3D/4D niimg-like
+        Data, on the same grid as ``maps_img``.
+    maps_img : 3D/4D niimg-like
+        One map per volume.
+    mask_img : niimg-like or None
+        Restricts the regression to the mask; maps without any nonzero voxel inside it are
+        dropped (with a warning) unless ``keep_masked_maps``.
+    keep_masked_maps : bool
+
+    Returns
+    -------
+    signals : ndarray, (T, n_kept)
+    labels : list of int
+        Indices of the maps kept (columns of ``signals``).
+    """
+    from .._nifti_io import iter_volume_chunks
+    from .._niimg import check_niimg
+
+    maps_img = check_niimg(maps_img, atleast_4d=True)
+    imgs = check_niimg(imgs, atleast_4d=True)
+    mask_img = None if mask_img is None else check_niimg(mask_img, ensure_ndim=3)
+    _check_same_grid(imgs, maps_img, mask_img)
+    op = prepare_maps(maps_array(maps_img), _mask_array(mask_img), keep_masked_maps=keep_masked_maps)
+    return extract_chunks(op, iter_volume_chunks(imgs)), [np.int64(i) for i in op.kept]
+
+
+def extract_chunks(op: MapsOperator, chunks) -> np.ndarray:
+    """Concatenate :meth:`MapsOperator.apply` over ``(t0, chunk)`` pairs."""
+    parts = [op.apply(chunk) for _, chunk in chunks]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts, axis=0)
+
+
+def signals_to_img_maps(region_signals: Any, maps_img: Any, mask_img: Any = None):
+    """Image ``signals @ maps.T`` on the maps grid (restricted to the mask's support).
+
+    Parameters
+    ----------
+    region_signals : ndarray, (k,) or (T, k)
+    maps_img : 4D niimg-like, k maps
+    mask_img : niimg-like or None
+
+    Returns
+    -------
+    nibabel image, 3D for 1-D signals, otherwise 4D with T volumes.
+    """
+    from .._niimg import check_niimg
+    from ..image import new_img_like
+
+    maps_img = check_niimg(maps_img, atleast_4d=True)
+    mask_img = None if mask_img is None else check_niimg(mask_img, ensure_ndim=3)
+    if mask_img is not None:
+        _check_same_grid(maps_img, maps_img, mask_img)
+    op = prepare_maps(maps_array(maps_img), _mask_array(mask_img), for_inverse=True)
+    return new_img_like(maps_img, signals_to_array(region_signals, op), maps_img.affine)
+
+
+def signals_to_array(region_signals: Any, op: MapsOperator) -> np.ndarray:
+    """The ``(x, y, z[, T])`` array ``signals @ weights.T`` placed on the operator's rows."""
+    signals = np.asarray(region_signals)
+    squeeze = signals.ndim == 1
+    signals = np.atleast_2d(signals)
+    k = op.weights.shape[1]
+    if signals.shape[1] != k:
+        raise AtlasError(
+            f"region_signals must have one column per map: expected {k} columns, found "
+            f"{signals.shape[1]} (shape {signals.shape}).",
+            param="region_signals",
+            expected=k,
+            found=signals.shape[1],
+        )
+    dtype = np.result_type(signals.dtype, op.weights.dtype)
+    values = op.weights.astype(dtype, copy=False) @ signals.T.astype(dtype, copy=False)  # (rows, T)
+    out = np.zeros(op.shape + (signals.shape[0],), dtype=dtype)
+    out[op.rows] = values
+    return out[..., 0] if squeeze else out

@@ -1,0 +1,324 @@
+"""Sphere membership around world-space seeds, and sphere-mean signals (nilearn's rules).
+
+Membership of a voxel in the sphere of seed ``s`` (radius ``r`` mm), on a grid with affine
+``A`` and an optional boolean mask (the candidates):
+
+1. its world coordinates ``A (i, j, k, 1)`` are within ``r`` mm of ``s`` (inclusive; squared
+   distances compared with ``r**2``, as a k-d tree does); with ``radius=None`` no voxel
+   qualifies through this rule;
+2. it is the nearest voxel ``round(A^-1 s)`` (round half to even);
+3. nilearn quirk: it is the first candidate, in C order, whose world coordinates truncated
+   toward zero equal the seed coordinates truncated toward zero.
+
+Only the voxels of a small box around each seed are examined, so building the membership
+costs O(seeds x sphere volume) rather than a search over the whole grid. The result is a
+sparse ``(seeds, voxels)`` averaging matrix restricted to the voxels actually used; each
+chunk of volumes is then one sparse product.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import AtlasError, NimaskDataWarning, ParameterError
+
+__all__ = ["SpheresOperator", "check_seeds", "check_radius", "sphere_members", "prepare_spheres"]
+
+
+def check_seeds(seeds: Any) -> list[list[float]]:
+    """Validate seeds: an iterable of finite 3-element coordinates (world mm).
+
+    Returns the seeds as a list of lists of Python numbers (nilearn's ``seeds_``).
+    """
+    if seeds is None or isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise AtlasError(
+            "Seeds must be a list of triplets of coordinates in native space.\n"
+            f"Given seed list is of type: {type(seeds)}",
+            param="seeds",
+            found=type(seeds).__name__,
+        )
+    out = []
+    for i, seed in enumerate(seeds):
+        if isinstance(seed, np.ndarray):
+            seed = seed.tolist()
+        if not hasattr(seed, "__len__") or len(seed) != 3:
+            n = len(seed) if hasattr(seed, "__len__") else "not a sequence"
+            raise AtlasError(
+                "Seeds must be a list of triplets of coordinates in native space.\n"
+                f"Seed #{i} is of length {n} instead of 3.",
+                param="seeds",
+                index=i,
+                expected=3,
+                found=n,
+            )
+        try:
+            values = [float(c) for c in seed]
+        except (TypeError, ValueError):
+            raise AtlasError(
+                f"seeds: seed #{i} must hold 3 numbers (world coordinates in mm), found {seed!r}.",
+                param="seeds",
+                index=i,
+            ) from None
+        if not np.all(np.isfinite(values)):
+            raise AtlasError(
+                f"seeds: seed #{i} has non-finite coordinates {tuple(seed)}; expected 3 finite world "
+                "coordinates in mm.",
+                param="seeds",
+                index=i,
+                found=tuple(seed),
+            )
+        out.append(list(seed))
+    return out
+
+
+def check_radius(radius: Any, n_seeds: int) -> list[float | None]:
+    """One radius per seed: None, a number >= 0, or a list of those (one per seed)."""
+    if radius is None or np.isscalar(radius):
+        radii = [radius] * n_seeds
+    elif hasattr(radius, "__len__") and len(radius) == n_seeds:
+        radii = list(radius)
+    else:
+        n = len(radius) if hasattr(radius, "__len__") else type(radius).__name__
+        raise ParameterError(
+            f"radius must be None, a number >= 0 or a list with one radius per seed ({n_seeds}), found {n}.",
+            param="radius",
+        )
+    out = []
+    for i, r in enumerate(radii):
+        if r is None:
+            out.append(None)
+            continue
+        if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, float, np.integer, np.floating)):
+            raise ParameterError(
+                f"radius must be None or a number of mm >= 0, found {r!r} ({type(r).__name__}).",
+                param="radius",
+            )
+        if not np.isfinite(r) or r < 0:
+            where = "" if np.isscalar(radius) else f" for seed #{i}"
+            raise ParameterError(
+                f"radius must be a finite number of mm >= 0, found {r}{where}.", param="radius", found=r
+            )
+        out.append(float(r))
+    return out
+
+
+def _world(affine: np.ndarray, ijk: np.ndarray) -> np.ndarray:
+    """World coordinates ``(n, 3)`` of voxel indices ``(n, 3)``."""
+    hom = np.column_stack([ijk.astype(np.float64), np.ones(len(ijk))])
+    return np.dot(affine, hom.T)[:3].T
+
+
+def sphere_members(
+    seeds: list,
+    affine: np.ndarray,
+    shape: tuple,
+    mask: np.ndarray | None = None,
+    radius: Any = None,
+) -> list[np.ndarray]:
+    """Flat C-order grid indices of the voxels of each sphere (sorted, unique).
+
+    Parameters
+    ----------
+    seeds : list of 3 coordinates (world mm)
+    affine : (4, 4) array, the grid's affine
+    shape : 3-tuple, the grid shape
+    mask : bool array of ``shape`` or None
+        Candidate voxels (all voxels when None).
+    radius : None, number, or one per seed
+    """
+    affine = np.asarray(affine, dtype=np.float64)
+    shape = tuple(int(n) for n in shape[:3])
+    radii = check_radius(radius, len(seeds))
+    inv = np.linalg.inv(affine)
+    # voxel-space half widths of a world box of half width 1 mm
+    per_mm = np.linalg.norm(inv[:3, :3], axis=1)
+    members = []
+    for seed, r in zip(seeds, radii):
+        s = np.asarray(seed, dtype=np.float64)
+        centre = inv[:3, :3] @ s + inv[:3, 3]
+        half = per_mm * ((r or 0.0) + 2.0)
+        lo = np.maximum(np.floor(centre - half), 0).astype(int)
+        hi = np.minimum(np.ceil(centre + half), np.array(shape) - 1).astype(int)
+        found = []
+        if np.all(hi >= lo):
+            ii, jj, kk = np.mgrid[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1]
+            ijk = np.column_stack([ii.ravel(), jj.ravel(), kk.ravel()])  # C order
+            if mask is not None:
+                ijk = ijk[mask[ijk[:, 0], ijk[:, 1], ijk[:, 2]]]
+            if len(ijk):
+                world = _world(affine, ijk)
+                flat = np.ravel_multi_index(ijk.T, shape)
+                if r is not None:
+                    diff = world - s
+                    d2 = diff[:, 0] ** 2 + diff[:, 1] ** 2 + diff[:, 2] ** 2
+                    found.append(flat[d2 <= r * r])
+                trunc = np.all(np.trunc(world) == np.trunc(s), axis=1)
+                if trunc.any():
+                    found.append(flat[np.argmax(trunc)][None])
+        nearest = np.round(inv[:3, :3] @ s + inv[:3, 3]).astype(np.int64)
+        if np.all(nearest >= 0) and np.all(nearest < shape):
+            if mask is None or mask[tuple(nearest)]:
+                found.append(np.array([np.ravel_multi_index(tuple(nearest), shape)]))
+        members.append(np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64))
+    return members
+
+
+def overlap_pairs(members: list[np.ndarray], limit: int = 5) -> list[tuple[int, int]]:
+    """Up to ``limit`` pairs of spheres that share a voxel."""
+    if len(members) < 2:
+        return []
+    sizes = [len(m) for m in members]
+    owner = np.repeat(np.arange(len(members)), sizes)
+    voxels = np.concatenate(members) if members else np.zeros(0, np.int64)
+    order = np.argsort(voxels, kind="stable")
+    v, o = voxels[order], owner[order]
+    dup = np.flatnonzero(v[1:] == v[:-1])
+    pairs = []
+    for d in dup:
+        pair = (int(o[d]), int(o[d + 1]))
+        if pair not in pairs:
+            pairs.append(pair)
+        if len(pairs) >= limit:
+            break
+    return pairs
+
+
+@dataclass
+class SpheresOperator:
+    """Sparse sphere-averaging operator on one grid.
+
+    Attributes
+    ----------
+    shape : tuple, grid shape
+    voxels : tuple of 3 int arrays, the voxels used by at least one sphere
+    matrix : scipy.sparse CSR ``(n_seeds, n_voxels)`` of ones (membership)
+    sizes : float array, the number of voxels of each sphere (1 for empty spheres)
+    empty : int array, indices of the spheres without any voxel (NaN columns)
+    """
+
+    shape: tuple
+    voxels: tuple
+    matrix: Any
+    sizes: np.ndarray
+    empty: np.ndarray
+
+    def apply(self, chunk: np.ndarray, out_dtype=None) -> np.ndarray:
+        """Sphere means ``(n, n_seeds)`` of a ``(x, y, z, n)`` chunk.
+
+        Non-finite values count as 0. The means are stored in ``out_dtype`` (default: the
+        chunk dtype), which truncates them toward zero for integer data, as nilearn does.
+        """
+        if chunk.ndim == 3:
+            chunk = chunk[..., np.newaxis]
+        out_dtype = np.dtype(chunk.dtype if out_dtype is None else out_dtype)
+        data = chunk[self.voxels]  # (n_voxels, n)
+        if data.dtype.kind == "f":
+            bad = ~np.isfinite(data)
+            if bad.any():
+                data = np.where(bad, 0, data)
+        # sums of integers are exact in float64, then one division: the same means as numpy's
+        means = np.asarray(self.matrix @ data.astype(np.float64, copy=False)).T / self.sizes
+        if self.empty.size:
+            if out_dtype.kind != "f":
+                out_dtype = np.dtype(np.float64)
+            means[:, self.empty] = np.nan
+        if out_dtype.kind in "iu":
+            return np.trunc(means).astype(out_dtype)
+        return means.astype(out_dtype, copy=False)
+
+
+def prepare_spheres(
+    seeds: list,
+    affine: np.ndarray,
+    shape: tuple,
+    mask: np.ndarray | None = None,
+    radius: Any = None,
+    *,
+    allow_overlap: bool = False,
+    empty_spheres: str = "error",
+) -> SpheresOperator:
+    """Build the sphere-averaging operator (membership checked: overlap, empty spheres).
+
+    Parameters
+    ----------
+    seeds, affine, shape, mask, radius
+        As :func:`sphere_members`.
+    allow_overlap : bool
+        If False, a voxel in two spheres raises :class:`~nimask.exceptions.AtlasError`
+        naming the pair.
+    empty_spheres : {"error", "nan"}
+        A sphere without any voxel raises (nilearn), or gives a NaN column with a warning.
+    """
+    from scipy import sparse
+
+    if empty_spheres not in ("error", "nan"):
+        raise ParameterError(
+            f"empty_spheres must be 'error' or 'nan', found {empty_spheres!r}.", param="empty_spheres"
+        )
+    members = sphere_members(seeds, affine, shape, mask, radius)
+    empty = np.array([i for i, m in enumerate(members) if m.size == 0], dtype=np.int64)
+    if empty.size:
+        radii = check_radius(radius, len(seeds))
+        detail = "; ".join(f"#{i} at {tuple(seeds[i])} mm (radius {radii[i]})" for i in empty[:10])
+        where = "inside the grid" if mask is None else "inside the mask"
+        msg = (
+            f"These spheres are empty: {empty.tolist()} (no voxel {where}; grid shape {tuple(shape[:3])}, "
+            f"world bounding box {_bounds(affine, shape)}): {detail}."
+        )
+        if empty_spheres == "error":
+            raise AtlasError(msg, param="seeds", index=int(empty[0]))
+        warnings.warn(msg + " Their signals are NaN.", NimaskDataWarning, stacklevel=3)
+    if not allow_overlap:
+        pairs = overlap_pairs(members)
+        if pairs:
+            i, j = pairs[0]
+            raise AtlasError(
+                f"Overlap detected between spheres: spheres #{i} (seed {tuple(seeds[i])}) and #{j} "
+                f"(seed {tuple(seeds[j])}) share voxels (overlapping pairs: {pairs}). Use smaller radii "
+                "or allow_overlap=True.",
+                param="allow_overlap",
+            )
+    used = np.unique(np.concatenate(members)) if members else np.zeros(0, np.int64)
+    rows = np.repeat(np.arange(len(members)), [m.size for m in members])
+    cols = np.searchsorted(used, np.concatenate(members) if members else used)
+    matrix = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(len(members), used.size))
+    sizes = np.array([max(m.size, 1) for m in members], dtype=np.float64)
+    voxels = np.unravel_index(used, tuple(shape[:3]))
+    return SpheresOperator(shape=tuple(shape[:3]), voxels=voxels, matrix=matrix, sizes=sizes, empty=empty)
+
+
+def _bounds(affine, shape) -> str:
+    corners = np.array([[i, j, k] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1) for k in (0, shape[2] - 1)])
+    world = _world(np.asarray(affine, dtype=np.float64), corners)
+    lo, hi = world.min(axis=0), world.max(axis=0)
+    return "x [{:.1f}, {:.1f}], y [{:.1f}, {:.1f}], z [{:.1f}, {:.1f}]".format(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+
+
+def spheres_to_array(region_signals: Any, seeds: list, affine, mask: np.ndarray, radius=None) -> np.ndarray:
+    """Inverse of the sphere means on the mask grid: each voxel gets the mean signal of the
+    spheres that contain it (0 elsewhere). Returns ``(x, y, z[, T])`` float array."""
+    from scipy import sparse
+
+    signals = np.asarray(region_signals)
+    squeeze = signals.ndim == 1
+    signals = np.atleast_2d(signals)
+    if signals.shape[1] != len(seeds):
+        raise AtlasError(
+            f"region_signals must have one column per seed: expected {len(seeds)}, found {signals.shape[1]}.",
+            param="region_signals",
+        )
+    shape = tuple(mask.shape[:3])
+    members = sphere_members(seeds, affine, shape, mask, radius)
+    rows = np.concatenate(members) if members else np.zeros(0, np.int64)
+    cols = np.repeat(np.arange(len(members)), [m.size for m in members])
+    n_vox = int(np.prod(shape))
+    cover = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_vox, len(members)))
+    count = np.asarray(cover.sum(axis=1)).ravel()
+    values = np.asarray(cover @ signals.T.astype(np.float64))  # (n_vox, T)
+    hit = count > 0
+    values[hit] /= count[hit, None]
+    out = values.reshape(shape + (signals.shape[0],))
+    return out[..., 0] if squeeze else out
