@@ -11,8 +11,8 @@ from ._basic import (
     new_img_like,
 )
 from ._concat import concat_imgs
-from ._resample import resample_img, resample_to_img
-from ._smooth import smooth_array, smooth_img
+from ._resampling import resample_img, resample_to_img
+from ._smoothing import smooth_array, smooth_img
 
 __all__ = [
     "check_niimg",

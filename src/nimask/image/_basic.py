@@ -159,7 +159,7 @@ def mean_img(imgs: Any, target_affine=None, target_shape=None, verbose: int = 0,
     ``target_affine``/``target_shape`` (default: the first image's grid) with continuous
     interpolation, then averaged over images.
     """
-    from ._resample import resample_img
+    from ._resampling import resample_img
 
     if isinstance(imgs, nib.spatialimages.SpatialImage) or isinstance(imgs, (str, bytes)) or hasattr(imgs, "__fspath__"):
         imgs = [imgs]

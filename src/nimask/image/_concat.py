@@ -50,7 +50,7 @@ def concat_imgs(
             f"and you provided a list of {first_ndim}D images ({first_ndim + 1}D).",
         )
     if auto_resample:
-        from ._resample import resample_img
+        from ._resampling import resample_img
 
         ref = items[0]
         items = [ref] + [
