@@ -1,0 +1,227 @@
+"""NiftiMapsMasker / MultiNiftiMapsMasker against nilearn 0.14.1."""
+import os
+import warnings
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from _helpers import RTOL_FLOAT32, assert_oracle
+from nimask.exceptions import AtlasError, NimaskDataWarning, ParameterError
+from nimask.maskers.multi_nifti_maps_masker import MultiNiftiMapsMasker
+from nimask.maskers.nifti_maps_masker import NiftiMapsMasker
+
+nl = pytest.importorskip("nilearn.maskers")
+AFF = np.diag([2.0, 2.5, 3.0, 1.0])
+
+
+def _maps(dtype=np.float32):
+    rng = np.random.default_rng(0)
+    maps = np.zeros((7, 8, 9, 3), dtype)
+    maps[1:4, 1:5, 1:6, 0] = rng.random((3, 4, 5))
+    maps[3:6, 2:7, 3:8, 1] = rng.random((3, 5, 5))
+    maps[5:7, 6:8, 7:9, 2] = 1
+    return nib.Nifti1Image(maps, AFF)
+
+
+def _mask():
+    mask = np.zeros((7, 8, 9), np.int8)
+    mask[:6, :, :8] = 1
+    return nib.Nifti1Image(mask, AFF)
+
+
+def _img(dtype, t=40, seed=1):
+    rng = np.random.default_rng(seed)
+    return nib.Nifti1Image((rng.random((7, 8, 9, t)) * 100 + 50).astype(dtype), AFF)
+
+
+def _both(kw, fit_img, call):
+    out = []
+    for klass in (nl.NiftiMapsMasker, NiftiMapsMasker):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            masker = klass(_maps(), **kw).fit(fit_img)
+            out.append(call(masker))
+    return out
+
+
+OPTIONS = [
+    {},
+    {"mask_img": "mask"},
+    {"standardize": "zscore_sample", "detrend": True},
+    {"standardize": "psc"},
+    {"low_pass": 0.1, "high_pass": 0.01, "t_r": 2.0},
+    {"dtype": "auto"},
+    {"dtype": np.float64},
+    {"high_variance_confounds": True},
+    {"clean_args": {"filter": "cosine"}, "high_pass": 0.02, "t_r": 2.0},
+]
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32, np.float64])
+@pytest.mark.parametrize("kw", OPTIONS, ids=lambda kw: "-".join(kw) or "default")
+def test_transform_oracle(dtype, kw):
+    kw = {k: (_mask() if v == "mask" else v) for k, v in kw.items()}
+    img = _img(dtype)
+    expected, actual = _both(kw, img, lambda m: m.transform(img))
+    assert actual.dtype == expected.dtype
+    centred = kw.get("standardize") or kw.get("detrend") or "high_pass" in kw
+    rtol = 1e-5 if (dtype != np.float64 and centred) else 1e-6  # float32 lstsq noise, amplified by centring
+    assert_oracle(actual, expected, rtol=rtol)
+
+
+def test_confounds_and_sample_mask_oracle():
+    img = _img(np.float64)
+    conf = np.random.default_rng(5).standard_normal((40, 2))
+    keep = np.arange(40) % 4 != 0
+    expected, actual = _both({"standardize": "zscore_sample"}, img, lambda m: m.transform(img, confounds=conf, sample_mask=keep))
+    assert_oracle(actual, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32, np.float64])
+def test_3d_input_and_inverse_oracle(dtype):
+    img = _img(dtype, t=4)
+    vol = nib.Nifti1Image(np.asanyarray(img.dataobj)[..., 0], AFF)
+    expected, actual = _both({}, img, lambda m: m.transform(vol))
+    assert actual.shape == expected.shape == (3,)
+    assert_oracle(actual, expected)
+    for mask in (None, _mask()):
+        sig = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
+        expected, actual = _both({"mask_img": mask}, img, lambda m: m.inverse_transform(sig))
+        assert actual.shape == expected.shape and actual.get_data_dtype() == expected.get_data_dtype()
+        assert_oracle(actual.get_fdata(), expected.get_fdata())
+
+
+def test_mask_drops_map_like_nilearn():
+    mask = np.zeros((7, 8, 9), np.int8)
+    mask[:5, :, :6] = 1
+    img = _img(np.float64)
+    kw = {"mask_img": nib.Nifti1Image(mask, AFF)}
+    expected, actual = _both(kw, img, lambda m: m.transform(img))
+    assert actual.shape == expected.shape == (40, 2)
+    assert_oracle(actual, expected)
+    kw["keep_masked_maps"] = True
+    expected, actual = _both(kw, img, lambda m: m.transform(img))
+    assert actual.shape == (40, 3)
+    assert_oracle(actual, expected)
+
+
+def test_allow_overlap_false_zeroes_negative_weights_like_nilearn():
+    maps = _maps().get_fdata(dtype=np.float32)
+    maps[..., 1] = 0
+    maps[1:3, 1:3, 1:3, 1] = -0.5  # negative weights inside map 0's support
+    img = _img(np.float64)
+    out = []
+    for klass in (nl.NiftiMapsMasker, NiftiMapsMasker):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.append(klass(nib.Nifti1Image(maps.copy(), AFF), allow_overlap=False).fit_transform(img))
+    assert_oracle(out[1], out[0])
+
+
+def test_overlap_error_names_pair():
+    with pytest.raises(AtlasError, match="maps 0 and 1"):
+        NiftiMapsMasker(_maps(), allow_overlap=False).fit_transform(_img(np.float32))
+
+
+def test_all_zero_map_warns_with_index():
+    maps = _maps().get_fdata(dtype=np.float32)
+    maps[..., 1] = 0
+    with pytest.warns(NimaskDataWarning, match=r"maps \[1\] are all zero"):
+        out = NiftiMapsMasker(nib.Nifti1Image(maps, AFF)).fit_transform(_img(np.float64))
+    assert np.all(out[:, 1] == 0)
+
+
+def test_bad_inputs():
+    with pytest.raises(AtlasError, match="contains no map"):
+        NiftiMapsMasker(nib.Nifti1Image(np.zeros((7, 8, 9, 2), np.float32), AFF)).fit()
+    with pytest.raises(ParameterError, match="resampling_target"):
+        NiftiMapsMasker(_maps(), resampling_target="labels").fit()
+    with pytest.raises(ParameterError, match="no mask has been provided"):
+        NiftiMapsMasker(_maps(), resampling_target="mask").fit()
+    with pytest.raises(ValueError, match="'standardize' must be one of"):
+        NiftiMapsMasker(_maps(), standardize="zscore").fit()
+    with pytest.raises(TypeError, match="'dtype' cannot be bool"):
+        NiftiMapsMasker(_maps(), dtype=bool).fit()
+    with pytest.raises(TypeError, match="keep_masked_maps"):
+        NiftiMapsMasker(_maps(), keep_masked_maps=np.bool_(True)).fit()
+    labels = np.random.default_rng(0).integers(0, 5, (7, 8, 9)).astype(np.int16)
+    with pytest.warns(NimaskDataWarning, match="looks like a labels atlas"):
+        NiftiMapsMasker(nib.Nifti1Image(labels, AFF)).fit()
+    other = nib.Nifti1Image(np.zeros((6, 8, 9, 2), np.float32), AFF)
+    with pytest.raises(ValueError, match="field of view"):
+        NiftiMapsMasker(_maps(), resampling_target=None).fit().transform(other)
+
+
+def test_sklearn_surface():
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    masker = NiftiMapsMasker(_maps(), standardize="psc")
+    assert clone(masker).get_params()["standardize"] == "psc"
+    with pytest.raises(NotFittedError):
+        masker.transform(_img(np.float32))
+    masker.fit()
+    assert masker.get_feature_names_out().tolist() == ["niftimapsmasker0", "niftimapsmasker1", "niftimapsmasker2"]
+
+
+def test_multi_maps_masker_oracle():
+    imgs = [_img(np.float32, t=10, seed=s) for s in range(3)]
+    conf = [np.random.default_rng(s).standard_normal((10, 2)) for s in range(3)]
+    out = []
+    for klass in (nl.MultiNiftiMapsMasker, MultiNiftiMapsMasker):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.append(klass(_maps(), standardize="zscore_sample", n_jobs=1).fit_transform(imgs, confounds=conf))
+    assert isinstance(out[1], list) and len(out[1]) == 3
+    for a, e in zip(out[1], out[0]):
+        assert_oracle(a, e, rtol=1e-5)
+    with pytest.raises(TypeError, match="'confounds' must be a None or a list"):
+        MultiNiftiMapsMasker(_maps()).fit().transform(imgs, confounds=conf[0])
+
+
+def _needs_resampling():
+    from nimask.image import resample_img
+
+    try:
+        resample_img(_maps(), target_affine=np.eye(4) * 3, target_shape=(3, 3, 3))
+    except NotImplementedError:
+        pytest.skip("nimask.image.resample_img not available yet")
+
+
+@pytest.mark.parametrize("target", ["data", "maps", "mask"])
+def test_resampling_targets_oracle(target):
+    _needs_resampling()
+    aff2 = np.diag([3.0, 3.0, 3.0, 1.0])
+    img = nib.Nifti1Image(np.random.default_rng(4).random((5, 6, 7, 8)).astype(np.float32) * 100, aff2)
+    kw = {"resampling_target": target, "mask_img": _mask()}
+    expected, actual = _both(kw, img, lambda m: m.transform(img))
+    assert_oracle(actual, expected, rtol=1e-5)
+
+
+def _shared():
+    root = os.environ.get("NIMASK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+    path = os.path.join(root, "bench", "data")
+    if not os.path.isfile(os.path.join(path, "atlas_harvard_oxford.nii.gz")):
+        pytest.skip("shared/bench/data not found")
+    return path
+
+
+@pytest.mark.slow
+def test_harvard_oxford_probabilistic_integration():
+    data = _shared()
+    _needs_resampling()
+    mask_img = nib.load(os.path.join(data, "tpl-MNI152NLin6Asym_res-02_desc-brain_mask.nii.gz"))
+    rng = np.random.default_rng(0)
+    run = nib.Nifti1Image(
+        (rng.standard_normal(mask_img.shape + (10,)) * 10 + 100).astype(np.float32) * (np.asanyarray(mask_img.dataobj)[..., None] > 0),
+        mask_img.affine,
+    )
+    atlas = os.path.join(data, "atlas_harvard_oxford.nii.gz")
+    out = []
+    for klass in (nl.NiftiMapsMasker, NiftiMapsMasker):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.append(klass(atlas, standardize="zscore_sample").fit_transform(run))
+    assert out[1].shape == out[0].shape == (10, 113)
+    assert_oracle(out[1], out[0], rtol=RTOL_FLOAT32)
