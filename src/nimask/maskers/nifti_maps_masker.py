@@ -228,9 +228,15 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
 def _source_dtype(img) -> np.dtype:
     """nilearn's source dtype: the array dtype (float64 for files with a scale slope/intercept)."""
-    if isinstance(img.dataobj, np.ndarray):
-        return img.dataobj.dtype
-    return np.asanyarray(img.dataobj[:1, :1, :1, ...]).dtype
+    proxy = img.dataobj
+    if isinstance(proxy, np.ndarray):
+        return proxy.dtype
+    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
+    if hasattr(proxy, "dtype") and (slope, inter) == (1.0, 0.0):
+        return np.dtype(proxy.dtype)
+    if hasattr(proxy, "dtype"):
+        return np.dtype(np.float64)
+    return np.asanyarray(proxy[:1, :1, :1, ...]).dtype  # unusual proxies: read one voxel
 
 
 def _signature_overlap(maps: np.ndarray) -> tuple[int, int] | None:
