@@ -191,9 +191,9 @@ def _smooth_one(img, fwhm):
     shape = tuple(img.shape)
     out = None
     try:
-        chunks = iter_volume_chunks(img)
-        for t0, chunk in chunks:
-            smoothed = smooth_array(chunk, img.affine, fwhm, ensure_finite=True, copy=False)
+        in_memory = isinstance(img.dataobj, np.ndarray)  # chunks are then views of the user's data
+        for t0, chunk in iter_volume_chunks(img):
+            smoothed = smooth_array(chunk, img.affine, fwhm, ensure_finite=True, copy=in_memory)
             if out is None:
                 n_vol = shape[3] if len(shape) == 4 else 1
                 out = np.empty(shape[:3] + (n_vol,), dtype=smoothed.dtype, order="F")

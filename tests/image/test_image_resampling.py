@@ -1,0 +1,252 @@
+"""resample_img / resample_to_img / resample_array against nilearn 0.14.1."""
+import warnings
+
+import nibabel as nib
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _helpers import assert_oracle, oblique_affine, random_img
+from nimask.exceptions import GeometryError, NimaskWarning, ParameterError
+from nimask.image import resample_img, resample_to_img
+from nimask.image._resampling import clip_bounds, resample_array, target_grid
+
+nilearn_image = pytest.importorskip("nilearn.image")
+
+SRC_AFFINE = np.array([[2.0, 0, 0, -10], [0, 2.5, 0, 5], [0, 0, 3.0, 3], [0, 0, 0, 1]])
+
+
+def _target_4x4():
+    aff = np.diag([3.0, 2.0, 2.5, 1.0])
+    aff[:3, 3] = [-8, 6, 5]
+    return aff
+
+
+def _oblique_target():
+    """A rotated target whose origin sits at the source's first voxel (so the boxes overlap)."""
+    aff = oblique_affine(1)
+    aff[:3, 3] = SRC_AFFINE[:3, 3]
+    return aff
+
+
+TARGETS = {
+    "3x3": dict(target_affine=np.diag([3.0, 3.0, 3.0])),
+    "3x3-oblique": dict(target_affine=oblique_affine(2)[:3, :3]),
+    "4x4": dict(target_affine=_target_4x4()),
+    "4x4+shape": dict(target_affine=_target_4x4(), target_shape=(6, 7, 8)),
+    "oblique+shape": dict(target_affine=_oblique_target(), target_shape=(6, 7, 5)),
+}
+
+
+def _both(func_name, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = getattr(nilearn_image, func_name)(*args, **kwargs)
+        actual = {"resample_img": resample_img, "resample_to_img": resample_to_img}[func_name](*args, **kwargs)
+    return actual, expected
+
+
+def _check_same(actual, expected):
+    a, e = np.asarray(actual.dataobj), np.asarray(expected.dataobj)
+    assert a.dtype == e.dtype
+    np.testing.assert_allclose(actual.affine, expected.affine, rtol=1e-12, atol=1e-12)
+    assert_oracle(a, e)
+    assert actual.header.get_data_dtype() == expected.header.get_data_dtype()
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.float32, np.float64])
+@pytest.mark.parametrize("interpolation", ["continuous", "linear", "nearest"])
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_resample_img_matches_nilearn(dtype, interpolation, target):
+    img = random_img((7, 8, 9, 3), dtype=dtype, affine=SRC_AFFINE, seed=1)
+    _check_same(*_both("resample_img", img, interpolation=interpolation, **TARGETS[target]))
+
+
+@pytest.mark.parametrize("shape", [(7, 8, 9), (5, 1, 6), (1, 2, 3, 2)])
+def test_resample_img_odd_shapes_and_3d(shape):
+    img = random_img(shape, dtype=np.float32, affine=oblique_affine(3), seed=2)
+    for kw in (dict(target_affine=np.diag([1.5, 2.0, 2.5])), dict(target_affine=np.eye(3) * 2)):
+        _check_same(*_both("resample_img", img, **kw))
+
+
+def test_resample_img_int16_with_scl_slope(tmp_path):
+    rng = np.random.default_rng(3)
+    img = nib.Nifti1Image(rng.integers(-300, 300, (7, 8, 9, 2)).astype(np.int16), SRC_AFFINE)
+    img.header.set_slope_inter(0.5, 3.0)
+    path = tmp_path / "scaled.nii.gz"
+    nib.save(img, path)
+    for interpolation in ("continuous", "nearest"):
+        actual, expected = _both("resample_img", str(path), target_affine=np.diag([3.0, 2.0, 2.0]),
+                                 interpolation=interpolation)
+        assert np.asarray(actual.dataobj).dtype == np.float64
+        _check_same(actual, expected)
+
+
+def test_resample_img_int64_and_int32_dtypes():
+    for dtype in (np.int32, np.int64):
+        data = np.random.default_rng(4).integers(-50, 50, (7, 8, 9)).astype(dtype)
+        img = nib.Nifti1Image(data, SRC_AFFINE, dtype=dtype)
+        for interpolation in ("continuous", "linear"):
+            _check_same(*_both("resample_img", img, target_affine=np.eye(3) * 2, interpolation=interpolation))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_resample_img_non_finite(dtype):
+    rng = np.random.default_rng(5)
+    data = rng.standard_normal((12, 13, 14, 2))
+    data[rng.random(data.shape) < 0.2] = np.nan
+    data[:6, :6, :6, 0] = np.nan  # a block bigger than the 2-voxel extrapolation
+    data[3, 9, 9, 1] = np.inf
+    data[9, 2, 2, 1] = -np.inf
+    img = nib.Nifti1Image(data.astype(dtype), SRC_AFFINE)
+    for interpolation in ("continuous", "linear", "nearest"):
+        actual, expected = _both("resample_img", img, target_affine=oblique_affine(6)[:3, :3],
+                                 interpolation=interpolation)
+        _check_same(actual, expected)
+    with pytest.warns(NimaskWarning, match="NaNs or infinite values"):
+        resample_img(img, target_affine=np.eye(3) * 2)
+
+
+@pytest.mark.parametrize("clip", [True, False])
+@pytest.mark.parametrize("fill_value", [0.0, 7.5])
+def test_resample_img_clip_and_fill_value(clip, fill_value):
+    img = random_img((7, 8, 9), dtype=np.float64, affine=SRC_AFFINE, seed=7)
+    target = _target_4x4()
+    _check_same(*_both("resample_img", img, target_affine=target, target_shape=(12, 9, 10), clip=clip,
+                       fill_value=fill_value))
+
+
+def test_resample_to_img_matches_nilearn():
+    source = random_img((7, 8, 9, 2), dtype=np.float32, affine=SRC_AFFINE, seed=8)
+    target = random_img((6, 5, 4), dtype=np.float32, affine=_oblique_target(), seed=9)
+    for interpolation in ("continuous", "linear", "nearest"):
+        for clip in (False, True):
+            _check_same(*_both("resample_to_img", source, target, interpolation=interpolation, clip=clip))
+
+
+def test_resample_img_no_op_and_copy():
+    img = random_img((7, 8, 9), dtype=np.int16, affine=SRC_AFFINE)
+    same = resample_img(img, target_affine=img.affine, target_shape=img.shape, copy=False)
+    assert same is img
+    copied = resample_img(img, target_affine=img.affine + 1e-9, target_shape=img.shape)
+    assert copied is not img
+    assert np.asarray(copied.dataobj).dtype == np.int16  # no interpolation, no cast
+    np.testing.assert_array_equal(np.asarray(copied.dataobj), np.asarray(img.dataobj))
+    assert not np.shares_memory(np.asarray(copied.dataobj), np.asarray(img.dataobj))
+    assert resample_img(img, copy=False) is img
+
+
+def test_resample_img_order_c():
+    img = random_img((7, 8, 9), dtype=np.float32, affine=SRC_AFFINE)
+    out = resample_img(img, target_affine=np.eye(3) * 2, order="C")
+    assert np.asarray(out.dataobj).flags["C_CONTIGUOUS"]
+
+
+def test_resample_img_warnings():
+    rng = np.random.default_rng(10)
+    binary = nib.Nifti1Image((rng.random((7, 8, 9)) > 0.5).astype(np.float32), SRC_AFFINE)
+    with pytest.warns(NimaskWarning, match="Resampling binary images"):
+        resample_img(binary, target_affine=np.eye(3) * 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resample_img(binary, target_affine=np.eye(3) * 2, interpolation="nearest")
+    img = random_img((7, 8, 9), dtype=np.int16, affine=SRC_AFFINE)
+    with pytest.warns(NimaskWarning, match="Casting data from int16 to float32"):
+        resample_img(img, target_affine=np.eye(3) * 2)
+    no_sform = random_img((7, 8, 9), dtype=np.float32, affine=SRC_AFFINE)
+    no_sform.header.set_sform(None, code=0)
+    with pytest.warns(NimaskWarning, match="no sform"):
+        resample_img(no_sform, target_affine=np.eye(3) * 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, param",
+    [
+        (dict(target_affine=np.eye(4), interpolation="cubic"), "interpolation"),
+        (dict(target_shape=(3, 3, 3)), "target_affine"),
+        (dict(target_affine=np.eye(3), target_shape=(3, 3, 3)), "target_affine"),
+        (dict(target_affine=np.eye(4), target_shape=(3, 3)), "target_shape"),
+        (dict(target_affine=np.eye(4), target_shape=(3, 0, 3)), "target_shape"),
+        (dict(target_affine=np.eye(2)), "target_affine"),
+        (dict(target_affine=np.eye(4), order="X"), "order"),
+    ],
+)
+def test_resample_img_bad_parameters(kwargs, param):
+    img = random_img((7, 8, 9), dtype=np.float32, affine=SRC_AFFINE)
+    with pytest.raises(ParameterError, match=param) as info:
+        resample_img(img, **kwargs)
+    assert info.value.param == param
+
+
+def test_resample_img_bounding_box_error_like_nilearn():
+    img = random_img((7, 8, 9), dtype=np.float32, affine=np.eye(4))
+    far = np.eye(4)
+    far[:3, 3] = 20
+    for shape in (None, (3, 3, 3)):
+        with pytest.raises(ValueError):
+            nilearn_image.resample_img(img, target_affine=far, target_shape=shape)
+        with pytest.raises(GeometryError, match="does not contain any of the data"):
+            resample_img(img, target_affine=far, target_shape=shape)
+
+
+def test_target_grid_3x3_bounding_box():
+    affine, shape = target_grid(SRC_AFFINE, (7, 8, 9), np.diag([3.0, 3.0, 3.0]))
+    # the box of the source corners: x from -10 to 2, y from 5 to 22.5, z from 3 to 27
+    np.testing.assert_allclose(affine[:3, 3], [-10, 5, 3])
+    assert shape == (5, 7, 9)
+
+
+def test_resample_array_bad_clip_and_data():
+    data = np.zeros((4, 5, 6), np.float32)
+    with pytest.raises(ParameterError, match="clip"):
+        resample_array(data, np.eye(4), np.eye(4), (4, 5, 6), clip=(1.0, 0.0))
+    with pytest.raises(ParameterError, match="data"):
+        resample_array(np.zeros((4, 5)), np.eye(4), np.eye(4), (4, 5, 6))
+
+
+def test_resample_array_threads_give_identical_numbers():
+    data = random_img((9, 10, 11, 5), dtype=np.float32, affine=SRC_AFFINE).get_fdata(dtype=np.float32)
+    target, shape = target_grid(SRC_AFFINE, data.shape, oblique_affine(4)[:3, :3])
+    one = resample_array(data, SRC_AFFINE, target, shape, n_threads=1)
+    many = resample_array(data, SRC_AFFINE, target, shape, n_threads=3)
+    np.testing.assert_array_equal(one, many)
+    assert one.dtype == np.float32
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n_vol=st.integers(2, 6),
+    chunk=st.integers(1, 4),
+    interpolation=st.sampled_from(["continuous", "linear", "nearest"]),
+    seed=st.integers(0, 1000),
+)
+def test_chunked_resampling_with_global_clip_equals_whole_run(n_vol, chunk, interpolation, seed):
+    rng = np.random.default_rng(seed)
+    data = (rng.standard_normal((6, 7, 5, n_vol)) * rng.uniform(0.1, 100, n_vol)).astype(np.float32)
+    data[rng.random(data.shape) < 0.05] = np.nan
+    target, shape = target_grid(SRC_AFFINE, data.shape, oblique_affine(seed % 7)[:3, :3])
+    whole = resample_array(data, SRC_AFFINE, target, shape, interpolation=interpolation, clip=True)
+    bounds = None
+    for t0 in range(0, n_vol, chunk):
+        bounds = clip_bounds(data[..., t0 : t0 + chunk], bounds)
+    pieces = [
+        resample_array(data[..., t0 : t0 + chunk], SRC_AFFINE, target, shape, interpolation=interpolation,
+                       clip=bounds)
+        for t0 in range(0, n_vol, chunk)
+    ]
+    np.testing.assert_array_equal(np.concatenate(pieces, axis=3), whole)
+
+
+def test_resample_img_file_streamed_in_chunks_uses_global_clip(tmp_path, monkeypatch):
+    import functools
+
+    import nimask._nifti_io as nifti_io
+
+    rng = np.random.default_rng(11)
+    data = rng.standard_normal((7, 8, 9, 5)) * np.array([1.0, 50.0, 0.1, 10.0, 3.0])
+    data = np.where(data < 0, data * 0.2, data).astype(np.float32)
+    path = tmp_path / "run.nii.gz"
+    nib.save(nib.Nifti1Image(data, SRC_AFFINE), path)
+    monkeypatch.setattr(nifti_io, "iter_volume_chunks", functools.partial(nifti_io.iter_volume_chunks, chunk_size=2))
+    _check_same(*_both("resample_img", str(path), target_affine=oblique_affine(3)[:3, :3]))
