@@ -250,3 +250,12 @@ def test_resample_img_file_streamed_in_chunks_uses_global_clip(tmp_path, monkeyp
     nib.save(nib.Nifti1Image(data, SRC_AFFINE), path)
     monkeypatch.setattr(nifti_io, "iter_volume_chunks", functools.partial(nifti_io.iter_volume_chunks, chunk_size=2))
     _check_same(*_both("resample_img", str(path), target_affine=oblique_affine(3)[:3, :3]))
+
+
+@pytest.mark.parametrize("values", [[0, 2], [1, 2], [3], [0, 0.5, 1]])
+def test_resample_img_non_binary_values_do_not_warn(values):
+    data = np.random.default_rng(12).choice(values, (7, 8, 9)).astype(np.float32)
+    img = nib.Nifti1Image(data, SRC_AFFINE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resample_img(img, target_affine=np.eye(3) * 2)

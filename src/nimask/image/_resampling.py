@@ -214,20 +214,35 @@ def output_dtype(dtype, interpolation: str = "continuous") -> np.dtype:
     return dtype
 
 
+def _value_range(data: np.ndarray):
+    """``(nanmin, nanmax, has_non_finite)``; the range is None when no value is a number."""
+    if data.size == 0:
+        return None, False
+    lo, hi = data.min(), data.max()  # one fast pass each; NaN propagates
+    if data.dtype.kind != "f" or (np.isfinite(lo) and np.isfinite(hi)):
+        return (float(lo), float(hi)), False
+    numbers = ~np.isnan(data)
+    if not numbers.any():
+        return None, True
+    return (float(data.min(where=numbers, initial=np.inf)), float(data.max(where=numbers, initial=-np.inf))), True
+
+
+def _merge(bounds, value_range):
+    if value_range is None:
+        return bounds
+    lo, hi = min(value_range[0], 0.0), max(value_range[1], 0.0)
+    if bounds is not None:
+        lo, hi = min(lo, bounds[0]), max(hi, bounds[1])
+    return lo, hi
+
+
 def clip_bounds(data: np.ndarray, bounds=None) -> tuple[float, float] | None:
     """Clip bounds ``(min(nanmin, 0), max(nanmax, 0))`` of ``data``, merged with ``bounds``.
 
     Call it on each chunk of a run, passing the previous result, to get the bounds of the
     whole run. Infinite values count (as in nilearn); an all-NaN input leaves ``bounds``.
     """
-    finite_or_inf = data if data.dtype.kind != "f" else data[~np.isnan(data)]
-    if finite_or_inf.size == 0:
-        return bounds
-    lo = min(float(finite_or_inf.min()), 0.0)
-    hi = max(float(finite_or_inf.max()), 0.0)
-    if bounds is not None:
-        lo, hi = min(lo, bounds[0]), max(hi, bounds[1])
-    return lo, hi
+    return _merge(bounds, _value_range(np.asanyarray(data))[0])
 
 
 def is_binary(data: np.ndarray) -> bool:
@@ -267,10 +282,15 @@ def _fill_non_finite(volume: np.ndarray, bad: np.ndarray) -> np.ndarray:
     return filled.astype(volume.dtype, copy=False)
 
 
-def _resample_volume(volume, matrix, offset, shape, order, fill_value, out) -> None:
-    """Resample one 3D volume into ``out`` (nilearn's non-finite handling included)."""
-    bad = ~np.isfinite(volume) if volume.dtype.kind == "f" else None
-    if bad is not None and bad.any():
+def _resample_volume(volume, matrix, offset, shape, order, fill_value, out):
+    """Resample one 3D volume into ``out``; return its value range and whether it had non-finite values.
+
+    Non-finite voxels are handled as nilearn does: filled from their neighbours before
+    interpolation, and the output voxels they map to (nearest) set to NaN.
+    """
+    value_range, has_bad = _value_range(volume)
+    if has_bad:
+        bad = ~np.isfinite(volume)
         ndimage.affine_transform(
             _fill_non_finite(volume, bad), matrix, offset=offset, output_shape=shape, output=out,
             order=order, cval=fill_value,
@@ -279,10 +299,27 @@ def _resample_volume(volume, matrix, offset, shape, order, fill_value, out) -> N
             bad.astype(np.float32), matrix, offset=offset, output_shape=shape, order=0, cval=0.0
         )
         out[bad_out > 0.5] = np.nan
-        return
-    ndimage.affine_transform(
-        volume, matrix, offset=offset, output_shape=shape, output=out, order=order, cval=fill_value
-    )
+    else:
+        ndimage.affine_transform(
+            volume, matrix, offset=offset, output_shape=shape, output=out, order=order, cval=fill_value
+        )
+    return value_range, has_bad
+
+
+def _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n_threads):
+    """Resample every volume of a 4D chunk into ``out4``, over a thread pool; per-volume stats."""
+    n_vol = volumes.shape[3]
+
+    def one(t: int):
+        return _resample_volume(volumes[..., t], matrix, offset, shape, order, fill_value, out4[..., t])
+
+    threads = _n_threads(n_vol) if n_threads is None else max(1, int(n_threads))
+    if threads > 1 and n_vol > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(threads, n_vol)) as pool:
+            return list(pool.map(one, range(n_vol)))
+    return [one(t) for t in range(n_vol)]
 
 
 def _n_threads(n_volumes: int) -> int:
@@ -357,20 +394,11 @@ def resample_array(
     if out is None:
         out = np.empty(shape + (n_vol,), dtype=dtype, order="F")
     out4 = out[..., np.newaxis] if out.ndim == 3 else out
-    def one(t: int) -> None:
-        _resample_volume(volumes[..., t], matrix, offset, shape, order, fill_value, out4[..., t])
-
-    threads = _n_threads(n_vol) if n_threads is None else max(1, int(n_threads))
-    if threads > 1 and n_vol > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(one, range(n_vol)))
-    else:
-        for t in range(n_vol):
-            one(t)
+    stats = _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n_threads)
     if clip is True:
-        clip = clip_bounds(data)
+        clip = None
+        for value_range, _ in stats:
+            clip = _merge(clip, value_range)
     if clip:
         _clip_in_place(out, clip)
     return out[..., 0] if data.ndim == 3 and out.ndim == 4 else out
@@ -485,39 +513,43 @@ def resample_img(
 
 
 def _resample_chunks(img, source_affine, affine, shape, interpolation, clip, fill_value) -> np.ndarray:
-    """Resample ``img`` chunk by chunk into one F-ordered output array, clipping at the end."""
+    """Resample ``img`` chunk by chunk into one F-ordered output array, clipping at the end.
+
+    The clip bounds, the binary-data test and the non-finite warning cover the whole run,
+    from per-volume statistics gathered while resampling (no extra pass over the data).
+    """
     in_shape = tuple(img.shape)
+    order = _ORDERS[interpolation]
+    matrix, offset = _voxel_mapping(source_affine, affine)
     out = None
     bounds = None
-    binary = True
-    warned_cast = warned_nan = False
+    binary = interpolation != "nearest"
+    has_bad = False
     for t0, chunk in _chunks(img):
+        if chunk.dtype == np.float16:
+            chunk = chunk.astype(np.float32)
         if out is None:
             dtype = output_dtype(chunk.dtype, interpolation)
-            if dtype != chunk.dtype and chunk.dtype != np.float16:
+            if dtype != chunk.dtype:
                 warnings.warn(f"Casting data from {chunk.dtype} to {dtype}", NimaskDataWarning, stacklevel=4)
-                warned_cast = True
             n_vol = in_shape[3] if len(in_shape) == 4 else 1
             out = np.empty(shape + (n_vol,), dtype=dtype, order="F")
-        if chunk.dtype.kind == "f" and not warned_nan and not np.all(np.isfinite(chunk)):
-            warnings.warn(
-                "NaNs or infinite values are present in the data passed to resample. This is a bad thing "
-                "as they make resampling ill-defined and much slower.",
-                NimaskDataWarning,
-                stacklevel=4,
-            )
-            warned_nan = True
-        if interpolation != "nearest" and binary:
-            binary = is_binary(chunk)
-        if clip:
-            bounds = clip_bounds(chunk, bounds)
         n = chunk.shape[3]
-        resample_array(
-            chunk, source_affine, affine, shape, interpolation=interpolation, clip=False,
-            fill_value=fill_value, out=out[..., t0 : t0 + n],
+        stats = _resample_volumes(chunk, matrix, offset, shape, order, fill_value, out[..., t0 : t0 + n], None)
+        for value_range, bad in stats:
+            bounds = _merge(bounds, value_range)
+            has_bad |= bad
+            binary &= value_range is not None and value_range[0] >= 0 and value_range[1] <= 1
+        if binary and chunk.dtype.kind == "f":  # range within [0, 1]: look at the values
+            binary = is_binary(chunk)
+    if has_bad:
+        warnings.warn(
+            "NaNs or infinite values are present in the data passed to resample. This is a bad thing "
+            "as they make resampling ill-defined and much slower.",
+            NimaskDataWarning,
+            stacklevel=3,
         )
-    del warned_cast
-    if interpolation != "nearest" and binary:
+    if binary:
         warnings.warn(
             "Resampling binary images with continuous or linear interpolation. This might lead to "
             "unexpected results. You might consider using nearest interpolation instead.",
