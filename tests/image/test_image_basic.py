@@ -121,7 +121,7 @@ def test_mean_img_target_oracle():
     except NotImplementedError:
         pytest.skip("resample_img not available yet")
     imgs = [random_img((7, 8, 9, 3), dtype=np.float32, seed=s) for s in range(2)]
-    kwargs = dict(target_affine=np.diag([3.0, 3.0, 3.0]), target_shape=(6, 7, 8))
+    kwargs = dict(target_affine=np.diag([3.0, 3.0, 3.0, 1.0]), target_shape=(6, 7, 8))
     _same_img(ni.mean_img(imgs, **kwargs), nl.mean_img(imgs, **kwargs), exact=False)
     other = random_img((7, 8, 9, 2), dtype=np.float32, seed=9, affine=np.diag([2.2, 2.4, 2.6, 1.0]))
     _same_img(ni.mean_img([imgs[0], other]), nl.mean_img([imgs[0], other]), exact=False)
