@@ -259,3 +259,15 @@ def test_resample_img_non_binary_values_do_not_warn(values):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         resample_img(img, target_affine=np.eye(3) * 2)
+
+
+def test_force_resample_false_gives_the_correct_force_resample_true_numbers():
+    img = random_img((7, 8, 9), dtype=np.float32, affine=np.diag([2.0, 2.5, 3.0, 1.0]))
+    target = np.diag([2.0, 2.5, 3.0, 1.0])
+    target[:3, 3] = [4, -5, 6]  # an integer voxel shift: nilearn's crop-and-pad shortcut case
+    expected = nilearn_image.resample_img(img, target_affine=target, target_shape=(8, 9, 7), force_resample=True)
+    actual = resample_img(img, target_affine=target, target_shape=(8, 9, 7), force_resample=False)
+    _check_same(actual, expected)
+    # target voxel i holds source voxel i + (2, -2, 2)
+    np.testing.assert_allclose(np.asarray(actual.dataobj)[0:5, 2:9, 0:7], np.asarray(img.dataobj)[2:7, 0:7, 2:9],
+                               rtol=1e-5, atol=1e-4)

@@ -13,8 +13,11 @@ and put back as NaN afterwards, and clipping to ``[min(min(data), 0), max(max(da
 
 Differences from nilearn
 ------------------------
-* ``force_resample=False`` is accepted but always resamples (nilearn's crop-and-pad
-  shortcut gives the same numbers up to rounding).
+* ``force_resample=False`` is accepted but nimask always resamples: nilearn 0.14.1's
+  crop-and-pad shortcut (identity axes, integer voxel shift) puts the data at the wrong
+  place (verified), so nimask returns the ``force_resample=True`` numbers.
+* ``resample_array`` also takes explicit ``(low, high)`` clip bounds, so a caller streaming
+  chunks of a run clips each chunk exactly as nilearn clips the whole run.
 * Bad parameters raise :class:`~nimask.exceptions.ParameterError` (a ``ValueError``) that
   names the parameter; a target box holding none of the data raises
   :class:`~nimask.exceptions.GeometryError` (a ``ValueError``, as nilearn's
@@ -468,7 +471,8 @@ def resample_img(
     fill_value : float
         Value of output voxels outside the image.
     force_resample : bool
-        Kept for compatibility; resampling is always done (see module notes).
+        Kept for compatibility; resampling is always done (nilearn's ``False`` shortcut
+        misplaces the data; see the module notes).
     copy_header : bool
         Copy the input header into the output image.
 
