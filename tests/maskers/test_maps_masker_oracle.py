@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from _helpers import RTOL_FLOAT32, assert_oracle
+from _helpers import RTOL_FLOAT32, assert_oracle, max_rel_err
 from nimask.exceptions import AtlasError, NimaskDataWarning, ParameterError
 from nimask.maskers.multi_nifti_maps_masker import MultiNiftiMapsMasker
 from nimask.maskers.nifti_maps_masker import NiftiMapsMasker
@@ -209,19 +209,30 @@ def _shared():
 
 @pytest.mark.slow
 def test_harvard_oxford_probabilistic_integration():
+    """Real 113-map 1 mm atlas resampled onto a 2 mm run.
+
+    float64 data: equal to nilearn at the default tolerance. float32 data: nilearn solves the
+    least squares in float32 (about 4e-6 relative error against the float64 solution); nimask's
+    float64 factorisation is closer to the float64 truth than nilearn, and within the float32
+    tolerance of nilearn.
+    """
     data = _shared()
     _needs_resampling()
     mask_img = nib.load(os.path.join(data, "tpl-MNI152NLin6Asym_res-02_desc-brain_mask.nii.gz"))
     rng = np.random.default_rng(0)
-    run = nib.Nifti1Image(
-        (rng.standard_normal(mask_img.shape + (10,)) * 10 + 100).astype(np.float32) * (np.asanyarray(mask_img.dataobj)[..., None] > 0),
-        mask_img.affine,
-    )
+    inside = np.asanyarray(mask_img.dataobj)[..., None] > 0
+    arr = (rng.standard_normal(mask_img.shape + (6,)) * 10 + 100) * inside
     atlas = os.path.join(data, "atlas_harvard_oxford.nii.gz")
-    out = []
-    for klass in (nl.NiftiMapsMasker, NiftiMapsMasker):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out.append(klass(atlas, standardize="zscore_sample").fit_transform(run))
-    assert out[1].shape == out[0].shape == (10, 113)
-    assert_oracle(out[1], out[0], rtol=RTOL_FLOAT32)
+    out = {}
+    for dtype in (np.float64, np.float32):
+        run = nib.Nifti1Image(arr.astype(dtype), mask_img.affine)
+        for name, klass in (("nilearn", nl.NiftiMapsMasker), ("nimask", NiftiMapsMasker)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out[name, dtype] = klass(atlas).fit_transform(run)
+    assert out["nimask", np.float64].shape == (6, 113)
+    assert_oracle(out["nimask", np.float64], out["nilearn", np.float64])
+    truth = out["nilearn", np.float64]
+    assert out["nimask", np.float32].dtype == out["nilearn", np.float32].dtype == np.float32
+    assert_oracle(out["nimask", np.float32], out["nilearn", np.float32], rtol=RTOL_FLOAT32)
+    assert max_rel_err(out["nimask", np.float32], truth) <= max_rel_err(out["nilearn", np.float32], truth)
