@@ -273,10 +273,7 @@ class NiftiMasker(_BaseMasker):
         """Binarise the given mask (or compute one from ``imgs``) and resample it to the target."""
         self._check_params()
         self._check_target()
-        if imgs is not None:
-            imgs_img = check_niimg(imgs, atleast_4d=True)
-            if any(s == 0 for s in imgs_img.shape):
-                raise ParameterError(f"The image is empty: shape {tuple(imgs_img.shape)}.", param="imgs")
+        imgs_img = None if imgs is None else self._load_fit_imgs(imgs)
         if self.mask_img is not None:
             if imgs is not None and not getattr(self, "_in_fit_transform", False):
                 warnings.warn(
@@ -297,6 +294,13 @@ class NiftiMasker(_BaseMasker):
         self._set_mask(mask_img)
         self.affine_ = self.target_affine if self.target_affine is not None else mask_img.affine
         return self
+
+    def _load_fit_imgs(self, imgs):
+        """The fit images as one image (a list is concatenated along time), checked non-empty."""
+        img = check_niimg(imgs, atleast_4d=True)
+        if any(s == 0 for s in img.shape):
+            raise ParameterError(f"The image is empty: shape {tuple(img.shape)}.", param="imgs", found=tuple(img.shape))
+        return img
 
     def _check_target(self) -> None:
         if self.target_shape is not None and self.target_affine is None:
@@ -390,8 +394,11 @@ class NiftiMasker(_BaseMasker):
     def transform_single_imgs(self, imgs, confounds=None, sample_mask=None, copy=True):
         """The per-image pipeline: load, resample, smooth, mask, clean, squeeze, cast."""
         self._check_fitted()
+        return self._transform_one(imgs, confounds, sample_mask)
+
+    def _transform_one(self, imgs, confounds, sample_mask, src=None):
         img, was_3d = self._load_run(imgs)
-        src = source_dtype(img)
+        src = source_dtype(img) if src is None else src
         if self.high_variance_confounds:
             confounds = self._with_high_variance(img, confounds)
         key = (
