@@ -271,3 +271,67 @@ def test_force_resample_false_gives_the_correct_force_resample_true_numbers():
     # target voxel i holds source voxel i + (2, -2, 2)
     np.testing.assert_allclose(np.asarray(actual.dataobj)[0:5, 2:9, 0:7], np.asarray(img.dataobj)[2:7, 0:7, 2:9],
                                rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int64, np.float32])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(), dict(target_affine=SRC_AFFINE, target_shape=(7, 8, 9)), dict(target_affine=SRC_AFFINE),
+     dict(target_affine=SRC_AFFINE[:3, :3])],
+    ids=["none", "same-4x4+shape", "same-4x4-alone", "same-3x3"],
+)
+@pytest.mark.parametrize("copy_header", [True, False])
+def test_resample_img_no_op_rules_match_nilearn(dtype, kwargs, copy_header):
+    """Only (no target) or (4x4 + shape matching the image) skip the work; a lone affine resamples."""
+    data = np.random.default_rng(13).integers(-60, 60, (7, 8, 9)).astype(dtype)
+    img = nib.Nifti1Image(data, SRC_AFFINE, dtype=dtype)
+    img.header["descrip"] = b"kept"
+    actual, expected = _both("resample_img", img, copy_header=copy_header, **kwargs)
+    _check_same(actual, expected)
+    for key in ("cal_min", "cal_max", "descrip"):
+        assert actual.header[key] == expected.header[key], key
+
+
+def _warning_messages(func, *args, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        func(*args, **kwargs)
+    return {str(w.message).split(".")[0] for w in caught if "All-NaN slice" not in str(w.message)}
+
+
+@pytest.mark.parametrize("case", ["binary-then-random", "random-then-binary", "all-nan-volume", "inf-and-zero",
+                                  "binary-with-nan", "random"])
+@pytest.mark.parametrize("interpolation", ["continuous", "linear", "nearest"])
+def test_resample_img_warnings_match_nilearn_per_volume(case, interpolation):
+    """nilearn tests each volume for binary values after filling its non-finite voxels."""
+    rng = np.random.default_rng(14)
+    rand = rng.standard_normal((6, 7, 5))
+    binary = (rand > 0).astype(float)
+    volumes = {
+        "binary-then-random": [binary, rand],
+        "random-then-binary": [rand, binary],
+        "all-nan-volume": [np.full(rand.shape, np.nan), rand],
+        "inf-and-zero": [np.where(rand > 0, np.inf, 0.0)],
+        "binary-with-nan": [np.where(np.arange(rand.size).reshape(rand.shape) == 40, np.nan, binary)],
+        "random": [rand, rand * 2],
+    }[case]
+    img = nib.Nifti1Image(np.stack(volumes, axis=-1).astype(np.float32), SRC_AFFINE)
+    kwargs = dict(target_affine=np.eye(3) * 2, interpolation=interpolation)
+    expected = _warning_messages(nilearn_image.resample_img, img, **kwargs)
+    assert _warning_messages(resample_img, img, **kwargs) == expected
+    _check_same(*_both("resample_img", img, **kwargs))
+
+
+def test_resample_img_all_nan_with_clip_is_all_nan_like_nilearn():
+    img = nib.Nifti1Image(np.full((6, 7, 5), np.nan, dtype=np.float32), SRC_AFFINE)
+    for clip in (True, False):
+        actual, expected = _both("resample_img", img, target_affine=np.eye(3) * 2, clip=clip)
+        _check_same(actual, expected)
+    assert np.isnan(np.asarray(actual.dataobj)).sum() < np.asarray(actual.dataobj).size  # clip=False: NaN only inside
+
+
+def test_non_finite_warning_is_also_a_runtime_warning():
+    data = np.random.default_rng(15).standard_normal((6, 7, 5)).astype(np.float32)
+    data[2, 3, 1] = np.nan
+    with pytest.warns(RuntimeWarning, match="NaNs or infinite values"):
+        resample_img(nib.Nifti1Image(data, SRC_AFFINE), target_affine=np.eye(3) * 2)

@@ -24,13 +24,15 @@ Differences from nilearn
   ``BoundingBoxError``).
 * Warnings use nimask's categories (:class:`~nimask.exceptions.NimaskDataWarning` for the
   non-finite and casting warnings, :class:`~nimask.exceptions.NimaskGeometryWarning` for
-  binary data and a missing sform); the messages are nilearn's.
+  binary data and a missing sform); the messages are nilearn's. The non-finite warning is
+  also a ``RuntimeWarning``, as nilearn's is. The binary-data warning comes once per call,
+  not once per binary volume (what a user sees under Python's default filters is the same).
 """
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -41,6 +43,11 @@ from ..exceptions import GeometryError, NimaskDataWarning, NimaskGeometryWarning
 __all__ = ["resample_img", "resample_to_img", "resample_array", "target_grid", "clip_bounds"]
 
 _ORDERS = {"continuous": 3, "linear": 1, "nearest": 0}
+
+
+class NonFiniteResamplingWarning(NimaskDataWarning, RuntimeWarning):
+    """NaN or infinite values in resampled data (a ``RuntimeWarning`` too, as in nilearn)."""
+
 _EXTRAPOLATION_ITERATIONS = 2
 
 
@@ -286,17 +293,19 @@ def _fill_non_finite(volume: np.ndarray, bad: np.ndarray) -> np.ndarray:
 
 
 def _resample_volume(volume, matrix, offset, shape, order, fill_value, out):
-    """Resample one 3D volume into ``out``; return its value range and whether it had non-finite values.
+    """Resample one 3D volume into ``out``; return its :class:`_VolumeStats`.
 
     Non-finite voxels are handled as nilearn does: filled from their neighbours before
-    interpolation, and the output voxels they map to (nearest) set to NaN.
+    interpolation, and the output voxels they map to (nearest) set to NaN. The binary test
+    looks at the values actually interpolated (after the fill), as nilearn's does.
     """
     value_range, has_bad = _value_range(volume)
+    values = volume
     if has_bad:
         bad = ~np.isfinite(volume)
+        values = _fill_non_finite(volume, bad)
         ndimage.affine_transform(
-            _fill_non_finite(volume, bad), matrix, offset=offset, output_shape=shape, output=out,
-            order=order, cval=fill_value,
+            values, matrix, offset=offset, output_shape=shape, output=out, order=order, cval=fill_value
         )
         bad_out = ndimage.affine_transform(
             bad.astype(np.float32), matrix, offset=offset, output_shape=shape, order=0, cval=0.0
@@ -306,14 +315,27 @@ def _resample_volume(volume, matrix, offset, shape, order, fill_value, out):
         ndimage.affine_transform(
             volume, matrix, offset=offset, output_shape=shape, output=out, order=order, cval=fill_value
         )
-    return value_range, has_bad
+    # without non-finite values a range outside [0, 1] rules binary out (no extra pass)
+    binary = order != 0 and (
+        is_binary(values) if has_bad or value_range is None
+        else (value_range[0] >= 0 and value_range[1] <= 1 and is_binary(values))
+    )
+    return _VolumeStats(value_range, has_bad, binary)
 
 
-def _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n_threads):
+class _VolumeStats(NamedTuple):
+    """What resampling one volume learned about it (gathered while resampling: no extra pass)."""
+
+    value_range: tuple[float, float] | None  # (nanmin, nanmax); None when no value is a number
+    has_non_finite: bool
+    binary: bool  # all interpolated values in {0, 1} (only tested for order > 0)
+
+
+def _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n_threads) -> list[_VolumeStats]:
     """Resample every volume of a 4D chunk into ``out4``, over a thread pool; per-volume stats."""
     n_vol = volumes.shape[3]
 
-    def one(t: int):
+    def one(t: int) -> _VolumeStats:
         return _resample_volume(volumes[..., t], matrix, offset, shape, order, fill_value, out4[..., t])
 
     threads = _n_threads(n_vol) if n_threads is None else max(1, int(n_threads))
@@ -400,15 +422,23 @@ def resample_array(
     stats = _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n_threads)
     if clip is True:
         clip = None
-        for value_range, _ in stats:
-            clip = _merge(clip, value_range)
-    if clip:
+        for volume_stats in stats:
+            clip = _merge(clip, volume_stats.value_range)
+        _clip_in_place(out, clip)
+    elif clip:
         _clip_in_place(out, clip)
     return out[..., 0] if data.ndim == 3 and out.ndim == 4 else out
 
 
 def _clip_in_place(out: np.ndarray, bounds) -> None:
+    """Clip ``out`` to ``bounds``; None (data without a single number) makes it all NaN.
+
+    nilearn clips to ``nanmin``/``nanmax`` of the data, which are NaN for all-NaN data, and
+    ``numpy.clip`` with NaN bounds gives NaN everywhere (fill-value voxels included).
+    """
     if bounds is None:
+        if out.dtype.kind == "f":
+            out.fill(np.nan)
         return
     lo, hi = bounds
     if out.dtype.kind in "iu":
@@ -506,7 +536,9 @@ def resample_img(
         )
     source_affine = np.asarray(img.affine, dtype=np.float64)
     affine, shape = target_grid(source_affine, img.shape, target_affine, target_shape)
-    if tuple(img.shape[:3]) == shape and np.allclose(affine, source_affine):
+    # nilearn skips the work only when both a 4x4 affine and a shape were given and they
+    # already describe the image grid; a lone (3x3 or 4x4) affine always resamples.
+    if target_shape is not None and tuple(img.shape[:3]) == shape and np.allclose(affine, source_affine):
         return _copy_img(img) if copy else img
     data_out = _resample_chunks(img, source_affine, affine, shape, interpolation, clip, fill_value)
     if order == "C":
@@ -527,7 +559,7 @@ def _resample_chunks(img, source_affine, affine, shape, interpolation, clip, fil
     matrix, offset = _voxel_mapping(source_affine, affine)
     out = None
     bounds = None
-    binary = interpolation != "nearest"
+    binary = False
     has_bad = False
     for t0, chunk in _chunks(img):
         if chunk.dtype == np.float16:
@@ -539,18 +571,15 @@ def _resample_chunks(img, source_affine, affine, shape, interpolation, clip, fil
             n_vol = in_shape[3] if len(in_shape) == 4 else 1
             out = np.empty(shape + (n_vol,), dtype=dtype, order="F")
         n = chunk.shape[3]
-        stats = _resample_volumes(chunk, matrix, offset, shape, order, fill_value, out[..., t0 : t0 + n], None)
-        for value_range, bad in stats:
-            bounds = _merge(bounds, value_range)
-            has_bad |= bad
-            binary &= value_range is not None and value_range[0] >= 0 and value_range[1] <= 1
-        if binary and chunk.dtype.kind == "f":  # range within [0, 1]: look at the values
-            binary = is_binary(chunk)
+        for stats in _resample_volumes(chunk, matrix, offset, shape, order, fill_value, out[..., t0 : t0 + n], None):
+            bounds = _merge(bounds, stats.value_range)
+            has_bad |= stats.has_non_finite
+            binary |= stats.binary
     if has_bad:
         warnings.warn(
             "NaNs or infinite values are present in the data passed to resample. This is a bad thing "
             "as they make resampling ill-defined and much slower.",
-            NimaskDataWarning,
+            NonFiniteResamplingWarning,
             stacklevel=3,
         )
     if binary:
@@ -566,14 +595,16 @@ def _resample_chunks(img, source_affine, affine, shape, interpolation, clip, fil
 
 
 def _copy_img(img):
-    """A copy of ``img`` with its own data array and header."""
-    klass = type(img)
-    header = img.header.copy() if getattr(img, "header", None) is not None else None
-    data = np.asanyarray(img.dataobj).copy()
-    try:
-        return klass(data, img.affine.copy(), header=header)
-    except TypeError:
-        return klass(data, img.affine.copy())
+    """A copy of ``img`` with its own data array, made as nilearn makes it.
+
+    nilearn returns ``new_img_like(img, data.copy(), affine, copy_header=True)`` whatever
+    ``copy_header`` says: the header is copied with ``cal_min``/``cal_max`` set to the data
+    range, and int64 data become int32 when they fit.
+    """
+    from ._basic import new_img_like
+
+    data = np.array(np.asanyarray(img.dataobj), copy=True)
+    return new_img_like(img, data, np.array(img.affine, copy=True), copy_header=True)
 
 
 def resample_to_img(
