@@ -1,0 +1,146 @@
+"""NiftiMasker properties (hypothesis), chunked == whole, and the content-keyed cache."""
+from __future__ import annotations
+
+import os
+import warnings
+
+import nibabel as nib
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nimask.maskers import MultiNiftiMasker, NiftiMasker
+from nimask.maskers import nifti_masker as nm
+
+SHAPE = (7, 8, 9)
+AFFINE = np.diag([2.0, 2.5, 3.0, 1.0])
+
+
+def _img(t, seed, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return nib.Nifti1Image((rng.standard_normal(SHAPE + (t,)) * 50).astype(dtype), AFFINE)
+
+
+mask_arrays = st.integers(0, 2**32 - 1).map(
+    lambda seed: np.random.default_rng(seed).random(SHAPE) < 0.4
+).filter(lambda m: m.any())
+
+
+@settings(max_examples=25, deadline=None)
+@given(mask=mask_arrays, t=st.integers(1, 6), seed=st.integers(0, 1000),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_inverse_of_transform_is_identity_inside_the_mask(mask, t, seed, dtype):
+    img = _img(t, seed, dtype)
+    masker = NiftiMasker(nib.Nifti1Image(mask.astype(np.uint8), AFFINE)).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        X = masker.transform(img)
+    back = np.asarray(masker.inverse_transform(X).dataobj)
+    data = np.asarray(img.dataobj)
+    np.testing.assert_array_equal(back[mask], data[mask])
+    assert not back[~mask].any()
+    assert X.dtype == dtype
+
+
+@settings(max_examples=12, deadline=None)
+@given(mask=mask_arrays, t=st.integers(2, 9), seed=st.integers(0, 1000),
+       chunk=st.integers(1, 4), fwhm=st.sampled_from([None, 3.0]),
+       resample=st.booleans())
+def test_chunked_equals_whole(mask, t, seed, chunk, fwhm, resample):
+    img = _img(t, seed)
+    mask_affine = np.diag([2.2, 2.4, 3.1, 1.0]) if resample else AFFINE
+    whole, n1 = nm.masked_signals(img, mask, mask_affine, smoothing_fwhm=fwhm, chunk_size=t)
+    parts, n2 = nm.masked_signals(img, mask, mask_affine, smoothing_fwhm=fwhm, chunk_size=chunk)
+    np.testing.assert_array_equal(parts, whole)
+    assert n1 == n2
+
+
+@pytest.mark.parametrize("params", [{}, {"smoothing_fwhm": 4.0}, {"target_affine": np.diag([3.0, 3.0, 3.5])},
+                                    {"target_affine": np.diag([3.0, 3.0, 3.5]), "smoothing_fwhm": 4.0}])
+def test_file_chunks_equal_whole_array(tmp_path, params, monkeypatch):
+    img = _img(12, 3)
+    path = tmp_path / "run.nii.gz"
+    img.to_filename(path)
+    mask = nib.Nifti1Image((np.random.default_rng(1).random(SHAPE) < 0.5).astype(np.uint8), AFFINE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = NiftiMasker(mask, **params).fit_transform(img)
+        import nimask._nifti_io as io
+
+        monkeypatch.setattr(io, "_DEFAULT_CHUNK_BYTES", 1)  # one volume per chunk
+        out = NiftiMasker(mask, **params).fit_transform(str(path))
+    np.testing.assert_array_equal(out, ref)
+
+
+# ---- cache ---------------------------------------------------------------------------------------
+def _count_calls(monkeypatch):
+    calls = []
+    original = nm.masked_signals
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(nm, "masked_signals", counting)
+    return calls
+
+
+def test_cache_hits_and_never_stale_after_rewrite(tmp_path, monkeypatch):
+    calls = _count_calls(monkeypatch)
+    path = tmp_path / "run.nii"
+    _img(8, 0).to_filename(path)
+    mask = nib.Nifti1Image(np.ones(SHAPE, np.uint8), AFFINE)
+    masker = NiftiMasker(mask, memory=str(tmp_path / "cache"), detrend=True).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        first = masker.transform(str(path))
+        again = masker.transform(str(path))
+        assert len(calls) == 1  # second call served from the cache
+        np.testing.assert_array_equal(first, again)
+        stat = os.stat(path)
+        _img(8, 1).to_filename(path)  # same size, new content
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the old mtime
+        assert os.stat(path).st_size == stat.st_size
+        fresh = masker.transform(str(path))
+        expected = NiftiMasker(mask, detrend=True).fit().transform(str(path))
+    assert len(calls) == 3
+    np.testing.assert_array_equal(fresh, expected)
+    assert not np.array_equal(fresh, first)
+
+
+def test_cache_distinguishes_parameters_and_confounds(tmp_path, monkeypatch):
+    calls = _count_calls(monkeypatch)
+    img = _img(30, 0)
+    mask = nib.Nifti1Image(np.ones(SHAPE, np.uint8), AFFINE)
+    cache = str(tmp_path / "cache")
+    conf = np.random.default_rng(0).standard_normal((30, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        a = NiftiMasker(mask, memory=cache).fit().transform(img)
+        b = NiftiMasker(mask, memory=cache, detrend=True).fit().transform(img)
+        c = NiftiMasker(mask, memory=cache, detrend=True).fit().transform(img, confounds=conf)
+        d = NiftiMasker(mask, memory=cache, detrend=True).fit().transform(img, confounds=conf)
+    assert len(calls) == 3
+    assert not np.array_equal(a, b) and not np.array_equal(b, c)
+    np.testing.assert_array_equal(c, d)
+
+
+def test_memory_level_zero_with_location_warns_and_keeps_param(tmp_path):
+    masker = MultiNiftiMasker(nib.Nifti1Image(np.ones(SHAPE, np.uint8), AFFINE), memory=str(tmp_path))
+    with pytest.warns(UserWarning, match="Setting memory_level to 1"):
+        masker.fit()
+    assert masker.memory_level == 0  # nilearn changes the parameter in place; nimask does not
+    assert masker.memory_.location is not None
+
+
+def test_multi_n_jobs_gives_same_list():
+    mask = nib.Nifti1Image((np.random.default_rng(1).random(SHAPE) < 0.5).astype(np.uint8), AFFINE)
+    imgs = [_img(t, t) for t in (5, 7, 6)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        serial = MultiNiftiMasker(mask, detrend=True).fit_transform(imgs)
+        threads = MultiNiftiMasker(mask, detrend=True, n_jobs=2).fit_transform(imgs)
+    assert [x.shape for x in threads] == [(5, mask.get_fdata().astype(bool).sum())] + [x.shape for x in threads[1:]]
+    for a, b in zip(serial, threads):
+        np.testing.assert_array_equal(a, b)
