@@ -281,10 +281,12 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return np.dtype(self.dtype)
 
     def _finish(self, signals: np.ndarray, was_3d: bool, src_dtype) -> np.ndarray:
-        """Squeeze for a 3D input (only while set_output was never configured), then cast."""
+        """Squeeze for a 3D input (only while set_output was never configured), then cast.
+
+        ``src_dtype`` None means "do not cast" (nilearn's Multi masker list path)."""
         if was_3d and getattr(self, "_sklearn_output_config", {}).get("transform") is None:
             signals = np.squeeze(signals)
-        target = self._output_dtype(src_dtype)
+        target = None if src_dtype is None else self._output_dtype(src_dtype)
         if target is not None and signals.dtype != target:
             signals = signals.astype(target)
         return signals

@@ -7,6 +7,10 @@ cache, no in-place change of ``memory_level``), plus:
 
 * ``n_jobs`` runs the images in threads (the heavy steps release the GIL), so the output
   arrays are not copied between processes.
+* ``dtype`` applies to single images only: like nilearn 0.14.1, the outputs of a list keep the
+  pipeline dtype (float32 for float32 and integer images, float64 for float64 images).
+* Lists mixing 3D and 4D images are accepted (nilearn raises a ``DimensionError``); with
+  ``target_affine`` set, list items may have different grids (each is resampled to the mask).
 * The user's ``confounds`` list is never modified (nilearn appends the high-variance
   confounds to it in place).
 """
@@ -157,8 +161,8 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
         confounds = _per_image(confounds, n, "confounds", ConfoundsError)
         sample_mask = _per_image(sample_mask, n, "sample_mask", SampleMaskError)
         imgs_list = self._realigned(imgs_list)
-        # nilearn's list path casts dtype="auto" outputs to float32 whatever the image dtype
-        jobs = [(i, c, s, np.dtype(np.float32)) for i, c, s in zip(imgs_list, confounds, sample_mask)]
+        # nilearn 0.14.1's list path never applies ``dtype``: the pipeline dtype is returned
+        jobs = [(i, c, s, False) for i, c, s in zip(imgs_list, confounds, sample_mask)]
         if n_jobs == 1 or n < 2:
             return [self._transform_one(*job) for job in jobs]
         from joblib import Parallel, delayed

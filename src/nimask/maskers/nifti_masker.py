@@ -396,9 +396,9 @@ class NiftiMasker(_BaseMasker):
         self._check_fitted()
         return self._transform_one(imgs, confounds, sample_mask)
 
-    def _transform_one(self, imgs, confounds, sample_mask, src=None):
+    def _transform_one(self, imgs, confounds, sample_mask, cast: bool = True):
         img, was_3d = self._load_run(imgs)
-        src = source_dtype(img) if src is None else src
+        src = source_dtype(img) if cast else None
         if self.high_variance_confounds:
             confounds = self._with_high_variance(img, confounds)
         key = (
