@@ -177,6 +177,12 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             value = getattr(self, param)
             if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
                 raise TypeError(f"{name}: '{param}' must be a number or None; got {value!r} ({type(value).__name__}).")
+        # Difference from nilearn: t_r is checked at fit even with no filter (nilearn accepts
+        # t_r=-2 or t_r=2000 ms silently and wipes the signal once a filter is on)
+        if self.t_r is not None:
+            from ..signal import check_t_r
+
+            check_t_r(self.t_r, purpose=f"{name}(t_r=...)")
         for param in self._bool_params:
             value = getattr(self, param)
             if not isinstance(value, bool):

@@ -1,0 +1,33 @@
+"""NiftiMasker checks t_r at fit, filter or not (nilearn accepts t_r=-2 or 2000 silently)."""
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from nimask.exceptions import ParameterError
+from nimask.maskers import MultiNiftiMasker, NiftiMasker
+
+AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
+
+
+def _mask():
+    data = np.zeros((7, 8, 9), np.uint8)
+    data[2:5, 2:6, 3:7] = 1
+    return nib.Nifti1Image(data, AFFINE)
+
+
+@pytest.mark.parametrize("cls", [NiftiMasker, MultiNiftiMasker])
+@pytest.mark.parametrize("t_r, match", [(-2.0, r"t_r must be > 0 seconds; got t_r=-2.0"),
+                                        (0, r"t_r must be > 0 seconds; got t_r=0"),
+                                        (2000, r"t_r=2000 s is implausibly large.*milliseconds")])
+def test_bad_t_r_refused_at_fit_without_filter(cls, t_r, match):
+    masker = cls(_mask(), t_r=t_r)  # __init__ stores it unchanged
+    assert masker.get_params()["t_r"] == t_r
+    with pytest.raises(ParameterError, match=match) as info:
+        masker.fit()
+    assert info.value.param == "t_r"
+
+
+def test_plausible_t_r_accepted():
+    assert NiftiMasker(_mask(), t_r=0.8).fit().n_elements_ == 48
