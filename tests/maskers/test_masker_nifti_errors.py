@@ -144,11 +144,10 @@ def test_multi_n_jobs_type():
          "nan-confounds", "short-confounds", "too-many-confounds"],
 )
 def test_bad_cleaning_inputs(params, kw, error, match):
-    masker = NiftiMasker(_mask(), **params).fit()
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match):  # t_r is checked at fit, the rest at transform
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            masker.transform(_run(), **kw)
+            NiftiMasker(_mask(), **params).fit().transform(_run(), **kw)
 
 
 # ---- image inputs ------------------------------------------------------------------------------

@@ -417,6 +417,8 @@ class NiftiMasker(_BaseMasker):
             img, self._mask, self.mask_img_.affine, smoothing_fwhm=self.smoothing_fwhm,
         )
         _warn_nonfinite(n_bad, f"{type(self).__name__}.transform")
+        if self._nothing_to_clean(confounds, sample_mask):
+            return signals  # clean() would return a float copy of the same values
         return clean(
             signals,
             runs=self.runs,
@@ -429,6 +431,13 @@ class NiftiMasker(_BaseMasker):
             confounds=confounds,
             sample_mask=sample_mask,
             **self.clean_args_,
+        )
+
+    def _nothing_to_clean(self, confounds, sample_mask) -> bool:
+        return (
+            confounds is None and sample_mask is None and self.runs is None and not self.detrend
+            and self.standardize in (False, None) and self.low_pass is None and self.high_pass is None
+            and not self.clean_args_
         )
 
     def _clean_params(self) -> dict:
