@@ -1,0 +1,195 @@
+"""Template-based brain masks (nilearn's ``compute_brain_mask``), without shipping templates.
+
+nilearn resamples its packaged MNI152 (ICBM 2009a sym) templates. nimask does not ship
+them and does not depend on nilearn at run time: pass the template with ``template=``, or
+keep a TemplateFlow cache (``$TEMPLATEFLOW_HOME`` or ``~/.cache/templateflow``) holding
+``tpl-MNI152NLin2009cAsym`` files, which are used when ``template`` is not given.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any
+
+import numpy as np
+
+from .._niimg import check_niimg, check_niimg_3d, _check_same_fov_list
+from ..exceptions import MaskError, ParameterError
+from ._checks import ParameterTypeError, check_bool, check_opening
+from ._morphology import post_process_mask
+
+__all__ = ["compute_brain_mask", "compute_multi_brain_mask", "find_templateflow_template"]
+
+_MASK_TYPES = ("whole-brain", "gm", "wm")
+_TEMPLATEFLOW_SPACE = "tpl-MNI152NLin2009cAsym"
+# preferred TemplateFlow files per mask type, best first (brain-extracted T1 as in nilearn)
+_TEMPLATEFLOW_SUFFIXES = {
+    "whole-brain": ("desc-brain_T1w", "desc-brain_mask"),
+    "gm": ("label-GM_probseg",),
+    "wm": ("label-WM_probseg",),
+}
+
+
+def _templateflow_home() -> str:
+    return os.path.expanduser(os.environ.get("TEMPLATEFLOW_HOME") or os.path.join("~", ".cache", "templateflow"))
+
+
+def find_templateflow_template(mask_type: str = "whole-brain") -> str | None:
+    """Path of a cached TemplateFlow MNI152NLin2009cAsym template for ``mask_type``, or None.
+
+    Looks in ``$TEMPLATEFLOW_HOME`` (default ``~/.cache/templateflow``) for
+    ``tpl-MNI152NLin2009cAsym/tpl-MNI152NLin2009cAsym_res-01_<suffix>.nii.gz`` (1 mm first,
+    then other resolutions), with suffix ``desc-brain_T1w`` (or ``desc-brain_mask``) for
+    "whole-brain", ``label-GM_probseg`` for "gm" and ``label-WM_probseg`` for "wm".
+    """
+    folder = os.path.join(_templateflow_home(), _TEMPLATEFLOW_SPACE)
+    if not os.path.isdir(folder):
+        return None
+    for suffix in _TEMPLATEFLOW_SUFFIXES[mask_type]:
+        for res in ("res-01_", "res-1_", "res-02_", "res-2_", ""):
+            hits = sorted(
+                p for p in glob.glob(os.path.join(folder, f"{_TEMPLATEFLOW_SPACE}_{res}*{suffix}.nii*"))
+                if os.path.getsize(p) > 0  # TemplateFlow leaves empty placeholders for undownloaded files
+            )
+            if res == "":
+                hits = [p for p in hits if "_desc-" not in os.path.basename(p).replace(suffix, "")]
+            if hits:
+                return hits[0]
+    return None
+
+
+def _load_template(template: Any, mask_type: str):
+    if template is None:
+        template = find_templateflow_template(mask_type)
+        if template is None:
+            home = _templateflow_home()
+            raise MaskError(
+                f"compute_brain_mask: no template for mask_type={mask_type!r}. nimask does not ship "
+                f"nilearn's MNI152 templates: pass one with template=<path or image> (a T1 template "
+                f"for 'whole-brain', a probability map for 'gm'/'wm'; nilearn's own file is "
+                f"nilearn/datasets/data/mni_icbm152_{'t1' if mask_type == 'whole-brain' else mask_type}"
+                f"_tal_nlin_sym_09a_converted.nii.gz), or download TemplateFlow's "
+                f"{_TEMPLATEFLOW_SPACE} (e.g. `python -c \"import templateflow.api as tf; "
+                f"tf.get('MNI152NLin2009cAsym', resolution=1)\"`) into {home!r} (TEMPLATEFLOW_HOME).",
+                param="template", expected="a template image or a TemplateFlow cache", found=None,
+            )
+    import nibabel as nib
+
+    img = check_niimg_3d(template)
+    data = np.asarray(np.asanyarray(img.dataobj), dtype=np.float32)
+    peak = np.max(data) if data.size else np.float32(0)
+    if not np.isfinite(peak) or peak <= 0:
+        raise MaskError(
+            f"compute_brain_mask: the template must have a finite positive maximum; found {peak} "
+            f"(template {getattr(img, 'get_filename', lambda: None)() or 'in-memory image'}).",
+            param="template", expected="max > 0", found=float(peak),
+        )
+    data /= peak
+    return nib.Nifti1Image(data, img.affine)
+
+
+def _check_brain_params(threshold, connected, opening, mask_type, func):
+    if not isinstance(threshold, (int, float, np.integer, np.floating)) or isinstance(threshold, (bool, np.bool_)):
+        raise ParameterTypeError(
+            f"{func}: 'threshold' must be a number; got {threshold!r} ({type(threshold).__name__}).",
+            param="threshold", expected="float", found=type(threshold).__name__,
+        )
+    if mask_type not in _MASK_TYPES:
+        raise ParameterError(
+            f"Unknown mask type {mask_type}. Only 'whole-brain', 'gm' or 'wm' are accepted.",
+            param="mask_type", expected=_MASK_TYPES, found=mask_type,
+        )
+    return check_bool(connected, "connected", func), check_opening(opening, func)
+
+
+def compute_brain_mask(
+    target_img: Any,
+    threshold: float = 0.5,
+    connected: bool = True,
+    opening: bool | int = 2,
+    memory: Any = None,
+    verbose: int = 0,
+    mask_type: str = "whole-brain",
+    *,
+    template: Any = None,
+):
+    """Brain (or grey / white matter) mask from an MNI template resampled onto ``target_img``.
+
+    The template is cast to float32, divided by its maximum, resampled onto the grid of
+    ``target_img`` (cubic spline, no clipping), thresholded (``>= threshold``) and
+    post-processed (opening, largest component) exactly as in nilearn.
+
+    Parameters
+    ----------
+    target_img : niimg-like
+        Only its grid (3D shape and affine) is used.
+    threshold : float
+        Threshold on the max-normalised template.
+    connected : bool
+        Keep only the largest 6-connected component.
+    opening : bool or int
+        Number of erosion iterations of the morphological opening.
+    memory, verbose :
+        Accepted for compatibility.
+    mask_type : {"whole-brain", "gm", "wm"}
+        Which template to use when ``template`` is not given.
+    template : niimg-like, optional (keyword only; nimask addition)
+        The template: a brain-extracted T1 for "whole-brain", a probability map for
+        "gm"/"wm". Passing nilearn's packaged file gives nilearn's mask voxel for voxel.
+
+    Returns
+    -------
+    Nifti1Image
+        uint8 mask on the grid of ``target_img``.
+
+    Differences from nilearn
+    ------------------------
+    nilearn's templates are not shipped. Without ``template``, a TemplateFlow
+    MNI152NLin2009cAsym file from the local cache is used (a different MNI template than
+    nilearn's 2009a sym, so masks differ slightly); without either, a ``MaskError``
+    explains how to provide one.
+    """
+    from ..image import new_img_like, resample_to_img
+
+    func = "compute_brain_mask"
+    connected, n_open = _check_brain_params(threshold, connected, opening, mask_type, func)
+    target = check_niimg(target_img)
+    templ = _load_template(template, mask_type)
+    resampled = resample_to_img(templ, target, interpolation="continuous", clip=False, copy_header=False)
+    mask = np.asanyarray(resampled.dataobj) >= threshold
+    mask = post_process_mask(
+        mask, n_open, connected,
+        f"{mask_type} mask is empty, lower the threshold or check your input FOV",
+    )
+    return new_img_like(target, mask.astype(np.uint8), target.affine, copy_header=True)
+
+
+def compute_multi_brain_mask(
+    target_imgs: Any,
+    threshold: float = 0.5,
+    connected: bool = True,
+    opening: bool | int = 2,
+    memory: Any = None,
+    verbose: int = 0,
+    mask_type: str = "whole-brain",
+    *,
+    template: Any = None,
+):
+    """``compute_brain_mask`` for a list of images that share one grid (uses the first).
+
+    Raises
+    ------
+    TypeError (ParameterError)
+        Empty list, or not a list.
+    GeometryError
+        The images do not share one field of view.
+    """
+    from ._multi import check_image_list
+
+    items = check_image_list(target_imgs, "compute_multi_brain_mask", "target_imgs")
+    imgs = [check_niimg(i) for i in items]
+    _check_same_fov_list(imgs)
+    return compute_brain_mask(
+        imgs[0], threshold=threshold, connected=connected, opening=opening, memory=memory,
+        verbose=verbose, mask_type=mask_type, template=template,
+    )
