@@ -27,6 +27,9 @@ Differences from nilearn
   "unknown"; nimask does the same and warns, naming the values.
 * ``self.labels`` is not rewritten in place ("background" → "Background" is applied to a
   copy), and ``memory_level`` is never changed in place.
+* ``inverse_transform`` with ``keep_masked_labels=True`` writes each column into its own
+  region (nilearn writes column j into the j-th region left by the mask, so the regions
+  after a removed one receive their neighbour's column).
 * The median of integer data is averaged in float64 (scipy adds the two middle values in
   the integer dtype, which can overflow).
 * ``memory_level > 1`` without a cache location warns (nilearn 0.14.1 crashes).
