@@ -535,9 +535,14 @@ class NiftiLabelsMasker(_BaseMasker):
         op, masked, cov, op_key = self._operator(labels, mask, affine)
         if self.high_variance_confounds:
             confounds = self._with_high_variance(img, confounds)
-        key = ("labels-signals", fingerprint(imgs), fingerprint(confounds), _as_key(sample_mask), op_key,
-               _as_key(affine), self.strategy, self.min_coverage, self._clean_params())
-        signals = self._cache(key, lambda: self._signals(img, op, affine, cov["low"], confounds, sample_mask))
+        compute = lambda: self._signals(img, op, affine, cov["low"], confounds, sample_mask)  # noqa: E731
+        if getattr(self, "_memory_level", 0) >= 1 and self.memory_.location is not None:
+            # content-keyed (file checksums), so only built when a cache is in use
+            key = ("labels-signals", fingerprint(imgs), fingerprint(confounds), _as_key(sample_mask), op_key,
+                   _as_key(affine), self.strategy, self.min_coverage, self._clean_params())
+            signals = self._cache(key, compute)
+        else:
+            signals = compute()
         # fitted-state side effects (as nilearn's private LUT after a transform)
         self.region_atlas_ = nib.Nifti1Image(masked.astype(np.int32), affine)
         present_bg = bool(np.any(masked == self.background_label))
