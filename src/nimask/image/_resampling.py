@@ -49,6 +49,7 @@ class NonFiniteResamplingWarning(NimaskDataWarning, RuntimeWarning):
     """NaN or infinite values in resampled data (a ``RuntimeWarning`` too, as in nilearn)."""
 
 _EXTRAPOLATION_ITERATIONS = 2
+_SEPARABLE_ORDERS = (1, 3)  # spline orders that take the separable path (see _resample_volumes)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -315,12 +316,17 @@ def _resample_volume(volume, matrix, offset, shape, order, fill_value, out):
         ndimage.affine_transform(
             volume, matrix, offset=offset, output_shape=shape, output=out, order=order, cval=fill_value
         )
-    # without non-finite values a range outside [0, 1] rules binary out (no extra pass)
-    binary = order != 0 and (
-        is_binary(values) if has_bad or value_range is None
-        else (value_range[0] >= 0 and value_range[1] <= 1 and is_binary(values))
-    )
+    binary = _is_binary_volume(values, None if has_bad else value_range, order)
     return _VolumeStats(value_range, has_bad, binary)
+
+
+def _is_binary_volume(values: np.ndarray, value_range, order: int) -> bool:
+    """nilearn's binary-data test (only for order > 0); a known range outside [0, 1] saves a pass."""
+    if order == 0:
+        return False
+    if value_range is not None and (value_range[0] < 0 or value_range[1] > 1):
+        return False
+    return is_binary(values)
 
 
 class _VolumeStats(NamedTuple):
@@ -332,19 +338,63 @@ class _VolumeStats(NamedTuple):
 
 
 def _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n_threads) -> list[_VolumeStats]:
-    """Resample every volume of a 4D chunk into ``out4``, over a thread pool; per-volume stats."""
+    """Resample every volume of a 4D chunk into ``out4``; per-volume stats.
+
+    Axis-aligned mappings with a float output take the separable path (three BLAS matrix
+    products per block of volumes, :mod:`._resample_separable`); other mappings, volumes
+    with non-finite values and integer outputs go volume by volume through
+    ``scipy.ndimage.affine_transform`` over a thread pool (scipy releases the GIL).
+    """
     n_vol = volumes.shape[3]
+    todo = list(range(n_vol))
+    stats: list[_VolumeStats | None] = [None] * n_vol
+    operators = None
+    if order in _SEPARABLE_ORDERS and out4.dtype.kind == "f":
+        from ._resample_separable import separable_weights
+
+        operators = separable_weights(matrix, offset, volumes.shape[:3], shape, order)
+    if operators is not None:
+        from ._resample_separable import resample_separable
+
+        finite = []
+        for t in range(n_vol):
+            value_range, has_bad = _value_range(volumes[..., t])
+            if not has_bad:
+                stats[t] = _VolumeStats(value_range, False, _is_binary_volume(volumes[..., t], value_range, order))
+                finite.append(t)
+        for start, stop in _runs(finite):
+            resample_separable(volumes[..., start:stop], operators, fill_value, out4[..., start:stop])
+        todo = [t for t in range(n_vol) if stats[t] is None]
 
     def one(t: int) -> _VolumeStats:
         return _resample_volume(volumes[..., t], matrix, offset, shape, order, fill_value, out4[..., t])
 
-    threads = _n_threads(n_vol) if n_threads is None else max(1, int(n_threads))
-    if threads > 1 and n_vol > 1:
+    threads = _n_threads(len(todo)) if n_threads is None else max(1, int(n_threads))
+    if threads > 1 and len(todo) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(threads, n_vol)) as pool:
-            return list(pool.map(one, range(n_vol)))
-    return [one(t) for t in range(n_vol)]
+        with ThreadPoolExecutor(min(threads, len(todo))) as pool:
+            done = list(pool.map(one, todo))
+    else:
+        done = [one(t) for t in todo]
+    for t, volume_stats in zip(todo, done):
+        stats[t] = volume_stats
+    return stats
+
+
+def _runs(indices: list[int]):
+    """Maximal runs of consecutive integers, as ``(start, stop)`` pairs."""
+    start = prev = None
+    for i in indices:
+        if start is None:
+            start = prev = i
+        elif i == prev + 1:
+            prev = i
+        else:
+            yield start, prev + 1
+            start = prev = i
+    if start is not None:
+        yield start, prev + 1
 
 
 def _n_threads(n_volumes: int) -> int:

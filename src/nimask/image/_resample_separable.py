@@ -1,0 +1,105 @@
+"""Separable spline resampling for axis-aligned voxel mappings (a fast path, same numbers).
+
+When the target-to-source voxel mapping is diagonal (scaling, flips and shifts, no
+rotation), output voxel ``(i, j, k)`` reads source coordinate ``(a0 i + b0, a1 j + b1,
+a2 k + b2)``, so scipy's cubic B-spline interpolation is a tensor product of three 1D
+operators. Each 1D operator is a small dense matrix ``W_axis @ P_axis`` (the interpolation
+weights after the spline prefilter), and resampling a chunk of volumes becomes three
+matrix products in float64 (BLAS) instead of 64 spline taps per output voxel.
+
+The 1D matrices are *measured* from scipy itself: ``W`` by interpolating unit impulses with
+``scipy.ndimage.affine_transform(prefilter=False)``, ``P`` by running
+``scipy.ndimage.spline_filter1d`` on the identity, and the out-of-bounds rule (voxels that
+get ``cval``) by interpolating zeros with ``cval=1``. The result therefore equals
+``affine_transform(volume, diag, offset, order=3, mode="constant", cval=fill_value)`` up to
+float64 rounding (about 1e-15 relative; the float32 outputs are the same bits except for
+rare last-bit rounding).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["separable_weights", "resample_separable"]
+
+_BLOCK_VOXELS = 1 << 22  # float64 temporaries of about 32 MB each per block of volumes
+
+
+@lru_cache(maxsize=32)
+def _axis_operator(n_in: int, n_out: int, scale: float, offset: float, order: int):
+    """``(M, outside)``: the (n_out, n_in) operator of one axis and its out-of-bounds rows."""
+    weights = np.empty((n_out, n_in), dtype=np.float64)
+    impulse = np.zeros(n_in, dtype=np.float64)
+    for k in range(n_in):
+        impulse[k] = 1.0
+        ndimage.affine_transform(
+            impulse, [scale], offset=offset, output_shape=(n_out,), output=weights[:, k], order=order,
+            mode="constant", cval=0.0, prefilter=False,
+        )
+        impulse[k] = 0.0
+    outside = ndimage.affine_transform(
+        np.zeros(n_in), [scale], offset=offset, output_shape=(n_out,), order=order, mode="constant",
+        cval=1.0, prefilter=False,
+    ) > 0.5
+    if order > 1:
+        prefilter = ndimage.spline_filter1d(
+            np.eye(n_in), order, axis=0, output=np.float64, mode="constant"
+        )
+        weights = weights @ prefilter
+    weights.setflags(write=False)
+    outside.setflags(write=False)
+    return weights, outside
+
+
+def separable_weights(matrix, offset, in_shape, out_shape, order: int):
+    """The three axis operators for a diagonal voxel mapping, or None when not separable.
+
+    Parameters
+    ----------
+    matrix : array of shape (3,) or (3, 3)
+        Target-to-source voxel mapping as passed to ``affine_transform`` (a 1D array is
+        the diagonal).
+    offset : array of shape (3,)
+    in_shape, out_shape : sequences of 3 ints
+    order : int
+        Spline order.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim == 2:
+        if np.any(matrix != np.diag(np.diag(matrix))):
+            return None
+        matrix = np.diag(matrix)
+    return tuple(
+        _axis_operator(int(n_in), int(n_out), float(a), float(b), int(order))
+        for n_in, n_out, a, b in zip(in_shape[:3], out_shape[:3], matrix, np.asarray(offset, dtype=np.float64))
+    )
+
+
+def resample_separable(volumes: np.ndarray, operators, fill_value: float, out: np.ndarray) -> None:
+    """Resample the volumes of a 4D chunk ``(x, y, z, t)`` into ``out`` (float, ``(X, Y, Z, t)``).
+
+    Works on blocks of volumes so the float64 temporaries stay small. Every volume must be
+    finite (non-finite volumes take the scipy path, which fills them first).
+    """
+    (m0, o0), (m1, o1), (m2, o2) = operators
+    n_vol = volumes.shape[3]
+    vox_in = int(np.prod(volumes.shape[:3]))
+    block = max(1, _BLOCK_VOXELS // max(vox_in, 1))
+    outside = o0[:, None, None] | o1[None, :, None] | o2[None, None, :]
+    any_outside = bool(outside.any())
+    for t0 in range(0, n_vol, block):
+        chunk = volumes[..., t0 : t0 + block]
+        n = chunk.shape[3]
+        # (t, z, y, x) in C order is the F-ordered (x, y, z, t) chunk: no transposed copies
+        data = np.asarray(chunk.T, dtype=np.float64)
+        nt, n2, n1, n0 = data.shape
+        x = data.reshape(-1, n0) @ m0.T  # contract x: one GEMM
+        x = m1 @ x.reshape(nt, n2, n1, m0.shape[0])  # contract y: batched GEMMs
+        n1o, n0o = x.shape[2], x.shape[3]
+        x = m2 @ x.reshape(nt, n2, n1o * n0o)  # contract z: one GEMM per volume
+        result = x.reshape(nt, m2.shape[0], n1o, n0o).T  # (X, Y, Z, t), F-ordered view
+        if any_outside:
+            result[outside] = fill_value
+        out[..., t0 : t0 + n] = result
