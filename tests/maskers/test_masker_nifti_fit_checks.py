@@ -31,3 +31,19 @@ def test_bad_t_r_refused_at_fit_without_filter(cls, t_r, match):
 
 def test_plausible_t_r_accepted():
     assert NiftiMasker(_mask(), t_r=0.8).fit().n_elements_ == 48
+
+
+def test_no_file_checksum_without_a_cache(tmp_path, monkeypatch):
+    """Cache keys (file checksums) are only built when a cache location is used."""
+    import nimask.maskers._base as base
+
+    path = tmp_path / "run.nii.gz"
+    rng = np.random.default_rng(0)
+    nib.Nifti1Image(rng.standard_normal((7, 8, 9, 5)).astype(np.float32), AFFINE).to_filename(path)
+    calls = []
+    real = base._file_fingerprint
+    monkeypatch.setattr(base, "_file_fingerprint", lambda p: calls.append(p) or real(p))
+    out = NiftiMasker(_mask(), standardize=None).fit_transform(str(path))
+    assert out.shape == (5, 48) and calls == []
+    NiftiMasker(_mask(), standardize=None, memory=str(tmp_path / "cache")).fit_transform(str(path))
+    assert calls  # with a cache, the file content is part of the key

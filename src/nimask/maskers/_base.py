@@ -249,9 +249,13 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return mem
 
     def _cache(self, key: Any, compute: Callable[[], Any], level: int = 1) -> Any:
-        """Run ``compute`` through ``memory_`` when the effective memory level allows it."""
-        if getattr(self, "_memory_level", 0) >= level:
-            return cached_call(self.memory_, key, compute)
+        """Run ``compute`` through ``memory_`` when the effective memory level allows it.
+
+        ``key`` may be a callable returning the key: it is then only built (file checksums
+        read) when a cache location is in use.
+        """
+        if getattr(self, "_memory_level", 0) >= level and getattr(self.memory_, "location", None) is not None:
+            return cached_call(self.memory_, key() if callable(key) else key, compute)
         return compute()
 
     def _warn_bool_standardize(self) -> None:

@@ -99,7 +99,7 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
             from ..masking import compute_brain_mask
 
             kwargs = self._mask_kwargs(compute_brain_mask, {"mask_type": "whole-brain"})
-            key = ("mask", "template", fingerprint(imgs), {k: fingerprint(v) for k, v in kwargs.items()})
+            key = lambda: ("mask", "template", fingerprint(imgs), {k: fingerprint(v) for k, v in kwargs.items()})  # noqa: E731
             target = imgs_img[0] if isinstance(imgs_img, list) else imgs_img
             return self._cache(key, lambda: compute_brain_mask(target, **kwargs))
         import inspect
@@ -110,7 +110,7 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
         extra = {"n_jobs": self.n_jobs, "target_affine": self.target_affine, "target_shape": self.target_shape}
         kwargs.update({k: v for k, v in extra.items() if v is not None and k in accepted})
         items = imgs_img if isinstance(imgs_img, list) else [imgs_img]
-        key = ("multi-mask", func.__name__, fingerprint(items),
+        key = lambda: ("multi-mask", func.__name__, fingerprint(items),  # noqa: E731
                {k: fingerprint(v) for k, v in kwargs.items() if k != "n_jobs"})
         return self._cache(key, lambda: func(items, **kwargs))
 

@@ -315,7 +315,7 @@ class NiftiMasker(_BaseMasker):
         from ..image import resample_img
 
         return self._cache(
-            ("resample_mask", fingerprint(mask_img), _as_key(self.target_affine), _as_key(self.target_shape)),
+            lambda: ("resample_mask", fingerprint(mask_img), _as_key(self.target_affine), _as_key(self.target_shape)),
             lambda: resample_img(
                 mask_img, target_affine=self.target_affine, target_shape=self.target_shape,
                 interpolation="nearest", copy=False,
@@ -372,7 +372,7 @@ class NiftiMasker(_BaseMasker):
     def _compute_mask(self, imgs, imgs_img):
         func, fixed = self._mask_function()
         kwargs = self._mask_kwargs(func, fixed)
-        key = ("mask", func.__name__, fingerprint(imgs), {k: fingerprint(v) for k, v in kwargs.items()})
+        key = lambda: ("mask", func.__name__, fingerprint(imgs), {k: fingerprint(v) for k, v in kwargs.items()})  # noqa: E731
         return self._cache(key, lambda: func(imgs_img, **kwargs))
 
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
@@ -401,7 +401,7 @@ class NiftiMasker(_BaseMasker):
         src = source_dtype(img) if cast else None
         if self.high_variance_confounds:
             confounds = self._with_high_variance(img, confounds)
-        key = (
+        key = lambda: (  # noqa: E731
             "signals", fingerprint(imgs), fingerprint(confounds), _as_key(sample_mask),
             self._mask.tobytes(), _as_key(self.mask_img_.affine), self._clean_params(),
         )
