@@ -186,3 +186,15 @@ def test_labels_masker_integration_real_atlases():
         assert_oracle(got, exp)
         assert got_m.get_feature_names_out() == list(exp_m.get_feature_names_out())
     assert got.shape[1] > 100 and got_m.region_names_[0] == "Precentral_L"
+
+
+def test_labels_masker_cache_gives_same_numbers(tmp_path):
+    lab = nib.Nifti1Image(_labels(), AFF)
+    img = _img()
+    plain = NiftiLabelsMasker(lab, detrend=True).fit_transform(img)
+    m = NiftiLabelsMasker(lab, detrend=True, memory=str(tmp_path / "cache"))
+    first = m.fit_transform(img)
+    second = m.fit_transform(img)
+    np.testing.assert_array_equal(first, plain)
+    np.testing.assert_array_equal(second, plain)
+    assert os.path.isdir(tmp_path / "cache")
