@@ -94,7 +94,7 @@ def test_inverse_transform_matches_nilearn(imgs):
     np.testing.assert_array_equal(np.asarray(x.dataobj), np.asarray(y.dataobj))
 
 
-@pytest.mark.parametrize("strategy", ["background", "epi", "whole-brain-template"])
+@pytest.mark.parametrize("strategy", ["background", "epi", "whole-brain-template", "template"])
 def test_computed_multi_masks_match_nilearn(strategy):
     pytest.importorskip("nimask.masking")
     rng = np.random.default_rng(11)
@@ -105,8 +105,14 @@ def test_computed_multi_masks_match_nilearn(strategy):
         data = rng.random((20, 22, 24, 4)).astype(np.float32) * 10
         data[4 + k : 16, 4:18, 5:19] += 100
         items.append(nib.Nifti1Image(data, affine))
+    if strategy.endswith("template"):  # nilearn's own template file (nilearn drops the key)
+        from test_masker_nifti_oracle import nilearn_template
+
+        extra_args = {"mask_args": {"template": nilearn_template("whole-brain-template")}}
+    else:
+        extra_args = {}
     for extra in ({}, {"target_affine": np.diag([9.0, 9.0, 9.0])}):
-        ours, theirs, a, b = _both({"mask_strategy": strategy, **extra}, items, items)
+        ours, theirs, a, b = _both({"mask_strategy": strategy, **extra, **extra_args}, items, items)
         np.testing.assert_array_equal(np.asarray(ours.mask_img_.dataobj), np.asarray(theirs.mask_img_.dataobj))
         for x, y in zip(a, b):
             assert_oracle(x, y)

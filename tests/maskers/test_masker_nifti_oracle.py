@@ -191,6 +191,17 @@ def test_fitted_attributes_match_nilearn(run):
     np.testing.assert_array_equal(ours.get_feature_names_out(), theirs.get_feature_names_out())
 
 
+def nilearn_template(strategy):
+    """Path of nilearn's packaged MNI template for a template mask strategy."""
+    import os
+
+    import nilearn.datasets
+
+    kind = {"whole-brain-template": "t1", "gm-template": "gm", "wm-template": "wm"}[strategy]
+    folder = os.path.join(os.path.dirname(nilearn.datasets.__file__), "data")
+    return os.path.join(folder, f"mni_icbm152_{kind}_tal_nlin_sym_09a_converted.nii.gz")
+
+
 STRATEGIES = ["background", "epi", "whole-brain-template", "gm-template", "wm-template"]
 
 
@@ -203,11 +214,21 @@ def test_computed_masks_match_nilearn(strategy):
     affine = np.diag([8.0, 8.0, 8.0, 1.0])
     affine[:3, 3] = [-80, -100, -80]
     img = nib.Nifti1Image(data, affine)
-    ours, theirs, a, b = _both({"mask_strategy": strategy}, img, img)
-    np.testing.assert_array_equal(np.asarray(ours.mask_img_.dataobj), np.asarray(theirs.mask_img_.dataobj))
-    assert_oracle(a, b)
+    # nimask ships no MNI template: pass nilearn's own file (nilearn drops the key with a warning)
+    tpl = {"template": nilearn_template(strategy)} if strategy.endswith("-template") else {}
+    params = {"mask_strategy": strategy, "mask_args": tpl or None}
+    if strategy == "wm-template":  # 8 mm voxels: opening=2 erodes the WM mask away, in both
+        with pytest.raises(ValueError, match="empty"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nl_maskers.NiftiMasker(**params).fit(img)
+        with pytest.raises(ValueError, match="empty"):
+            NiftiMasker(**params).fit(img)
+    else:
+        ours, theirs, a, b = _both(params, img, img)
+        np.testing.assert_array_equal(np.asarray(ours.mask_img_.dataobj), np.asarray(theirs.mask_img_.dataobj))
+        assert_oracle(a, b)
     args = {"opening": 1} if strategy != "background" else {"border_size": 1}
-    ours, theirs, a, b = _both({"mask_strategy": strategy, "mask_args": args,
+    ours, theirs, a, b = _both({"mask_strategy": strategy, "mask_args": {**args, **tpl},
                                 "target_affine": np.diag([9.0, 9.0, 9.0])}, img, img)
     np.testing.assert_array_equal(np.asarray(ours.mask_img_.dataobj), np.asarray(theirs.mask_img_.dataobj))
     assert_oracle(a, b)
