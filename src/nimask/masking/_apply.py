@@ -141,8 +141,9 @@ def apply_mask(imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any =
     dtype : "f" or numpy dtype
         "f" keeps float data's dtype and turns other data into float32; anything else is
         cast to exactly.
-    smoothing_fwhm : None, number or sequence of 3
-        Gaussian smoothing (mm) of each volume before masking (forces ``ensure_finite``).
+    smoothing_fwhm : None or number
+        Gaussian smoothing (FWHM in mm) of each volume before masking (forces
+        ``ensure_finite``); 0 warns and does not smooth.
     ensure_finite : bool
         Set NaN and inf to 0.
 
@@ -162,6 +163,15 @@ def apply_mask(imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any =
     """
     from .._nifti_io import gather_masked, iter_volume_chunks
 
+    if smoothing_fwhm is not None and (
+        not isinstance(smoothing_fwhm, (int, float, np.integer, np.floating))
+        or isinstance(smoothing_fwhm, (bool, np.bool_))
+    ):
+        raise ParameterTypeError(
+            f"apply_mask: 'smoothing_fwhm' must be a number (mm) or None; got {smoothing_fwhm!r} "
+            f"({type(smoothing_fwhm).__name__}). Use nimask.image.smooth_img for per-axis or 'fast' smoothing.",
+            param="smoothing_fwhm", expected="float, int or None", found=type(smoothing_fwhm).__name__,
+        )
     mask, mask_affine, mask_loaded = _load_mask(mask_img)
     img = check_niimg(imgs)
     if img.ndim not in (3, 4):

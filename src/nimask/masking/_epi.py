@@ -105,7 +105,7 @@ def compute_epi_mask(
     upper_cutoff = check_float(upper_cutoff, "upper_cutoff", func)
     connected = check_bool(connected, "connected", func)
     n_open = check_opening(opening, func)
-    exclude_zeros = check_bool(exclude_zeros, "exclude_zeros", func)
+    exclude_zeros = bool(exclude_zeros)  # nilearn accepts any truthy value here
     if not 0 <= lower_cutoff < 1 or lower_cutoff >= upper_cutoff:
         raise ParameterError(
             f"{func}: expected 0 <= lower_cutoff < upper_cutoff and lower_cutoff < 1; got "
