@@ -76,6 +76,79 @@ def _zero_nonfinite(signals: np.ndarray) -> int:
     return count
 
 
+def _prefetched(chunks):
+    """Iterate ``chunks`` with the next one decoded in a background thread.
+
+    Decompression (isal/zlib) releases the GIL, so reading chunk k+1 overlaps the
+    resampling/smoothing of chunk k. At most two chunks are held at once.
+    """
+    import queue
+    import threading
+
+    box: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for item in chunks:
+                if stop.is_set():
+                    return
+                box.put(item)
+            box.put(done)
+        except BaseException as exc:  # re-raised in the consumer
+            box.put(exc)
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                pass
+            worker.join(timeout=0.01)
+
+
+def _smoothing_box(mask: np.ndarray, sigmas) -> tuple[slice, ...]:
+    """Box of voxels whose smoothed values at the mask voxels are exact: the mask's bounding
+    box plus the Gaussian kernel radius on each side (clamped to the grid, where the reflect
+    border of the whole grid then applies unchanged)."""
+    coords = np.argwhere(mask)
+    lo, hi = coords.min(axis=0), coords.max(axis=0) + 1
+    radius = [int(4.0 * s + 0.5) + 1 for s in sigmas]  # scipy's radius (truncate=4) + 1
+    return tuple(slice(max(int(a) - r, 0), min(int(b) + r, n)) for a, b, r, n in zip(lo, hi, radius, mask.shape))
+
+
+def _smoothed(part: np.ndarray, sigmas) -> np.ndarray:
+    """Float copy of a ``(x, y, z, n)`` chunk laid out ``(n, z, y, x)`` (C order), non-finite
+    values set to 0, Gaussian-filtered along x, y then z (as ``smooth_array``).
+
+    Same per-line computation as filtering the ``(x, y, z, n)`` array (bitwise equal), but
+    scipy runs about twice as fast when each volume is contiguous.
+    """
+    from scipy import ndimage
+
+    from ..image._smoothing import _float_dtype
+
+    out = np.empty(part.shape[::-1], dtype=_float_dtype(part.dtype))
+    out[...] = part.T
+    _zero_nonfinite(out)
+    for axis, sigma in enumerate(sigmas):
+        if sigma > 0:
+            ndimage.gaussian_filter1d(out, sigma, axis=3 - axis, output=out)
+    return out
+
+
 def masked_signals(
     img,
     mask: np.ndarray,
@@ -103,42 +176,52 @@ def masked_signals(
     """
     from .._nifti_io import gather_masked, iter_volume_chunks
 
+    if smoothing_fwhm is not None:
+        from ..image._smoothing import _check_fwhm
+
+        if _check_fwhm(smoothing_fwhm) is None:  # 0: nilearn's warning, then no smoothing
+            smoothing_fwhm = None
     resample = tuple(img.shape[:3]) != mask.shape or not np.allclose(img.affine, mask_affine)
     n_vol = img.shape[3] if len(img.shape) == 4 else 1
     if not resample and smoothing_fwhm is None:
         signals = gather_masked(img, mask, chunk_size=chunk_size, ensure_finite=False).reshape(n_vol, -1)
         return signals, _zero_nonfinite(signals)
-    from ..image._resampling import resample_array
-    from ..image._smoothing import smooth_array
-    from ..image._resampling import clip_bounds
+    from ..image._resampling import clip_bounds, resample_array
 
     grid_mask, grid_affine = _mask_box(mask, mask_affine) if resample else (mask, np.asarray(img.affine))
-    idx = np.ravel_multi_index(np.nonzero(grid_mask), grid_mask.shape, order="F")
+    box = (slice(None),) * 3
+    if smoothing_fwhm is not None:
+        from ..image._smoothing import fwhm_to_sigma
+
+        sigmas = fwhm_to_sigma(smoothing_fwhm, grid_affine)
+        box = _smoothing_box(grid_mask, sigmas)
+    box_mask = grid_mask[box]
+    idx = np.ravel_multi_index(np.nonzero(box_mask), box_mask.shape, order="F")
     bounds = None
     if resample and smoothing_fwhm is not None:  # clipping comes before smoothing: bounds first
         for _, chunk in iter_volume_chunks(img, chunk_size):
             bounds = clip_bounds(chunk, bounds)
-    in_memory = isinstance(img.dataobj, np.ndarray)
     signals, n_bad = None, 0
-    for t0, chunk in iter_volume_chunks(img, chunk_size):
-        fresh = not in_memory
+    for t0, chunk in _prefetched(iter_volume_chunks(img, chunk_size)):
         if resample:
             if smoothing_fwhm is None:
                 bounds = clip_bounds(chunk, bounds)
             clip = bounds if (smoothing_fwhm is not None and bounds is not None) else False
             chunk = resample_array(chunk, img.affine, grid_affine, grid_mask.shape, clip=clip)
-            fresh = True
         n = chunk.shape[3]
         if smoothing_fwhm is not None:
             if chunk.dtype.kind == "f":
-                flat = chunk.reshape(-1, n, order="F")
-                n_bad += int((~np.isfinite(flat[idx])).sum())
-            chunk = smooth_array(chunk, grid_affine, smoothing_fwhm, ensure_finite=True, copy=not fresh)
-        block = chunk.reshape(-1, n, order="F").T  # (n, n_grid_voxels), a view for F-ordered chunks
+                n_bad += int((~np.isfinite(chunk[grid_mask])).sum())
+            block = _smoothed(chunk[box], sigmas).reshape(n, -1)  # (n, voxels of the box in F order)
+        else:
+            block = chunk.reshape(-1, n, order="F").T  # (n, n_grid_voxels), a view for F-ordered chunks
         if signals is None:
-            dtype = chunk.dtype if chunk.dtype.kind == "f" else np.dtype(np.float32)
+            dtype = block.dtype if block.dtype.kind == "f" else np.dtype(np.float32)
             signals = np.empty((n_vol, idx.size), dtype=dtype)
-        signals[t0 : t0 + n] = block[:, idx]
+        if block.dtype == signals.dtype:
+            np.take(block, idx, axis=1, out=signals[t0 : t0 + n])
+        else:
+            signals[t0 : t0 + n] = block[:, idx]
     n_bad += _zero_nonfinite(signals)
     if resample and smoothing_fwhm is None and bounds is not None:
         np.clip(signals, signals.dtype.type(bounds[0]), signals.dtype.type(bounds[1]), out=signals)
