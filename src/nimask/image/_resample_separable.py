@@ -24,7 +24,7 @@ from scipy import ndimage
 
 __all__ = ["separable_weights", "resample_separable"]
 
-_BLOCK_VOXELS = 1 << 22  # float64 temporaries of about 32 MB each per block of volumes
+_BLOCK_VOXELS = 1 << 21  # float64 temporaries of about 16 MB each per block of volumes
 
 
 @lru_cache(maxsize=32)

@@ -21,6 +21,7 @@ Differences from nilearn
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -116,7 +117,7 @@ def _float_dtype(dtype: np.dtype) -> np.dtype:
 
 def _fast_smooth(arr: np.ndarray) -> np.ndarray:
     """``(v + 0.2 * sum of existing face neighbours) / 2.2`` over the 3 spatial axes."""
-    out = arr.copy()
+    out = arr.copy(order="K")  # keep the layout: mixed C/F operands are several times slower
     for axis in range(3):
         lead = [slice(None)] * arr.ndim
         lag = [slice(None)] * arr.ndim
@@ -166,7 +167,7 @@ def smooth_array(
     if dtype != arr.dtype:
         arr = arr.astype(dtype)
     elif copy:
-        arr = arr.copy()
+        arr = arr.copy(order="K")
     if ensure_finite:
         arr[~np.isfinite(arr)] = 0
     if fwhm is None:
@@ -177,27 +178,47 @@ def smooth_array(
         raise ParameterError(
             f"'affine' is needed to convert fwhm={fwhm!r} mm into voxels; got None.", param="affine"
         )
-    for axis, sigma in enumerate(fwhm_to_sigma(fwhm, affine)):
-        if sigma > 0:
-            ndimage.gaussian_filter1d(arr, sigma, output=arr, axis=axis)
+    sigmas = fwhm_to_sigma(fwhm, affine)
+    if arr.ndim == 4 and arr.shape[3] > 1 and _n_threads(arr.shape[3]) > 1:
+        # volumes are independent (only the spatial axes are filtered) and scipy releases
+        # the GIL: filter them over a thread pool, with the same numbers
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(_n_threads(arr.shape[3])) as pool:
+            list(pool.map(lambda t: _gaussian_in_place(arr[..., t], sigmas), range(arr.shape[3])))
+    else:
+        _gaussian_in_place(arr, sigmas)
     return arr
 
 
+def _gaussian_in_place(arr: np.ndarray, sigmas) -> None:
+    """``gaussian_filter1d`` along axes 0, 1, 2 in turn, in place (axes with sigma 0 skipped)."""
+    for axis, sigma in enumerate(sigmas):
+        if sigma > 0:
+            ndimage.gaussian_filter1d(arr, sigma, output=arr, axis=axis)
+
+
+def _n_threads(n_volumes: int) -> int:
+    return max(1, min(n_volumes, os.cpu_count() or 1, 4))
+
+
 def _smooth_one(img, fwhm):
-    """Smooth one loaded image, streaming 4D data chunk by chunk into the output."""
+    """Smooth one loaded image, streaming 4D data chunk by chunk straight into the output."""
     from .._nifti_io import iter_volume_chunks
     from ._basic import new_img_like
 
     shape = tuple(img.shape)
     out = None
     try:
-        in_memory = isinstance(img.dataobj, np.ndarray)  # chunks are then views of the user's data
         for t0, chunk in iter_volume_chunks(img):
-            smoothed = smooth_array(chunk, img.affine, fwhm, ensure_finite=True, copy=in_memory)
             if out is None:
                 n_vol = shape[3] if len(shape) == 4 else 1
-                out = np.empty(shape[:3] + (n_vol,), dtype=smoothed.dtype, order="F")
-            out[..., t0 : t0 + smoothed.shape[3]] = smoothed
+                out = np.empty(shape[:3] + (n_vol,), dtype=_float_dtype(chunk.dtype), order="F")
+            dst = out[..., t0 : t0 + chunk.shape[3]]
+            dst[...] = chunk  # the one copy (and cast); the input is never written to
+            smoothed = smooth_array(dst, img.affine, fwhm, ensure_finite=True, copy=False)
+            if smoothed is not dst:  # "fast" builds a new array
+                dst[...] = smoothed
         data = out[..., 0] if len(shape) == 3 else out
     except (ValueError, TypeError, AttributeError):  # not a streamable NIfTI: whole array
         data = smooth_array(np.asanyarray(img.dataobj), img.affine, fwhm, ensure_finite=True, copy=True)
