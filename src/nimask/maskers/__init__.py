@@ -9,9 +9,9 @@ from .nifti_spheres_masker import NiftiSpheresMasker
 
 __all__ = [
     "MultiNiftiLabelsMasker",
-    "NiftiLabelsMasker",
     "MultiNiftiMapsMasker",
     "MultiNiftiMasker",
+    "NiftiLabelsMasker",
     "NiftiMapsMasker",
     "NiftiMasker",
     "NiftiSpheresMasker",
