@@ -47,3 +47,28 @@ def test_no_file_checksum_without_a_cache(tmp_path, monkeypatch):
     assert out.shape == (5, 48) and calls == []
     NiftiMasker(_mask(), standardize=None, memory=str(tmp_path / "cache")).fit_transform(str(path))
     assert calls  # with a cache, the file content is part of the key
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_streamed_mean_of_a_file_matches_numpy_and_nilearn(tmp_path, dtype):
+    """Masks computed from a file use a streamed mean: same bits as numpy's mean of the array."""
+    import warnings
+
+    from nimask.masking._mean import mean_volume
+
+    nl_maskers = pytest.importorskip("nilearn.maskers")
+    rng = np.random.default_rng(4)
+    data = rng.random((20, 22, 24, 13)) * 10
+    data[4:16, 4:18, 5:19] += 100
+    path = tmp_path / "run.nii.gz"
+    nib.Nifti1Image(data.astype(dtype), np.diag([8.0, 8.0, 8.0, 1.0])).to_filename(path)
+    _, mean, _ = mean_volume(str(path))
+    expected = np.asanyarray(nib.load(path).dataobj).mean(axis=-1)
+    assert mean.dtype == expected.dtype
+    np.testing.assert_array_equal(mean, expected)
+    for strategy in ("epi", "background"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = NiftiMasker(mask_strategy=strategy).fit(str(path))
+            theirs = nl_maskers.NiftiMasker(mask_strategy=strategy).fit(str(path))
+        np.testing.assert_array_equal(np.asarray(ours.mask_img_.dataobj), np.asarray(theirs.mask_img_.dataobj))

@@ -7,7 +7,47 @@ import numpy as np
 
 from .._niimg import check_niimg
 
-__all__ = ["mean_volume"]
+__all__ = ["mean_volume", "streamed_mean"]
+
+# dtypes whose ``numpy.mean`` over a non-contiguous last axis is a plain running sum in
+# this accumulator dtype (checked bit for bit in the tests); others are loaded whole
+_ACCUMULATOR = {"f4": np.float32, "f8": np.float64}
+
+
+def _accumulator(dtype: np.dtype):
+    if dtype.kind in "iub":
+        return np.float64
+    return _ACCUMULATOR.get(f"{dtype.kind}{dtype.itemsize}")
+
+
+def streamed_mean(img) -> np.ndarray | None:
+    """``numpy.mean`` over the volumes of a file-backed 4D image, read chunk by chunk.
+
+    A NIfTI file holds F-ordered data, and numpy reduces the last axis of an F-ordered
+    array as a running sum over the volumes in the accumulator dtype, then divides by the
+    count; doing the same chunk by chunk gives the same bits without loading the run.
+    Returns None when the image is not a plain file-backed 4D image (caller loads it).
+    """
+    try:
+        from .._nifti_io import _file_source, iter_volume_chunks
+    except ImportError:  # pragma: no cover - reader reorganised: fall back to a full load
+        return None
+    if len(img.shape) != 4 or _file_source(img) is None:
+        return None
+    total = None
+    count = 0
+    for _, chunk in iter_volume_chunks(img):
+        if total is None:
+            acc = _accumulator(chunk.dtype)
+            if acc is None:
+                return None
+            total = np.zeros(chunk.shape[:3], dtype=acc)
+        for t in range(chunk.shape[3]):
+            np.add(total, chunk[..., t], out=total, casting="unsafe")
+        count += chunk.shape[3]
+    if total is None or count == 0:
+        return None
+    return np.true_divide(total, count)
 
 
 def mean_volume(imgs: Any, target_affine=None, target_shape=None):
@@ -15,7 +55,8 @@ def mean_volume(imgs: Any, target_affine=None, target_shape=None):
 
     The mean is ``numpy.mean`` over the last axis of the array as loaded, in the data's
     own dtype (float32 stays float32, integers give float64), so its rounding is nilearn's
-    bit for bit; a 3D image is copied unchanged (integers stay integers). With a target
+    bit for bit; a 3D image is copied unchanged (integers stay integers). File-backed 4D
+    images are streamed (:func:`streamed_mean`), with the same bits. With a target
     grid the mean is resampled (continuous interpolation, clipped), as nilearn does.
 
     Returns
@@ -25,15 +66,21 @@ def mean_volume(imgs: Any, target_affine=None, target_shape=None):
     affine : ndarray (4, 4), the mean's affine
     """
     img = check_niimg(imgs)
-    data = np.asanyarray(img.dataobj)
-    if data.ndim == 4:
+    if len(img.shape) == 4 and not isinstance(img.dataobj, np.ndarray):
+        mean = _streamed_mean(img)  # file-backed run: never hold the whole 4D array
+        data = None
+    else:
+        data = np.asanyarray(img.dataobj)
+    if data is None:
+        pass
+    elif data.ndim == 4:
         mean = data.mean(axis=-1)
     elif data.ndim == 3:
         mean = np.array(data, copy=True)
     else:
         from .._niimg import _dim_error, _filename
 
-        raise _dim_error(data.ndim, 4, f"a {data.ndim}D image", _filename(img))
+        raise _dim_error(ndim, 4, f"a {ndim}D image", _filename(img))
     affine = np.asarray(img.affine)
     if target_affine is not None or target_shape is not None:
         import nibabel as nib
@@ -47,3 +94,31 @@ def mean_volume(imgs: Any, target_affine=None, target_shape=None):
         mean = np.asanyarray(resampled.dataobj)
         affine = np.asarray(resampled.affine)
     return img, mean, affine
+
+
+def _streamed_mean(img) -> np.ndarray:
+    """``numpy.mean(data, axis=-1)`` of a file-backed 4D image, read chunk by chunk.
+
+    numpy reduces the last axis of nibabel's F-ordered array by adding the volumes one after
+    the other into an accumulator of the mean's dtype (float32 for float32 data, float64
+    otherwise) and then dividing by T; adding the volumes in the same order gives the same
+    bits, with one volume-sized accumulator instead of the whole run in memory.
+    """
+    from .._nifti_io import iter_volume_chunks
+
+    acc = None
+    n = 0
+    for _, chunk in iter_volume_chunks(img):
+        if acc is None:
+            kind = chunk.dtype
+            acc_dtype = kind if kind in (np.float32, np.float64) else np.dtype(np.float64)
+            if kind == np.float16:
+                acc_dtype = np.dtype(np.float32)
+            acc = np.zeros(chunk.shape[:3], dtype=acc_dtype)
+        for i in range(chunk.shape[3]):
+            acc += chunk[..., i]
+        n += chunk.shape[3]
+    mean = np.true_divide(acc, n, out=acc, casting="unsafe")
+    if kind == np.float16:
+        mean = mean.astype(np.float16)
+    return mean
