@@ -171,3 +171,21 @@ def test_multi_epi_mask(kwargs):
 def test_multi_epi_mask_target_grid():
     imgs = [brain_img((12, 13, 14, 3), seed=s) for s in (14, 15)]
     both("compute_multi_epi_mask", imgs, target_affine=np.diag([3.0, 3.0, 3.0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8])
+@pytest.mark.parametrize("ext", ["nii", "nii.gz"])
+def test_streamed_mean_is_numpy_mean_bit_for_bit(tmp_path, monkeypatch, dtype, ext):
+    from nimask.masking._mean import mean_volume
+
+    img = brain_img((9, 10, 11, 23), dtype=dtype, seed=20, scale=200.0 if dtype == np.uint8 else 1000.0)
+    path = tmp_path / f"run.{ext}"
+    nib.save(img, path)
+    import nimask._nifti_io as io
+
+    monkeypatch.setattr(io, "_DEFAULT_CHUNK_BYTES", 5 * 9 * 10 * 11 * np.dtype(dtype).itemsize)  # 5 chunks
+    _, got, _ = mean_volume(str(path))
+    expected = np.asanyarray(nib.load(path).dataobj).mean(axis=-1)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    both("compute_epi_mask", str(path))

@@ -7,47 +7,7 @@ import numpy as np
 
 from .._niimg import check_niimg
 
-__all__ = ["mean_volume", "streamed_mean"]
-
-# dtypes whose ``numpy.mean`` over a non-contiguous last axis is a plain running sum in
-# this accumulator dtype (checked bit for bit in the tests); others are loaded whole
-_ACCUMULATOR = {"f4": np.float32, "f8": np.float64}
-
-
-def _accumulator(dtype: np.dtype):
-    if dtype.kind in "iub":
-        return np.float64
-    return _ACCUMULATOR.get(f"{dtype.kind}{dtype.itemsize}")
-
-
-def streamed_mean(img) -> np.ndarray | None:
-    """``numpy.mean`` over the volumes of a file-backed 4D image, read chunk by chunk.
-
-    A NIfTI file holds F-ordered data, and numpy reduces the last axis of an F-ordered
-    array as a running sum over the volumes in the accumulator dtype, then divides by the
-    count; doing the same chunk by chunk gives the same bits without loading the run.
-    Returns None when the image is not a plain file-backed 4D image (caller loads it).
-    """
-    try:
-        from .._nifti_io import _file_source, iter_volume_chunks
-    except ImportError:  # pragma: no cover - reader reorganised: fall back to a full load
-        return None
-    if len(img.shape) != 4 or _file_source(img) is None:
-        return None
-    total = None
-    count = 0
-    for _, chunk in iter_volume_chunks(img):
-        if total is None:
-            acc = _accumulator(chunk.dtype)
-            if acc is None:
-                return None
-            total = np.zeros(chunk.shape[:3], dtype=acc)
-        for t in range(chunk.shape[3]):
-            np.add(total, chunk[..., t], out=total, casting="unsafe")
-        count += chunk.shape[3]
-    if total is None or count == 0:
-        return None
-    return np.true_divide(total, count)
+__all__ = ["mean_volume"]
 
 
 def mean_volume(imgs: Any, target_affine=None, target_shape=None):
@@ -56,7 +16,7 @@ def mean_volume(imgs: Any, target_affine=None, target_shape=None):
     The mean is ``numpy.mean`` over the last axis of the array as loaded, in the data's
     own dtype (float32 stays float32, integers give float64), so its rounding is nilearn's
     bit for bit; a 3D image is copied unchanged (integers stay integers). File-backed 4D
-    images are streamed (:func:`streamed_mean`), with the same bits. With a target
+    images are streamed (:func:`_streamed_mean`), with the same bits. With a target
     grid the mean is resampled (continuous interpolation, clipped), as nilearn does.
 
     Returns
@@ -80,7 +40,7 @@ def mean_volume(imgs: Any, target_affine=None, target_shape=None):
     else:
         from .._niimg import _dim_error, _filename
 
-        raise _dim_error(ndim, 4, f"a {ndim}D image", _filename(img))
+        raise _dim_error(data.ndim, 4, f"a {data.ndim}D image", _filename(img))
     affine = np.asarray(img.affine)
     if target_affine is not None or target_shape is not None:
         import nibabel as nib
