@@ -180,3 +180,26 @@ def test_brain_mask_errors():
     zero = nib.Nifti1Image(np.zeros((5, 6, 7), np.float32), np.eye(4))
     with pytest.raises(MaskError, match="maximum"):
         km.compute_brain_mask(IMG, template=zero)
+
+
+def test_apply_mask_int_dtype_never_garbles_values():
+    data = np.random.default_rng(1).standard_normal((9, 10, 11, 2)).astype(np.float32) * 100
+    data[0, 0, 0, 0] = np.nan
+    img = nib.Nifti1Image(data, IMG.affine)
+    full = nib.Nifti1Image(np.ones((9, 10, 11), np.uint8), IMG.affine)
+    # nilearn casts NaN to int32 first: -2147483648; nimask zeroes it first
+    assert nm.apply_mask(img, full, dtype=np.int32)[0, 0] == np.iinfo(np.int32).min
+    got = km.apply_mask(img, full, dtype=np.int32)
+    assert got[0, 0] == 0
+    np.testing.assert_array_equal(got[:, 1:], nm.apply_mask(img, full, dtype=np.int32)[:, 1:])  # truncation as nilearn
+    with pytest.raises(ParameterError, match="1 masked value"):
+        km.apply_mask(img, full, dtype=np.int16, ensure_finite=False)
+    big = nib.Nifti1Image(np.full((9, 10, 11), 1e6, np.float32), IMG.affine)
+    with pytest.raises(ParameterError, match="outside the range"):
+        km.apply_mask(big, full, dtype=np.int16)
+    ints = nib.Nifti1Image(np.arange(990, dtype=np.int32).reshape(9, 10, 11), IMG.affine)
+    np.testing.assert_array_equal(km.apply_mask(ints, full, dtype=np.int16), nm.apply_mask(ints, full, dtype=np.int16))
+    wide = nib.Nifti1Image(np.full((9, 10, 11), 2**24 + 1, np.int32), IMG.affine)
+    assert km.apply_mask(wide, full, dtype=np.int64)[0] == 2**24 + 1  # no float32 detour
+    with pytest.raises(ParameterError, match="outside the range"):
+        km.apply_mask(wide, full, dtype=np.int16)

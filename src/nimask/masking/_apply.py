@@ -112,6 +112,46 @@ def _output_dtype(src: np.dtype, dtype: Any) -> np.dtype:
     return np.dtype(dtype)
 
 
+def _is_int_dtype(dtype: Any) -> bool:
+    if isinstance(dtype, str) and dtype == "f":
+        return False
+    try:
+        return np.dtype(dtype).kind in "iu"
+    except TypeError:
+        return False
+
+
+def _stored_dtype(img) -> np.dtype:
+    """The dtype the data come in (float64 for a file with a scale slope/intercept)."""
+    proxy = img.dataobj
+    if isinstance(proxy, np.ndarray):
+        return proxy.dtype
+    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
+    if np.all(np.asarray(slope) == 1) and np.all(np.asarray(inter) == 0):
+        return np.dtype(img.get_data_dtype())
+    return np.dtype(np.float64)
+
+
+def _cast_to_int(values: np.ndarray, dtype: np.dtype, where: str) -> np.ndarray:
+    """Cast masked values to an integer dtype, refusing casts numpy would silently garble."""
+    bad = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(0, bool)
+    if bad.any():
+        raise ParameterError(
+            f"apply_mask: cannot cast to dtype={dtype}: {int(np.count_nonzero(bad))} masked value(s) are "
+            f"NaN or infinite (pass ensure_finite=True to set them to 0, or a float dtype).",
+            param="dtype", expected="finite values for an integer dtype", found=int(np.count_nonzero(bad)),
+        )
+    info = np.iinfo(dtype)
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if lo < info.min or hi >= info.max + 1:
+        raise ParameterError(
+            f"apply_mask: cannot cast to dtype={dtype}: the masked values span [{lo}, {hi}], outside "
+            f"the range [{info.min}, {info.max}] of {dtype} ({where}); use a wider or a float dtype.",
+            param="dtype", expected=(int(info.min), int(info.max)), found=(lo, hi),
+        )
+    return values.astype(dtype)
+
+
 def _check_same_grid(img, mask_shape, mask_affine, mask_where: str) -> None:
     name = _filename(img)
     img_where = f" ({name!r})" if name else ""
@@ -159,7 +199,12 @@ def apply_mask(imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any =
 
     Differences from nilearn
     ------------------------
-    Grid-mismatch errors name the mask and image files.
+    * Grid-mismatch errors name the mask and image files.
+    * With an integer ``dtype`` and float data, non-finite values are set to 0 *before* the
+      cast when ``ensure_finite`` (nilearn casts first: NaN becomes -2147483648 in int32),
+      and NaN/inf without ``ensure_finite`` or values outside the integer range raise a
+      ``ParameterError`` (numpy would silently produce garbage). Values are truncated
+      toward zero, as in nilearn.
     """
     from .._nifti_io import gather_masked, iter_volume_chunks
 
@@ -182,6 +227,9 @@ def apply_mask(imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any =
 
     _check_same_grid(img, mask.shape, mask_affine, describe_mask(mask_loaded))
     if smoothing_fwhm is None:
+        if _is_int_dtype(dtype):
+            values = gather_masked(img, mask, dtype=_stored_dtype(img), ensure_finite=bool(ensure_finite))
+            return _cast_to_int(values, np.dtype(dtype), describe_mask(mask_loaded))
         return gather_masked(img, mask, dtype=dtype, ensure_finite=bool(ensure_finite))
     from ..image import smooth_array
 
