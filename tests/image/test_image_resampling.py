@@ -375,3 +375,11 @@ def test_separable_path_with_some_non_finite_volumes():
     for interpolation in ("continuous", "linear"):
         _check_same(*_both("resample_img", img, target_affine=_target_4x4(), target_shape=(6, 9, 8),
                            interpolation=interpolation, fill_value=3.0))
+
+
+def test_separable_path_threads_give_identical_numbers():
+    data = np.asfortranarray(random_img((9, 10, 11, 5), dtype=np.float32, affine=SRC_AFFINE).get_fdata(dtype=np.float32))
+    target, shape = target_grid(SRC_AFFINE, data.shape, np.diag([1.5, 3.0, 2.0]))
+    one = resample_array(data, SRC_AFFINE, target, shape, n_threads=1)
+    many = resample_array(data, SRC_AFFINE, target, shape, n_threads=3)
+    np.testing.assert_array_equal(one, many)

@@ -363,7 +363,10 @@ def _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n
                 stats[t] = _VolumeStats(value_range, False, _is_binary_volume(volumes[..., t], value_range, order))
                 finite.append(t)
         for start, stop in _runs(finite):
-            resample_separable(volumes[..., start:stop], operators, fill_value, out4[..., start:stop])
+            resample_separable(
+                volumes[..., start:stop], operators, fill_value, out4[..., start:stop],
+                n_threads=_n_threads(stop - start) if n_threads is None else max(1, int(n_threads)),
+            )
         todo = [t for t in range(n_vol) if stats[t] is None]
 
     def one(t: int) -> _VolumeStats:
