@@ -92,5 +92,12 @@ def compute_background_mask(
     else:
         background = np.median(border)
         mask = mean != background
-    mask = post_process_mask(mask, n_open, connected, _EMPTY_MSG)
+    from .._niimg import _filename
+
+    source = _filename(img) or f"an in-memory image of shape {tuple(img.shape)}"
+    mask = post_process_mask(
+        mask, n_open, connected,
+        f"{_EMPTY_MSG} (compute_background_mask on {source}: {int(mask.sum())} voxels differ from the "
+        f"background before the opening={n_open}.)",
+    )
     return new_img_like(img, mask.astype(np.uint8), affine, copy_header=True)

@@ -123,5 +123,12 @@ def compute_epi_mask(
         mean[~np.isfinite(mean)] = 0
     threshold = epi_threshold(mean, lower_cutoff, upper_cutoff, exclude_zeros)
     mask = mean >= threshold
-    mask = post_process_mask(mask, n_open, connected, _EMPTY_MSG)
+    from .._niimg import _filename
+
+    source = _filename(img) or f"an in-memory image of shape {tuple(img.shape)}"
+    context = (
+        f"{_EMPTY_MSG}(compute_epi_mask: threshold {threshold} on the mean of {source}, "
+        f"opening={n_open}, {int(mask.sum())} voxels before the opening.)"
+    )
+    mask = post_process_mask(mask, n_open, connected, context)
     return new_img_like(img, mask.astype(np.uint8), affine, copy_header=True)
