@@ -2,9 +2,10 @@
 
 The data path is one streamed pass over the volumes: read a chunk of volumes, resample it
 to the mask grid if the grids differ, smooth it, take the mask voxels, then clean the
-``(T, n_voxels)`` matrix once. With no resampling and no smoothing the masked voxels are
-gathered straight from the decompressed bytes (:func:`nimask._nifti_io.gather_masked`).
-Peak memory stays near the output matrix.
+``(T, n_voxels)`` matrix (:func:`nimask.signal.clean` on blocks of columns in a thread
+pool, written back in place: the same numbers as one call). With no resampling and no
+smoothing the masked voxels are gathered straight from the decompressed bytes
+(:func:`nimask._nifti_io.gather_masked`). Peak memory stays near twice the output matrix.
 
 Differences from nilearn
 ------------------------
@@ -21,6 +22,12 @@ Differences from nilearn
 * ``memory_level > 1`` without a cache location warns (nilearn 0.14.1 crashes).
 * Reports are not implemented: ``reports`` and ``cmap`` are accepted and stored.
 * Old scripts: ``sessions=`` is accepted with a ``DeprecationWarning`` and used as ``runs``.
+* ``t_r`` is checked at ``fit`` even without filters: zero, negative or > 100 s (milliseconds?)
+  raise a :class:`~nimask.exceptions.ParameterError` (nilearn accepts them and, once a filter
+  is on, wipes the signal).
+* Template strategies need a template: nimask ships none, so pass
+  ``mask_args={"template": <image or path>}`` (nilearn's own file gives nilearn's mask) or
+  keep a TemplateFlow cache (see :func:`nimask.masking.compute_brain_mask`).
 """
 from __future__ import annotations
 
@@ -511,6 +518,7 @@ class NiftiMasker(_BaseMasker):
             high_pass=self.high_pass,
             confounds=confounds,
             sample_mask=sample_mask,
+            _owned=True,  # the extracted matrix is ours: clean it in place, no second copy
             **self.clean_args_,
         )
 
