@@ -361,6 +361,7 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
 
     from ..signal import clean, load_confounds_array
 
+    owned = {"_owned": True} if clean_kwargs.pop("_owned", False) else {}  # whole matrix is ours
     n_rows, n_cols = signals.shape
     step = max(256, _CLEAN_BLOCK_ELEMENTS // max(n_rows, 1))
     standardize = clean_kwargs.get("standardize")
@@ -370,19 +371,22 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
         or threading.current_thread() is not threading.main_thread()
         or signals.dtype.kind != "f"
     ):
-        return clean(signals, **clean_kwargs)
+        return clean(signals, **clean_kwargs, **owned)
     if clean_kwargs.get("confounds") is not None:  # read files once, not once per block
         clean_kwargs["confounds"] = load_confounds_array(clean_kwargs["confounds"], n_rows)
     edges = list(range(0, n_cols, step)) + [n_cols]
     blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
-    first = clean(signals[:, blocks[0]], **clean_kwargs)  # errors and warnings surface here
+    def block_of(cols: slice) -> np.ndarray:  # a contiguous copy, cleaned in place by clean
+        return clean(np.ascontiguousarray(signals[:, cols]), **clean_kwargs, _owned=True)
+
+    first = block_of(blocks[0])  # errors and warnings surface here
     in_place = first.shape[0] == n_rows and first.dtype == signals.dtype
     out = signals if in_place else np.empty((first.shape[0], n_cols), dtype=first.dtype)
     out[:, blocks[0]] = first
     del first
 
     def one(cols: slice) -> None:
-        out[:, cols] = clean(signals[:, cols], **clean_kwargs)
+        out[:, cols] = block_of(cols)
 
     if n_threads is None:
         try:
