@@ -81,6 +81,7 @@ def clean(
     The memory use stays near the size of ``signals`` (blocked float64 temporaries).
     """
     runs = _pop_sessions(runs, kwargs)
+    owned = bool(kwargs.pop("_owned", False))  # private: the caller hands over ``signals`` (no copy)
     butterworth_kwargs = _butterworth_kwargs(kwargs)
     signals = np.asarray(signals)
     if signals.ndim != 2:
@@ -101,7 +102,7 @@ def clean(
     run_labels, run_lengths = _check_runs(runs, n_samples)
     confounds = load_confounds_array(confounds, n_samples)
     sample_mask = check_sample_masks(sample_mask, run_lengths, n_samples)
-    signals = as_float(signals, copy=True)
+    signals = as_float(signals, copy=not owned)
     if ensure_finite:
         signals[~np.isfinite(signals)] = 0
     standardize = resolve_standardize(standardize)
