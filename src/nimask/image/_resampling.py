@@ -6,6 +6,11 @@ wrappers: they work out the target grid (:func:`target_grid`), stream the input 
 chunks of volumes, and clip the whole output at the end with bounds taken over the whole
 run, so the numbers equal nilearn's whole-array computation.
 
+Speed: axis-aligned mappings (scaling, flips, shifts) with a float output are computed as
+three float64 matrix products per block of volumes (:mod:`._resample_separable`, about 10x
+faster per core than scipy's 64-tap spline for cubic, same numbers); rotated mappings use
+scipy per volume over a thread pool (scipy releases the GIL).
+
 Numerics follow nilearn 0.14.1: ``scipy.ndimage.affine_transform`` per volume (cubic
 B-spline with scipy's prefilter for ``"continuous"``, ``mode="constant"``,
 ``cval=fill_value``), non-finite voxels filled from their neighbours before interpolation
