@@ -28,6 +28,14 @@ Differences from nilearn
 * Template strategies need a template: nimask ships none, so pass
   ``mask_args={"template": <image or path>}`` (nilearn's own file gives nilearn's mask) or
   keep a TemplateFlow cache (see :func:`nimask.masking.compute_brain_mask`).
+
+scikit-learn
+------------
+``get_params``/``set_params``/``clone``, Pipeline and GridSearchCV (X = list of 3D images),
+``set_output`` and ``get_feature_names_out`` work. In ``sklearn.utils.estimator_checks`` the
+API checks pass; the checks that fit or transform numpy arrays do not apply (X is an image,
+arrays are refused with a ``TypeError`` as in nilearn): they are listed with that reason in
+``tests/maskers/test_masker_nifti_sklearn.py``, where the same properties are tested on images.
 """
 from __future__ import annotations
 
