@@ -68,17 +68,63 @@ def _streamed_mean(img) -> np.ndarray:
 
     acc = None
     n = 0
-    for _, chunk in iter_volume_chunks(img):
+    for chunk in _prefetched(iter_volume_chunks(img)):
         if acc is None:
             kind = chunk.dtype
             acc_dtype = kind if kind in (np.float32, np.float64) else np.dtype(np.float64)
             if kind == np.float16:
                 acc_dtype = np.dtype(np.float32)
             acc = np.zeros(chunk.shape[:3], dtype=acc_dtype)
-        for i in range(chunk.shape[3]):
-            acc += chunk[..., i]
+        if kind.kind in "iub" and kind.itemsize <= 4:
+            # integer sums below 2**53 are exact in float64: any order gives numpy's bits
+            acc += np.add.reduce(chunk, axis=-1, dtype=np.float64)
+        else:
+            for i in range(chunk.shape[3]):
+                acc += chunk[..., i]
         n += chunk.shape[3]
     mean = np.true_divide(acc, n, out=acc, casting="unsafe")
     if kind == np.float16:
         mean = mean.astype(np.float16)
     return mean
+
+
+def _prefetched(chunks):
+    """The arrays of ``(t0, chunk)`` pairs, the next chunk decoded in a background thread.
+
+    Decompression releases the GIL, so it overlaps the summation (two chunks held at most).
+    """
+    import queue
+    import threading
+
+    box: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for _, chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        box.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(done)
+        except BaseException as exc:  # re-raised in the consumer
+            box.put(exc)
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
