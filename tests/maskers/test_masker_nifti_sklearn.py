@@ -17,10 +17,17 @@ SHAPE = (7, 8, 9)
 AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
 
 
+class _MaskImage(nib.Nifti1Image):
+    """A mask whose repr is stable, so that pytest-xdist workers collect the same test ids."""
+
+    def __repr__(self) -> str:
+        return "<mask 7x8x9>"
+
+
 def _mask_img():
     data = np.zeros(SHAPE, np.uint8)
     data[2:5, 2:6, 3:7] = 1
-    return nib.Nifti1Image(data, AFFINE)
+    return _MaskImage(data, AFFINE)
 
 
 def _run(t=10, seed=0):
