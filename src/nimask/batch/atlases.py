@@ -176,6 +176,20 @@ class Extractor:
     def apply(self, chunk: np.ndarray) -> np.ndarray:
         return self._apply(chunk)
 
+    def gathered(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The ``(T, regions)`` matrix of the chunks' values, laid out as the masker's own.
+
+        (Memory layout changes the rounding of float32 cleaning, so it is kept identical.)
+        """
+        if self.spec.kind == "labels":
+            out = np.empty((sum(p.shape[0] for p in parts), parts[0].shape[1]), dtype=parts[0].dtype)
+            t = 0
+            for p in parts:
+                out[t : t + p.shape[0]] = p
+                t += p.shape[0]
+            return out
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
     def clean(self, raw: np.ndarray, clean_params: dict, confounds, sample_mask, img) -> np.ndarray:
         """The masker's output for these raw signals of ``img``, cleaned with ``clean_params``."""
         masker = self.masker
@@ -184,11 +198,11 @@ class Extractor:
             from ..maskers._base import source_dtype
 
             src = source_dtype(img)
-            return masker._finish(_clean_labels(masker, raw.copy(), confounds, sample_mask), False, src)
+            return masker._finish(_clean_labels(masker, raw.copy(order="K"), confounds, sample_mask), False, src)
         from ..maskers.nifti_maps_masker import _source_dtype
 
         src = _source_dtype(img)
-        return masker._cast(masker._clean(raw.copy(), confounds, sample_mask, img, src), src)
+        return masker._cast(masker._clean(raw.copy(order="K"), confounds, sample_mask, img, src), src)
 
 
 def _clean_labels(masker, signals, confounds, sample_mask):

@@ -126,13 +126,12 @@ def extract_run(task: RunTask) -> dict:
         t_fit = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        raw: list = [None] * len(extractors)
-        for start, chunk in _prefetch(iter_volume_chunks(img)):
+        parts: list[list] = [[] for _ in extractors]
+        for _start, chunk in _prefetch(iter_volume_chunks(img)):
             for i, ex in enumerate(extractors):
-                part = ex.apply(chunk)
-                if raw[i] is None:
-                    raw[i] = np.empty((n_vol, part.shape[1]), dtype=part.dtype)
-                raw[i][start : start + part.shape[0]] = part
+                parts[i].append(ex.apply(chunk))
+        raw = [ex.gathered(p) for ex, p in zip(extractors, parts)]
+        del parts
         t_read = time.perf_counter() - t0
 
         t0 = time.perf_counter()
