@@ -153,7 +153,7 @@ def extract_run(task: RunTask) -> dict:
                 kept = list(range(n_vol)) if sample_mask is None else np.asarray(sample_mask).tolist()
                 sidecar = {
                     "Description": f"Region time series of atlas {spec.name!r} denoised with strategy {s.name!r}.",
-                    "Sources": [os.path.relpath(run.bold, task.output_dir)],
+                    "Sources": [f"{run.relpath}/{os.path.basename(run.bold)}"],  # in the input derivatives
                     "SoftwareName": "nimask",
                     "SoftwareVersion": __version__,
                     "RepetitionTime": t_r,
