@@ -181,6 +181,7 @@ def _fmriprep_confounds(motion: np.ndarray, func_data: np.ndarray, brain: np.nda
     spikes = rng.choice(np.arange(1, n), size=min(n_spikes, n - 1), replace=False)
     fd[spikes - 1] = 0.8 + rng.random(spikes.size)
     cols["framewise_displacement"] = np.concatenate([[np.nan], fd])
+    cols["std_dvars"] = np.concatenate([[np.nan], 1.0 + 0.1 * rng.standard_normal(n - 1)])
     return pd.DataFrame(cols)
 
 
