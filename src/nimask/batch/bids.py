@@ -110,10 +110,10 @@ def find_runs(
             sidecar = folder / f"{stem}_desc-preproc_bold.json"
             conf = _confounds_path(folder, stem)
             runs.append(BoldRun(
-                bold=str(path.resolve()),
-                mask=str(mask.resolve()) if mask.is_file() else None,
-                confounds=str(conf.resolve()) if conf is not None else None,
-                sidecar=str(sidecar.resolve()) if sidecar.is_file() else None,
+                bold=str(path.absolute()),
+                mask=str(mask.absolute()) if mask.is_file() else None,
+                confounds=str(conf.absolute()) if conf is not None else None,
+                sidecar=str(sidecar.absolute()) if sidecar.is_file() else None,
                 relpath=folder.relative_to(root_path).as_posix(),
                 stem=stem,
                 entities=ents,
