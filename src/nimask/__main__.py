@@ -48,7 +48,7 @@ def _extract(args) -> int:
             participant_label=args.participant_label, n_jobs=args.n_jobs, dask_scheduler=args.dask_scheduler,
             progress=not args.quiet and not args.no_progress,
         )
-    except (NimaskError, FileNotFoundError) as exc:
+    except (NimaskError, OSError) as exc:  # bad options, nothing to do, unreachable scheduler
         log.error("%s", exc)
         return EXIT_USAGE
     if not args.quiet:

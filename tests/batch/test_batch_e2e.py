@@ -190,3 +190,14 @@ def test_one_bad_run_is_recorded_and_does_not_stop_the_others(tmp_path):
     assert main(argv) == 0
     assert not (out / "nimask_failures.tsv").exists()
     assert len(list(out.rglob("*_timeseries.tsv"))) == 3
+
+
+def test_unreachable_dask_scheduler_is_a_parameter_error(tree, tmp_path):
+    pytest.importorskip("distributed")
+    from nimask.batch import extract_batch
+    from nimask.exceptions import ParameterError
+
+    data, _, _, _ = tree
+    with pytest.raises(ParameterError, match="Cannot connect to the Dask scheduler 'tcp://127.0.0.1:1'"):
+        extract_batch(data["root"], tmp_path / "o", [parse_atlas(str(data["labels"]))], [parse_strategy("motion6")],
+                      dask_scheduler="tcp://127.0.0.1:1", dask_timeout=1, progress=False)

@@ -175,6 +175,7 @@ def extract_batch(
     n_jobs: int = 1,
     client=None,
     dask_scheduler: str | None = None,
+    dask_timeout: float = 20.0,
     progress: bool = True,
 ) -> BatchSummary:
     """Extract every atlas x strategy time series of every run of a derivatives tree.
@@ -198,6 +199,8 @@ def extract_batch(
         Run the per-run tasks on this Dask cluster.
     dask_scheduler : str or None
         Address of a Dask scheduler to connect to (instead of ``client``).
+    dask_timeout : float
+        Seconds to wait for that scheduler.
     progress : bool
         Show a progress bar (tqdm) on stderr.
 
@@ -241,9 +244,17 @@ def extract_batch(
                  len(tasks), len(summary.skipped), len(pending), len(atlases), len(strategies))
         failures: dict[str, dict] = {}  # failed runs of earlier batches are pending again
         if dask_scheduler is not None and client is None:
-            from distributed import Client
-
-            client = own_client = Client(dask_scheduler)
+            try:
+                from distributed import Client
+            except ImportError:
+                raise ParameterError(
+                    f"--dask-scheduler {dask_scheduler!r} needs dask.distributed, which is not installed "
+                    f"(pip install 'nimask[dask]').", param="dask_scheduler") from None
+            try:
+                client = own_client = Client(dask_scheduler, timeout=dask_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise ParameterError(f"Cannot connect to the Dask scheduler {dask_scheduler!r}: {exc}",
+                                     param="dask_scheduler", found=dask_scheduler) from exc
         bar = None
         if progress and pending:
             from tqdm import tqdm
