@@ -12,7 +12,7 @@ Cases (each in a fresh process, see ``_harness.py``):
 
 Atlases: Harvard-Oxford cortical max-prob 2 mm (data grid) and AAL (another 2 mm grid, so
 it is resampled to the data grid, as nilearn's default ``resampling_target="data"``).
-Strategies: ``motion24`` and ``motion12+scrub0.5`` (the confounds of gen_bold.py with their
+Strategies: ``motion24`` and ``motion12+scrub0.12`` (~12% of the volumes censored) (the confounds of gen_bold.py with their
 squares and a framewise displacement column added). Every case returns the same
 (nilearn's) columns, so the harness checks the numbers against nilearn.
 
@@ -35,7 +35,7 @@ from _harness import DATA_DIR, REPO, bench_file, run_cases, shared_dir  # noqa: 
 BATCH = os.path.join(DATA_DIR, "batch")
 TREE = os.path.join(BATCH, "fmriprep")
 SUBJECTS = ("01", "02", "03", "04")
-STRATEGIES = ("motion24", "motion12+scrub0.5")
+STRATEGIES = ("motion24", "motion12+scrub0.12")
 SPACE = "MNI152NLin6Asym"
 MOTION = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
 
@@ -71,7 +71,8 @@ def prepare() -> None:
                 table[m + "_power2"] = table[m] ** 2
                 table[m + "_derivative1_power2"] = table[m + "_derivative1"] ** 2
             d = table[[m + "_derivative1" for m in MOTION]].abs().to_numpy()
-            table["framewise_displacement"] = d[:, :3].sum(1) + 50 * d[:, 3:].sum(1)
+            # gen_bold.py's rotations read as degrees (as radians every volume would exceed 1 mm)
+            table["framewise_displacement"] = d[:, :3].sum(1) + 50 * np.deg2rad(d[:, 3:]).sum(1)
             table.to_csv(conf, sep="\t", index=False, na_rep="n/a")
         with open(f"{stem}_desc-preproc_bold.json", "w") as fh:
             json.dump({"RepetitionTime": 2.0}, fh)

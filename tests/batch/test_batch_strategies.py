@@ -11,7 +11,7 @@ import pytest
 from nimask.batch import find_runs, parse_strategy, select_confounds
 from nimask.batch.strategies import PRESET_TOKENS
 from nimask.datasets import write_bids_derivatives
-from nimask.exceptions import ConfoundsError, ParameterError
+from nimask.exceptions import AllVolumesRemovedError, ConfoundsError, ParameterError
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,8 @@ def test_confound_errors_name_the_problem(run):
     holes.loc[7, "trans_x_derivative1"] = np.nan
     with pytest.raises(ConfoundsError, match=r"rows \[7\] of columns \['trans_x_derivative1'\]"):
         select_confounds(holes, parse_strategy("motion12"), 40)
+    with pytest.raises(AllVolumesRemovedError, match="censors all 40 volumes"):
+        select_confounds(table, parse_strategy("motion6+scrub0.001"), 40)
     holes = table.copy()
     holes.loc[3, "framewise_displacement"] = np.nan
     with pytest.raises(ConfoundsError, match="framewise_displacement is n/a at rows"):

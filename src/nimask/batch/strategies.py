@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import ConfoundsError, ParameterError
+from ..exceptions import AllVolumesRemovedError, ConfoundsError, ParameterError
 
 __all__ = ["Strategy", "parse_strategy", "load_strategy_file", "select_confounds", "PRESET_TOKENS"]
 
@@ -255,6 +255,13 @@ def select_confounds(table, strategy: Strategy, n_volumes: int, *, source: str =
         keep = ~(np.nan_to_num(fd, nan=0.0) > strategy.fd_threshold)
         if strategy.min_segment > 1:
             keep = _censor_short_segments(keep, strategy.min_segment)
+        if not keep.any():
+            raise AllVolumesRemovedError(
+                f"{source}: scrubbing with fd_threshold={strategy.fd_threshold} mm and min_segment="
+                f"{strategy.min_segment} censors all {n_volumes} volumes (framewise displacement: median "
+                f"{np.nanmedian(fd):.3g} mm, max {np.nanmax(fd):.3g} mm).",
+                path=source, param="fd_threshold", found=strategy.fd_threshold,
+            )
         if not keep.all():
             sample_mask = np.flatnonzero(keep)
     if not strategy.confounds:
