@@ -201,3 +201,18 @@ def test_unreachable_dask_scheduler_is_a_parameter_error(tree, tmp_path):
     with pytest.raises(ParameterError, match="Cannot connect to the Dask scheduler 'tcp://127.0.0.1:1'"):
         extract_batch(data["root"], tmp_path / "o", [parse_atlas(str(data["labels"]))], [parse_strategy("motion6")],
                       dask_scheduler="tcp://127.0.0.1:1", dask_timeout=1, progress=False)
+
+
+def test_progress_bar_and_quiet_mode(tree, tmp_path, capsys):
+    data, _, _, _ = tree
+    base = ["extract", str(data["root"]), str(tmp_path / "o"), "--atlas", str(data["labels"]), "--strategy",
+            "motion6", "--participant-label", "01"]
+    assert main([*base, "-v"]) == 0
+    captured = capsys.readouterr()
+    assert "4/4" in captured.err  # runs done
+    assert "run/s" in captured.err or "s/run" in captured.err  # throughput (tqdm shows the ETA beside it)
+    assert "4 runs found, 0 already done, 4 to do" in captured.err
+    assert "4 runs: 4 done, 0 already done, 0 failed" in captured.out
+    assert main([*base, "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
