@@ -12,9 +12,11 @@ This process alone writes the manifest and the failures file, after each run ret
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +127,34 @@ def _dataset_description(output_dir: str, bids_dir: str) -> None:
             "GeneratedBy": [{"Name": "nimask", "Version": __version__}],
             "SourceDatasets": [{"URL": Path(bids_dir).resolve().as_uri()}]}
     atomic_write_text(path, json.dumps(desc, indent=1) + "\n")
+
+
+class _AboveBar:
+    """A stream whose lines tqdm prints above its progress bar."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(text.rstrip("\n"), file=self.stream)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def _log_above_bar():
+    """Route nimask's console log handlers (not its log files) through tqdm.write meanwhile."""
+    handlers = [h for h in logging.getLogger("nimask").handlers
+                if type(h) is logging.StreamHandler and h.stream in (sys.stderr, sys.stdout)]
+    old = [h.setStream(_AboveBar(h.stream)) for h in handlers]
+    try:
+        yield
+    finally:
+        for h, stream in zip(handlers, old):
+            h.setStream(stream)
 
 
 def _execute(tasks, n_jobs: int, client):
@@ -256,30 +286,33 @@ def extract_batch(
                 raise ParameterError(f"Cannot connect to the Dask scheduler {dask_scheduler!r}: {exc}",
                                      param="dask_scheduler", found=dask_scheduler) from exc
         bar = None
+        redirect = contextlib.nullcontext()
         if progress and pending:
             from tqdm import tqdm
 
             bar = tqdm(total=len(pending), unit="run", desc="nimask extract", dynamic_ncols=True)
+            redirect = _log_above_bar()
         try:
-            for rec in _execute(pending, n_jobs, client):
-                manifest.append(rec)
-                if rec["status"] == "done":
-                    summary.done.append(rec)
-                    failures.pop(rec["run"], None)
-                    log.info("done %s (%.2f s, %d outputs, peak RSS %.0f MB)", rec["run"],
-                             rec["timings"]["total_s"], len(rec["outputs"]), rec["peak_rss_mb"])
-                    for w in rec.get("warnings", []):
-                        log.debug("warning for %s: %s", rec["run"], w)
-                else:
-                    summary.failed.append(rec)
-                    failures[rec["run"]] = rec
-                    log.error("FAILED %s: %s: %s", rec["run"], rec.get("error_type"), rec.get("error"))
-                    if rec.get("traceback"):
-                        log.debug("%s", rec["traceback"])
-                _write_failures(output_dir, failures)
-                if bar is not None:
-                    bar.set_postfix(failed=len(summary.failed), refresh=False)
-                    bar.update(1)
+            with redirect:
+                for rec in _execute(pending, n_jobs, client):
+                    manifest.append(rec)
+                    if rec["status"] == "done":
+                        summary.done.append(rec)
+                        failures.pop(rec["run"], None)
+                        log.info("done %s (%.2f s, %d outputs, peak RSS %.0f MB)", rec["run"],
+                                 rec["timings"]["total_s"], len(rec["outputs"]), rec["peak_rss_mb"])
+                        for w in rec.get("warnings", []):
+                            log.debug("warning for %s: %s", rec["run"], w)
+                    else:
+                        summary.failed.append(rec)
+                        failures[rec["run"]] = rec
+                        log.error("FAILED %s: %s: %s", rec["run"], rec.get("error_type"), rec.get("error"))
+                        if rec.get("traceback"):
+                            log.debug("%s", rec["traceback"])
+                    _write_failures(output_dir, failures)
+                    if bar is not None:
+                        bar.set_postfix(failed=len(summary.failed), refresh=False)
+                        bar.update(1)
         finally:
             if bar is not None:
                 bar.close()
