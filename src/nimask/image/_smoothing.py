@@ -21,12 +21,13 @@ Differences from nilearn
 from __future__ import annotations
 
 import numbers
-import os
 import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from .._threads import n_threads
 from scipy import ndimage
 
 from .._niimg import check_niimg, is_niimg_like
@@ -199,7 +200,7 @@ def _gaussian_in_place(arr: np.ndarray, sigmas) -> None:
 
 
 def _n_threads(n_volumes: int) -> int:
-    return max(1, min(n_volumes, os.cpu_count() or 1, 4))
+    return n_threads(n_volumes)
 
 
 def _smooth_one(img, fwhm):

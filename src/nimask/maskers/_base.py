@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from .._niimg import check_niimg
+from .._threads import single_threaded_blas
 from ..exceptions import DimensionError, MaskError, NimaskDataWarning, ParameterError
 
 __all__ = ["_BaseMasker", "source_dtype", "binarised_mask", "fingerprint", "cached_call"]
@@ -396,7 +397,7 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
     n_threads = max(1, min(int(n_threads), 8, len(blocks) - 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with _single_threaded_blas(n_threads > 1):
+        with single_threaded_blas(n_threads > 1):
             if n_threads == 1:
                 for cols in blocks[1:]:
                     one(cols)
@@ -408,15 +409,3 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
                         future.result()
     return out
 
-
-def _single_threaded_blas(active: bool):
-    """BLAS limited to one thread while our own threads share the cores (no oversubscription)."""
-    import contextlib
-
-    if not active:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")

@@ -17,13 +17,12 @@ Differences from nilearn
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 
 from .._niimg import check_niimg, same_fov
 from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, ParameterError
-from ..regions._maps import MapsOperator, extract_chunks, maps_array, prepare_maps, signals_to_array
+from ..regions._maps import MapsOperator, extract_chunks, float_maps, maps_array, prepare_maps, signals_to_array
 
 try:  # scikit-learn is a dependency of the estimators only
     from sklearn.base import BaseEstimator, TransformerMixin
@@ -343,9 +342,8 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         if len(raw.shape) not in (3, 4):
             raise DimensionError(len(raw.shape), 4, f"maps_img must be a 3D or 4D image (one map per volume), found a {len(raw.shape)}D image of shape {raw.shape}.")
         maps_img = check_niimg(raw, atleast_4d=True)
-        data = maps_array(maps_img)
         if len(raw.shape) == 3 and np.asanyarray(raw.dataobj).dtype.kind in "iu":
-            n_values = np.unique(data).size
+            n_values = np.unique(np.asanyarray(raw.dataobj)).size
             if n_values > 2:
                 warnings.warn(
                     f"maps_img is a 3D integer image with {n_values} distinct values: it looks like a "
@@ -353,7 +351,6 @@ class NiftiMapsMasker(_RegionMaskerMixin):
                     NimaskDataWarning,
                     stacklevel=2,
                 )
-        maps_img = nib.Nifti1Image(data, maps_img.affine)
         mask_img = self._binarised_mask(self.mask_img)
         if self.resampling_target == "mask" and mask_img is None:
             raise ParameterError(
@@ -372,7 +369,9 @@ class NiftiMapsMasker(_RegionMaskerMixin):
             ref_img = self._load_data(imgs)[0] if imgs is not None else None
             self._check_fov(maps_img, mask_img, ref_img)
         if ref is not None and not same_fov(ref, maps_img):
-            maps_img = self._resample_maps(maps_img, ref)
+            maps_img = self._resample_maps(maps_img, ref)  # streamed from the file, converted per chunk
+        else:
+            maps_img = nib.Nifti1Image(maps_array(maps_img), maps_img.affine)
         if mask_img is not None and ref is not None and not same_fov(ref, mask_img):
             mask_img = self._resample(mask_img, ref, "nearest")
         data = np.asarray(maps_img.dataobj)
@@ -399,9 +398,12 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         return self
 
     def _resample_maps(self, maps_img, ref):
+        """Maps resampled to ``ref`` (linear, clipped), as float maps with non-finite values 0."""
+        from ..image._resampling import resample_prepared
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            maps_img = self._resample(maps_img, ref, "linear", clip=True)
+            maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=float_maps)
         if not np.any(np.asarray(maps_img.dataobj)):
             raise AtlasError(
                 "No map left after resampling maps_img (every resampled value is 0).", param="maps_img"
