@@ -439,6 +439,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
     def transform_single_imgs(self, imgs, confounds=None, sample_mask=None):
         """Signals ``(T, n_maps)`` of one 3D/4D image (``(n_maps,)`` for a 3D image)."""
         from .._nifti_io import iter_volume_chunks
+        from .._threads import prefetched
 
         self._check_fitted()
         img, was_3d = self._load_data(imgs)
@@ -466,7 +467,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         if self.smoothing_fwhm is not None:
             img = self._smooth(img, self.smoothing_fwhm)
         op = self._operator(maps_img, mask_img)
-        signals = extract_chunks(op, iter_volume_chunks(img))
+        signals = extract_chunks(op, prefetched(iter_volume_chunks(img)))
         signals = self._clean(signals, confounds, sample_mask, img, source_dtype)
         return self._finish(self._cast(signals, source_dtype), was_3d)
 

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from .._niimg import check_niimg
+from .._threads import prefetched
 from ..exceptions import MaskError, NimaskDataWarning, ParameterError
 from ._base import _BaseMasker, binarised_mask, clean_by_columns, fingerprint, source_dtype
 
@@ -89,49 +90,6 @@ def _zero_nonfinite(signals: np.ndarray) -> int:
     count = int(bad.sum())
     signals[bad] = 0
     return count
-
-
-def _prefetched(chunks):
-    """Iterate ``chunks`` with the next one decoded in a background thread.
-
-    Decompression (isal/zlib) releases the GIL, so reading chunk k+1 overlaps the
-    resampling/smoothing of chunk k. At most two chunks are held at once.
-    """
-    import queue
-    import threading
-
-    box: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-    done = object()
-
-    def produce():
-        try:
-            for item in chunks:
-                if stop.is_set():
-                    return
-                box.put(item)
-            box.put(done)
-        except BaseException as exc:  # re-raised in the consumer
-            box.put(exc)
-
-    worker = threading.Thread(target=produce, daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = box.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                box.get_nowait()
-            except queue.Empty:
-                pass
-            worker.join(timeout=0.01)
 
 
 def _smoothing_box(mask: np.ndarray, sigmas) -> tuple[slice, ...]:
@@ -217,7 +175,7 @@ def masked_signals(
         for _, chunk in iter_volume_chunks(img, chunk_size):
             bounds = clip_bounds(chunk, bounds)
     signals, n_bad = None, 0
-    for t0, chunk in _prefetched(iter_volume_chunks(img, chunk_size)):
+    for t0, chunk in prefetched(iter_volume_chunks(img, chunk_size)):
         if resample:
             if smoothing_fwhm is None:
                 bounds = clip_bounds(chunk, bounds)

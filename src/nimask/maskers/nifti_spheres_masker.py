@@ -158,6 +158,7 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
     def transform_single_imgs(self, imgs, confounds=None, sample_mask=None):
         """Sphere signals ``(T, n_seeds)`` of one 3D/4D image (``(n_seeds,)`` for a 3D image)."""
         from .._nifti_io import iter_volume_chunks
+        from .._threads import prefetched
         from .nifti_maps_masker import _source_dtype
 
         self._check_fitted()
@@ -168,7 +169,7 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
             img = self._smooth(img, self.smoothing_fwhm)
         op = self._operator(img)
         parts, nan_seen = [], False
-        for _, chunk in iter_volume_chunks(img):
+        for _, chunk in prefetched(iter_volume_chunks(img)):
             if chunk.dtype.kind == "f" and not nan_seen:
                 nan_seen = bool(np.isnan(chunk[op.voxels]).any())
             parts.append(op.apply(chunk))

@@ -24,6 +24,7 @@ import numpy as np
 
 from .._threads import n_threads, single_threaded_blas
 from ..exceptions import AtlasError, GeometryError
+from ._gather import VoxelGather
 
 __all__ = ["MapsOperator", "prepare_maps", "img_to_signals_maps", "signals_to_img_maps"]
 
@@ -57,7 +58,7 @@ class MapsOperator:
     kept: np.ndarray
     weights: np.ndarray
     gram: tuple | None
-    _f_index: np.ndarray = field(repr=False, default=None)
+    _gather: VoxelGather = field(repr=False, default=None)
 
     @property
     def n_rows(self) -> int:
@@ -65,14 +66,9 @@ class MapsOperator:
 
     def gather(self, chunk: np.ndarray) -> np.ndarray:
         """The ``(n_rows, n)`` regression rows of a ``(x, y, z, n)`` chunk (no copy of the chunk)."""
-        if chunk.ndim == 3:
-            chunk = chunk[..., np.newaxis]
-        n = chunk.shape[3]
-        if chunk.flags.f_contiguous:
-            if self._f_index is None:
-                self._f_index = np.ravel_multi_index(self.rows, self.shape, order="F")
-            return chunk.reshape(-1, n, order="F")[self._f_index]
-        return chunk[self.rows]
+        if self._gather is None:
+            self._gather = VoxelGather(self.rows, self.shape)
+        return self._gather(chunk)
 
     def apply(self, chunk: np.ndarray) -> np.ndarray:
         """Signals ``(n, n_kept)`` of a ``(x, y, z, n)`` chunk, in nilearn's dtype."""
