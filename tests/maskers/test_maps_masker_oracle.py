@@ -237,3 +237,22 @@ def test_harvard_oxford_probabilistic_integration():
     assert out["nimask", np.float32].dtype == out["nilearn", np.float32].dtype == np.float32
     assert_oracle(out["nimask", np.float32], out["nilearn", np.float32], rtol=RTOL_FLOAT32)
     assert max_rel_err(out["nimask", np.float32], truth) <= max_rel_err(out["nilearn", np.float32], truth)
+
+
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_maps_factored_once_at_fit_and_reused_for_every_image(monkeypatch, use_mask):
+    """The least-squares operator depends on the maps only: built at fit, not per transform."""
+    import nimask.maskers.nifti_maps_masker as module
+
+    calls = []
+    real = module.prepare_maps
+    monkeypatch.setattr(module, "prepare_maps", lambda *a, **k: calls.append(1) or real(*a, **k))
+    masker = NiftiMapsMasker(_maps(), mask_img=_mask() if use_mask else None).fit(_img(np.float32))
+    assert len(calls) == 1
+    first = masker.transform(_img(np.float32, seed=2))
+    second = masker.transform(_img(np.float64, seed=3))
+    assert len(calls) == 1
+    assert first.shape == (40, 3) and second.shape == (40, 3)
+    expected, _ = _both({"mask_img": _mask() if use_mask else None}, _img(np.float32),
+                        lambda m: m.transform(_img(np.float64, seed=3)))
+    assert_oracle(second, expected)

@@ -137,20 +137,18 @@ def resample_separable(
     vox_in = int(np.prod(volumes.shape[:3]))
     threads = max(1, min(int(n_threads), n_vol))
     block = max(1, min(_BLOCK_VOXELS // max(vox_in, 1), -(-n_vol // threads)))
-    outside = o0[:, None, None] | o1[None, :, None] | o2[None, None, :]
-    any_outside = bool(outside.any())
+    # out-of-bounds samples form slabs (a sample is outside when it is outside on one axis):
+    # filling three slabs is much cheaper than a boolean mask over the whole output
+    outside = (o0, o1, o2)
+    any_outside = any(bool(o.any()) for o in outside)
 
     taps = [_as_taps(m) for m in (m0, m1, m2)]
 
     selection = all(t is not None and t.is_selection for t in taps)
     if selection:  # grids on whole multiples of each other (1 mm -> 2 mm): no arithmetic at all
         picks = [t.index[0] for t in taps]
-        dropped = ~(
-            (taps[0].weight[0] != 0)[:, None, None]
-            & (taps[1].weight[0] != 0)[None, :, None]
-            & (taps[2].weight[0] != 0)[None, None, :]
-        )
-        any_dropped = bool(dropped.any())
+        dropped = tuple(t.weight[0] == 0 for t in taps)  # samples without a source tap: 0
+        any_dropped = any(bool(d.any()) for d in dropped)
 
     def one_block(t0: int) -> None:
         chunk = volumes[..., t0 : t0 + block]
@@ -158,7 +156,7 @@ def resample_separable(
             # (t, z, y, x) view: take z, y, then x (outer axes first: row copies)
             result = np.take(np.take(np.take(chunk.T, picks[2], axis=1), picks[1], axis=2), picks[0], axis=3).T
             if any_dropped:
-                result[dropped] = 0
+                _fill_slabs(result, dropped, 0)
         elif all(t is not None for t in taps):
             # (t, z, y, x) C-ordered view; contract z, y, then x: the outer axes first, so
             # the gathers copy whole rows, and the float64 sums start from the stored dtype
@@ -175,7 +173,7 @@ def resample_separable(
             x = m2 @ x.reshape(nt, n2, n1o * n0o)  # contract z: one GEMM per volume
             result = x.reshape(nt, m2.shape[0], n1o, n0o).T  # (X, Y, Z, t), F-ordered view
         if any_outside:
-            result[outside] = fill_value
+            _fill_slabs(result, outside, fill_value)
         out[..., t0 : t0 + result.shape[3]] = result
 
     starts = range(0, n_vol, block)
@@ -189,3 +187,11 @@ def resample_separable(
             for t0 in starts:
                 one_block(t0)
 
+
+def _fill_slabs(result: np.ndarray, rows: tuple, value: float) -> None:
+    """Set ``result[i, j, k, :]`` to ``value`` wherever ``rows[0][i] | rows[1][j] | rows[2][k]``."""
+    for axis, flagged in enumerate(rows):
+        if flagged.any():
+            index = [slice(None)] * result.ndim
+            index[axis] = flagged
+            result[tuple(index)] = value

@@ -395,6 +395,9 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         self.n_elements_ = int(data.shape[3])
         self._operators = {}
         self._reporting_data = None
+        if ref is not None and self.allow_overlap and (mask_img is None or same_fov(mask_img, maps_img)):
+            # the extraction grid is known: factor the maps now, once for every image
+            self._operator(maps_img, mask_img)
         return self
 
     def _resample_maps(self, maps_img, ref):
