@@ -31,6 +31,7 @@ __all__ = [
     "CacheError",
     "NimaskWarning",
     "NimaskDataWarning",
+    "NimaskNonFiniteWarning",
     "NimaskGeometryWarning",
     "MaskWarning",
 ]
@@ -160,6 +161,15 @@ class NimaskWarning(UserWarning):
 
 class NimaskDataWarning(NimaskWarning):
     """Data values were changed (zeroed, clipped, dropped); the message gives counts."""
+
+
+class NimaskNonFiniteWarning(NimaskDataWarning):
+    """NaN/inf data values inside a mask, region, map or sphere were set to 0 (count given).
+
+    This is nimask's non-finite policy, the same in every masker: zero with a warning and a
+    count. To refuse such data instead, turn it into an error:
+    ``warnings.simplefilter("error", NimaskNonFiniteWarning)``.
+    """
 
 
 class NimaskGeometryWarning(NimaskWarning):

@@ -124,18 +124,17 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _binarised_mask(mask_img):
-        """Constructor masks: nonzero in every volume (NaN counts as 0), as uint8."""
-        import nibabel as nib
+        """Constructor masks as uint8 0/1, with NiftiMasker's checks (:func:`binarised_mask`).
 
+        Difference from nilearn: a probability map, a mask with several nonzero values or a
+        4D mask with several volumes is refused instead of silently binarised / AND-ed;
+        NaN counts as 0 with a warning giving the count.
+        """
         if mask_img is None:
             return None
-        img = check_niimg(mask_img)
-        data = np.nan_to_num(np.asanyarray(img.dataobj))
-        if data.ndim == 4:
-            data = np.all(data != 0, axis=3)
-        elif data.ndim != 3:
-            raise DimensionError(data.ndim, 3, f"mask_img must be 3D, found a {data.ndim}D image.")
-        return nib.Nifti1Image((data != 0).astype(np.uint8), img.affine)
+        from ._base import binarised_mask
+
+        return binarised_mask(mask_img)
 
     @staticmethod
     def _resample(img, target, interpolation, **kw):
@@ -148,8 +147,11 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _smooth(img, fwhm):
+        from .._nonfinite import count_nonfinite_img, note
         from ..image import smooth_img
 
+        # smoothing zeroes NaN/inf (nilearn silently): count them for the policy's warning
+        note(count_nonfinite_img(img), "smoothing", "in the image (before smoothing)")
         return smooth_img(img, fwhm)
 
     # ---- signals ----------------------------------------------------------------------------

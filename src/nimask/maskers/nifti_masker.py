@@ -244,11 +244,9 @@ def masked_signals(
 
 
 def _warn_nonfinite(n_bad: int, what: str) -> None:
-    if n_bad:
-        warnings.warn(
-            f"{what}: {n_bad} NaN/inf values inside the mask were set to 0.",
-            NimaskDataWarning, stacklevel=4,
-        )
+    from .._nonfinite import warn_nonfinite  # the policy shared by every masker
+
+    warn_nonfinite(n_bad, what, "inside the mask", stacklevel=4)
 
 
 # ------------------------------------------------------------------------------ the estimator

@@ -79,8 +79,11 @@ class MapsOperator:
         if out_dtype.kind != "f":
             out_dtype = np.dtype(np.float64)
         if data.dtype.kind == "f":
+            from .._nonfinite import note
+
             bad = ~np.isfinite(data)
             if bad.any():
+                note(int(bad.sum()), "maps extraction", "under the maps")
                 data = np.where(bad, 0, data)
         if self.kept.size == 0:
             return np.zeros((data.shape[1], 0), out_dtype)
@@ -196,7 +199,19 @@ def maps_array(maps_img) -> np.ndarray:
         data = data.astype(np.float64 if data.dtype.itemsize == 8 else np.float32)
     else:
         data = np.array(data, copy=True)
-    data[~np.isfinite(data)] = 0
+    bad = ~np.isfinite(data)
+    n_bad = int(bad.sum())
+    if n_bad:  # nilearn zeroes them silently
+        import warnings
+
+        from ..exceptions import NimaskDataWarning
+
+        warnings.warn(
+            f"maps_img: {n_bad} NaN/inf weights in maps {sorted(set(np.nonzero(bad)[3].tolist()))[:10]} "
+            f"were set to 0.",
+            NimaskDataWarning, stacklevel=2,
+        )
+        data[bad] = 0
     return data
 
 
@@ -244,7 +259,10 @@ def img_to_signals_maps(imgs: Any, maps_img: Any, mask_img: Any = None, keep_mas
 
 def extract_chunks(op: MapsOperator, chunks) -> np.ndarray:
     """Concatenate :meth:`MapsOperator.apply` over ``(t0, chunk)`` pairs."""
-    parts = [op.apply(chunk) for _, chunk in chunks]
+    from .._nonfinite import collecting
+
+    with collecting("maps extraction", "under the maps"):
+        parts = [op.apply(chunk) for _, chunk in chunks]
     if len(parts) == 1:
         return parts[0]
     return np.concatenate(parts, axis=0)
