@@ -34,6 +34,7 @@ __all__ = [
     "NimaskNonFiniteWarning",
     "NimaskGeometryWarning",
     "MaskWarning",
+    "NimaskCacheWarning",
 ]
 
 
@@ -178,3 +179,7 @@ class NimaskGeometryWarning(NimaskWarning):
 
 class MaskWarning(NimaskWarning):
     """A mask is suspicious (e.g. a computed mask is empty)."""
+
+
+class NimaskCacheWarning(NimaskWarning):
+    """A cache entry was unreadable or failed its checksum, and was recomputed."""

@@ -82,14 +82,9 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
         if memory is None or isinstance(memory, joblib.Memory):
             mem = memory if memory is not None else joblib.Memory(location=None, verbose=0)
         elif isinstance(memory, (str,)) or hasattr(memory, "__fspath__"):
-            import os
+            from ._base import check_cache_location
 
-            path = os.path.expanduser(os.fspath(memory))
-            if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-                raise ParameterError(
-                    f"memory: the parent folder of the cache location {path!r} does not exist.", param="memory"
-                )
-            mem = joblib.Memory(location=path, verbose=0)
+            mem = joblib.Memory(location=check_cache_location(memory), verbose=0)
         else:
             raise TypeError(f"'memory' must be None, a path or a joblib.Memory, found {type(memory).__name__}.")
         if mem.location is not None and self.memory_level == 0:
