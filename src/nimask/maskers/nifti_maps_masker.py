@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._niimg import check_niimg, same_fov
+from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, ParameterError
 from ..regions._maps import MapsOperator, extract_chunks, maps_array, prepare_maps, signals_to_array
 
@@ -413,7 +413,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
                 continue
             if tuple(other.shape[:3]) != tuple(maps_img.shape[:3]):
                 problems.append(f"- maps and {what} do not have the same shape: {maps_img.shape[:3]} vs {other.shape[:3]}")
-            elif not np.allclose(other.affine, maps_img.affine):
+            elif not affines_close(other.affine, maps_img.affine):
                 problems.append(f"- maps and {what} do not have the same affine")
         if problems:
             raise GeometryError(
@@ -437,6 +437,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
 
         self._check_fitted()
         img, was_3d = self._load_data(imgs)
+        check_header_t_r(img, self.t_r, type(self).__name__)
         source_dtype = _source_dtype(img)
         maps_img, mask_img = self.maps_img_, self.mask_img_
         target = self.resampling_target

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from .._niimg import check_niimg, same_fov
+from .._niimg import check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, MaskError, NimaskDataWarning
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from .nifti_maps_masker import _RegionMaskerMixin
@@ -164,6 +164,7 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
         self._check_fitted()
         load_dtype = self.dtype
         img, was_3d = self._load_data(imgs, dtype=load_dtype)
+        check_header_t_r(img, self.t_r, type(self).__name__)
         source_dtype = _source_dtype(img)
         if self.smoothing_fwhm is not None:
             img = self._smooth(img, self.smoothing_fwhm)

@@ -84,10 +84,11 @@ def labels_signals(
         Volumes per chunk (default: the reader's).
     """
     from .._nifti_io import iter_volume_chunks
+    from .._niimg import affines_close
     from .._nonfinite import collecting, note
 
     affine = np.asarray(img.affine) if grid_affine is None else np.asarray(grid_affine)
-    resample = tuple(img.shape[:3]) != tuple(op.shape) or not np.allclose(img.affine, affine)
+    resample = tuple(img.shape[:3]) != tuple(op.shape) or not affines_close(img.affine, affine)
     bounds = None
     if resample:
         from ..image._resampling import clip_bounds
