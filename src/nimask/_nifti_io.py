@@ -72,6 +72,10 @@ def _decompressobj():
     return _zlib.decompressobj(wbits=_GZIP_WBITS)
 
 
+def _snapshot(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 class _ByteStream:
     """Sequential reader of a file's (decompressed) bytes, with errors naming the file."""
 
@@ -80,12 +84,27 @@ class _ByteStream:
         self.compressed = compressed
         self.pos = 0  # position in the decompressed stream
         self._fh = open(path, "rb")
+        self._snapshot = _snapshot(os.fstat(self._fh.fileno()))
         self._dec = _decompressobj() if compressed else None
         self._tail = b""  # compressed input not yet consumed
         self._eof = False
 
     def close(self) -> None:
         self._fh.close()
+
+    def check_unchanged(self) -> None:
+        """Raise if the file was replaced or rewritten since it was opened (concurrent writer)."""
+        try:
+            now = _snapshot(os.stat(self.path))
+        except OSError:
+            now = None
+        if now != self._snapshot:
+            raise CorruptImageError(
+                f"Input file {self.path!r} changed during the read (size, modification time or "
+                f"inode differ from when it was opened): another process is writing it. Read it "
+                f"again once the writer has finished.",
+                path=self.path, expected=self._snapshot, found=now,
+            )
 
     def __enter__(self) -> _ByteStream:
         return self
@@ -440,6 +459,7 @@ def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int,
             )
         if b == last:
             stream.verify_end()
+        stream.check_unchanged()
     arr = out[:want].view(dtype)
     return arr.reshape(shape[:-1] + (n,), order="F") if shape else arr.reshape(())
 
@@ -672,8 +692,10 @@ def iter_volume_chunks(img_or_path, chunk_size: int | None = None) -> Iterator[t
             n = min(step, n_vol - t0)
             raw = _read_chunk(stream, path, compressed, offset, fshape, dtype, n, n_vol)
             raw = raw.reshape(shape[:3] + (n,), order="F")
+            stream.check_unchanged()
             yield t0, _scale(raw, slope, inter)
         stream.verify_end()
+        stream.check_unchanged()
 
 
 def _read_chunk(stream: _ByteStream, path, compressed, offset, shape, dtype, n, n_vol, buf=None):
@@ -780,6 +802,7 @@ def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite):
             if check_finite:
                 _zero_nonfinite(block)
         stream.verify_end()
+        stream.check_unchanged()
     return out
 
 
