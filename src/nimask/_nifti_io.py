@@ -415,8 +415,8 @@ def _check_size(path: str, compressed: bool, file_size: int, vox_offset: int, sh
     needed = vox_offset + nbytes
     if needed > _MAX_DEFLATE_RATIO * file_size + (1 << 16):
         raise ImageTooLargeError(
-            f"Header of {path!r} declares shape {tuple(shape)} of {dtype} ({needed} bytes), far more "
-            f"than a {file_size}-byte file can hold; the header is corrupt.",
+            f"Header of {path!r} declares shape {tuple(shape)} of {dtype} at vox_offset {vox_offset} "
+            f"({needed} bytes), far more than a {file_size}-byte file can hold; the header is corrupt.",
             path=path,
             expected=needed,
             found=file_size,

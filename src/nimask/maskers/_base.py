@@ -388,10 +388,13 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         img = check_niimg(imgs, ensure_ndim=None if not isinstance(imgs, (list, tuple)) else 4)
         ndim = len(img.shape)
         if ndim not in (3, 4):
+            name = img.get_filename() if hasattr(img, "get_filename") else None
+            where = f" ({name!r})" if name else ""
             raise DimensionError(
                 ndim, 4,
                 f"Input data has incompatible dimensionality: Expected dimension is 4D and you provided "
-                f"a {ndim}D image of shape {tuple(img.shape)}.",
+                f"a {ndim}D image of shape {tuple(img.shape)}{where}.",
+                path=name,
             )
         if any(s == 0 for s in img.shape):
             raise ParameterError(f"The image is empty: shape {tuple(img.shape)}.", found=tuple(img.shape))
