@@ -387,9 +387,9 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """(image, was_3d) for a 3D/4D niimg or a list of 3D niimgs (list of 4D: DimensionError)."""
         img = check_niimg(imgs, ensure_ndim=None if not isinstance(imgs, (list, tuple)) else 4)
         ndim = len(img.shape)
+        name = img.get_filename() if hasattr(img, "get_filename") else None
+        where = f" ({name!r})" if name else ""
         if ndim not in (3, 4):
-            name = img.get_filename() if hasattr(img, "get_filename") else None
-            where = f" ({name!r})" if name else ""
             raise DimensionError(
                 ndim, 4,
                 f"Input data has incompatible dimensionality: Expected dimension is 4D and you provided "
@@ -397,7 +397,9 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 path=name,
             )
         if any(s == 0 for s in img.shape):
-            raise ParameterError(f"The image is empty: shape {tuple(img.shape)}.", found=tuple(img.shape))
+            raise ParameterError(
+                f"The image is empty: shape {tuple(img.shape)}{where}.", path=name, found=tuple(img.shape)
+            )
         return img, ndim == 3
 
     # ---- outputs -------------------------------------------------------------------------

@@ -395,7 +395,14 @@ class NiftiMasker(_BaseMasker):
         """The fit images as one image (a list is concatenated along time), checked non-empty."""
         img = check_niimg(imgs, atleast_4d=True)
         if any(s == 0 for s in img.shape):
-            raise ParameterError(f"The image is empty: shape {tuple(img.shape)}.", param="imgs", found=tuple(img.shape))
+            import os
+
+            name = os.fspath(imgs) if isinstance(imgs, (str, os.PathLike)) else img.get_filename()
+            where = f" ({name!r})" if name else ""
+            raise ParameterError(
+                f"The image is empty: shape {tuple(img.shape)}{where}.", param="imgs", path=name,
+                found=tuple(img.shape),
+            )
         return img
 
     def _check_target(self) -> None:

@@ -120,7 +120,7 @@ def compute_epi_mask(
 
         value = finite.flat[0].item() if finite.size else "NaN"
         raise MaskError(
-            f"{func}: the mean image of {_filename(img) or 'the input image'!r} is constant "
+            f"{func}: the mean image of epi_img {_filename(img) or '(in memory)'!r} is constant "
             f"(every voxel = {value}): the input has no signal to threshold (nilearn returns "
             f"an arbitrary eroded box).",
             param="epi_img", found=f"constant {value}",
