@@ -24,6 +24,7 @@ __all__ = [
     "MaskError",
     "AtlasError",
     "ConfoundsError",
+    "ConfoundsNotFoundError",
     "SampleMaskError",
     "SampleMaskIndexError",
     "AllVolumesRemovedError",
@@ -134,6 +135,10 @@ class AtlasError(NimaskError, ValueError):
 
 class ConfoundsError(NimaskError, ValueError):
     """Confounds have the wrong length, non-finite values, or an unreadable format."""
+
+
+class ConfoundsNotFoundError(ConfoundsError, FileNotFoundError):
+    """A confounds file does not exist (also a ``FileNotFoundError``, as in nilearn)."""
 
 
 class SampleMaskError(NimaskError, ValueError):

@@ -57,6 +57,10 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, number)):
                 raise TypeError(f"'{name}' must be a number or None, found {value!r} ({type(value).__name__}).")
+        if self.t_r is not None:  # Difference from nilearn: t_r=-2 or 2000 (ms) refused even without a filter
+            from ..signal import check_t_r
+
+            check_t_r(self.t_r, purpose=f"{type(self).__name__}(t_r=...)")
         for name in self._bool_params:
             value = getattr(self, name)
             if not isinstance(value, bool):
