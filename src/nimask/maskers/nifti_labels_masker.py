@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .._niimg import check_niimg, same_fov
+from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, GeometryError, NimaskDataWarning, ParameterError
 from ..regions._labels import (
     check_labels_data,
@@ -387,7 +387,7 @@ class NiftiLabelsMasker(_BaseMasker):
                     f"- labels and {what} do not have the same shape: {tuple(labels_img.shape[:3])} vs "
                     f"{tuple(other.shape[:3])}"
                 )
-            elif not np.allclose(other.affine, labels_img.affine):
+            elif not affines_close(other.affine, labels_img.affine):
                 problems.append(f"- labels and {what} do not have the same affine")
         if problems:
             raise GeometryError(
@@ -530,6 +530,7 @@ class NiftiLabelsMasker(_BaseMasker):
 
         self._check_fitted()
         img, was_3d = self._load_run(imgs)
+        check_header_t_r(img, self.t_r, type(self).__name__)
         src = source_dtype(img)
         labels, mask, affine = self._grid(img)
         op, masked, cov, op_key = self._operator(labels, mask, affine)

@@ -20,9 +20,9 @@ import warnings
 
 import numpy as np
 
-from .._niimg import check_niimg, same_fov
+from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, ParameterError
-from ..regions._maps import MapsOperator, extract_chunks, float_maps, maps_array, prepare_maps, signals_to_array
+from ..regions._maps import MapsOperator, NonFiniteMaps, extract_chunks, maps_array, prepare_maps, signals_to_array
 
 try:  # scikit-learn is a dependency of the estimators only
     from sklearn.base import BaseEstimator, TransformerMixin
@@ -56,6 +56,10 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, number)):
                 raise TypeError(f"'{name}' must be a number or None, found {value!r} ({type(value).__name__}).")
+        if self.t_r is not None:  # Difference from nilearn: t_r=-2 or 2000 (ms) refused even without a filter
+            from ..signal import check_t_r
+
+            check_t_r(self.t_r, purpose=f"{type(self).__name__}(t_r=...)")
         for name in self._bool_params:
             value = getattr(self, name)
             if not isinstance(value, bool):
@@ -81,14 +85,9 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
         if memory is None or isinstance(memory, joblib.Memory):
             mem = memory if memory is not None else joblib.Memory(location=None, verbose=0)
         elif isinstance(memory, (str,)) or hasattr(memory, "__fspath__"):
-            import os
+            from ._base import check_cache_location
 
-            path = os.path.expanduser(os.fspath(memory))
-            if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-                raise ParameterError(
-                    f"memory: the parent folder of the cache location {path!r} does not exist.", param="memory"
-                )
-            mem = joblib.Memory(location=path, verbose=0)
+            mem = joblib.Memory(location=check_cache_location(memory), verbose=0)
         else:
             raise TypeError(f"'memory' must be None, a path or a joblib.Memory, found {type(memory).__name__}.")
         if mem.location is not None and self.memory_level == 0:
@@ -123,18 +122,17 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _binarised_mask(mask_img):
-        """Constructor masks: nonzero in every volume (NaN counts as 0), as uint8."""
-        import nibabel as nib
+        """Constructor masks as uint8 0/1, with NiftiMasker's checks (:func:`binarised_mask`).
 
+        Difference from nilearn: a probability map, a mask with several nonzero values or a
+        4D mask with several volumes is refused instead of silently binarised / AND-ed;
+        NaN counts as 0 with a warning giving the count.
+        """
         if mask_img is None:
             return None
-        img = check_niimg(mask_img)
-        data = np.nan_to_num(np.asanyarray(img.dataobj))
-        if data.ndim == 4:
-            data = np.all(data != 0, axis=3)
-        elif data.ndim != 3:
-            raise DimensionError(data.ndim, 3, f"mask_img must be 3D, found a {data.ndim}D image.")
-        return nib.Nifti1Image((data != 0).astype(np.uint8), img.affine)
+        from ._base import binarised_mask
+
+        return binarised_mask(mask_img)
 
     @staticmethod
     def _resample(img, target, interpolation, **kw):
@@ -147,8 +145,11 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _smooth(img, fwhm):
+        from .._nonfinite import count_nonfinite_img, note
         from ..image import smooth_img
 
+        # smoothing zeroes NaN/inf (nilearn silently): count them for the policy's warning
+        note(count_nonfinite_img(img), "smoothing", "in the image (before smoothing)")
         return smooth_img(img, fwhm)
 
     # ---- signals ----------------------------------------------------------------------------
@@ -404,9 +405,11 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         """Maps resampled to ``ref`` (linear, clipped), as float maps with non-finite values 0."""
         from ..image._resampling import resample_prepared
 
+        tally = NonFiniteMaps()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=float_maps)
+            maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=tally)
+        tally.warn(stacklevel=3)
         if not np.any(np.asarray(maps_img.dataobj)):
             raise AtlasError(
                 "No map left after resampling maps_img (every resampled value is 0).", param="maps_img"
@@ -421,7 +424,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
                 continue
             if tuple(other.shape[:3]) != tuple(maps_img.shape[:3]):
                 problems.append(f"- maps and {what} do not have the same shape: {maps_img.shape[:3]} vs {other.shape[:3]}")
-            elif not np.allclose(other.affine, maps_img.affine):
+            elif not affines_close(other.affine, maps_img.affine):
                 problems.append(f"- maps and {what} do not have the same affine")
         if problems:
             raise GeometryError(
@@ -446,6 +449,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
 
         self._check_fitted()
         img, was_3d = self._load_data(imgs)
+        check_header_t_r(img, self.t_r, type(self).__name__)
         source_dtype = _source_dtype(img)
         maps_img, mask_img = self.maps_img_, self.mask_img_
         target = self.resampling_target

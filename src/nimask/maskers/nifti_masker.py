@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .._niimg import check_niimg
+from .._niimg import affines_close, check_header_t_r, check_niimg
 from .._threads import prefetched
 from ..exceptions import MaskError, NimaskDataWarning, ParameterError
 from ._base import _BaseMasker, binarised_mask, clean_by_columns, fingerprint, source_dtype
@@ -154,7 +154,7 @@ def masked_signals(
 
         if _check_fwhm(smoothing_fwhm) is None:  # 0: nilearn's warning, then no smoothing
             smoothing_fwhm = None
-    resample = tuple(img.shape[:3]) != mask.shape or not np.allclose(img.affine, mask_affine)
+    resample = tuple(img.shape[:3]) != mask.shape or not affines_close(img.affine, mask_affine)
     n_vol = img.shape[3] if len(img.shape) == 4 else 1
     if not resample and smoothing_fwhm is None:
         signals = gather_masked(img, mask, chunk_size=chunk_size, ensure_finite=False).reshape(n_vol, -1)
@@ -202,11 +202,9 @@ def masked_signals(
 
 
 def _warn_nonfinite(n_bad: int, what: str) -> None:
-    if n_bad:
-        warnings.warn(
-            f"{what}: {n_bad} NaN/inf values inside the mask were set to 0.",
-            NimaskDataWarning, stacklevel=4,
-        )
+    from .._nonfinite import warn_nonfinite  # the policy shared by every masker
+
+    warn_nonfinite(n_bad, what, "inside the mask", stacklevel=4)
 
 
 # ------------------------------------------------------------------------------ the estimator
@@ -355,7 +353,14 @@ class NiftiMasker(_BaseMasker):
         """The fit images as one image (a list is concatenated along time), checked non-empty."""
         img = check_niimg(imgs, atleast_4d=True)
         if any(s == 0 for s in img.shape):
-            raise ParameterError(f"The image is empty: shape {tuple(img.shape)}.", param="imgs", found=tuple(img.shape))
+            import os
+
+            name = os.fspath(imgs) if isinstance(imgs, (str, os.PathLike)) else img.get_filename()
+            where = f" ({name!r})" if name else ""
+            raise ParameterError(
+                f"The image is empty: shape {tuple(img.shape)}{where}.", param="imgs", path=name,
+                found=tuple(img.shape),
+            )
         return img
 
     def _check_target(self) -> None:
@@ -454,6 +459,7 @@ class NiftiMasker(_BaseMasker):
 
     def _transform_one(self, imgs, confounds, sample_mask, cast: bool = True):
         img, was_3d = self._load_run(imgs)
+        check_header_t_r(img, self.t_r, type(self).__name__)
         src = source_dtype(img) if cast else None
         if self.high_variance_confounds:
             confounds = self._with_high_variance(img, confounds)
@@ -465,7 +471,7 @@ class NiftiMasker(_BaseMasker):
         return self._finish(signals, was_3d, src)
 
     def _signals(self, img, confounds, sample_mask) -> np.ndarray:
-        if tuple(img.shape[:3]) != self._mask.shape or not np.allclose(img.affine, self.mask_img_.affine):
+        if tuple(img.shape[:3]) != self._mask.shape or not affines_close(img.affine, self.mask_img_.affine):
             warnings.warn(_RESAMPLING_WARNING, UserWarning, stacklevel=5)
         signals, n_bad = masked_signals(
             img, self._mask, self.mask_img_.affine, smoothing_fwhm=self.smoothing_fwhm,

@@ -85,8 +85,11 @@ class MapsOperator:
         if out_dtype.kind != "f":
             out_dtype = np.dtype(np.float64)
         if data.dtype.kind == "f":
+            from .._nonfinite import note
+
             bad = ~np.isfinite(data)
             if bad.any():
+                note(int(bad.sum()), "maps extraction", "under the maps")
                 data = np.where(bad, 0, data)
         if self.kept.size == 0:
             return np.zeros((data.shape[1], 0), out_dtype)
@@ -234,12 +237,16 @@ def _check_same_grid(img, maps_img, mask_img=None) -> None:
 def maps_array(maps_img) -> np.ndarray:
     """The maps as a 4D float array with NaN/inf set to 0 (nilearn's ``clean_img`` on the maps).
 
-    Non-float maps become float32 (8-byte integers: float64).
+    Non-float maps become float32 (8-byte integers: float64). nilearn zeroes NaN/inf weights
+    silently; here a :class:`~nimask.exceptions.NimaskDataWarning` gives their count and maps.
     """
     data = np.asanyarray(maps_img.dataobj)
     if data.ndim == 3:
         data = data[..., np.newaxis]
-    return float_maps(data, copy=True)
+    tally = NonFiniteMaps()
+    data = tally(data, copy=True)
+    tally.warn(stacklevel=3)
+    return data
 
 
 def float_maps(data: np.ndarray, copy: bool = False) -> np.ndarray:
@@ -255,6 +262,36 @@ def float_maps(data: np.ndarray, copy: bool = False) -> np.ndarray:
         data = np.array(data, copy=True)
         data[bad] = 0
     return data
+
+
+class NonFiniteMaps:
+    """:func:`float_maps` over consecutive chunks of maps, counting the NaN/inf weights it zeroes."""
+
+    def __init__(self) -> None:
+        self.n_bad = 0
+        self.maps: list[int] = []
+        self._seen = 0
+
+    def __call__(self, chunk: np.ndarray, copy: bool = False) -> np.ndarray:
+        if chunk.ndim == 3:
+            chunk = chunk[..., np.newaxis]
+        if chunk.dtype.kind == "f":
+            bad = ~np.isfinite(chunk)
+            n_bad = int(bad.sum())
+            if n_bad:
+                self.n_bad += n_bad
+                self.maps.extend((np.flatnonzero(bad.any(axis=(0, 1, 2))) + self._seen).tolist())
+        self._seen += chunk.shape[3]
+        return float_maps(chunk, copy=copy)
+
+    def warn(self, stacklevel: int = 2) -> None:
+        if self.n_bad:
+            from ..exceptions import NimaskDataWarning
+
+            warnings.warn(
+                f"maps_img: {self.n_bad} NaN/inf weights in maps {self.maps[:10]} were set to 0.",
+                NimaskDataWarning, stacklevel=stacklevel + 1,
+            )
 
 
 def _mask_array(mask_img) -> np.ndarray | None:
@@ -304,16 +341,20 @@ def extract_chunks(op: MapsOperator, chunks) -> np.ndarray:
 
     The rows of consecutive chunks are gathered (in the stored dtype) until a batch holds
     ``_BATCH_VOLUMES`` volumes, so the maps are streamed once per batch, not per chunk.
+    NaN/inf data values are zeroed and counted (one warning for the whole image).
     """
+    from .._nonfinite import collecting
+
     parts, pending, n_pending = [], [], 0
-    for _, chunk in chunks:
-        pending.append(op.gather(chunk))
-        n_pending += pending[-1].shape[1]
-        if n_pending >= _BATCH_VOLUMES:
-            parts.append(op.solve(_stack(pending)))
-            pending, n_pending = [], 0
-    if pending or not parts:
-        parts.append(op.solve(_stack(pending)) if pending else op.solve(np.zeros((op.n_rows, 0), op.weights.dtype)))
+    with collecting("maps extraction", "under the maps"):
+        for _, chunk in chunks:
+            pending.append(op.gather(chunk))
+            n_pending += pending[-1].shape[1]
+            if n_pending >= _BATCH_VOLUMES:
+                parts.append(op.solve(_stack(pending)))
+                pending, n_pending = [], 0
+        if pending or not parts:
+            parts.append(op.solve(_stack(pending) if pending else np.zeros((op.n_rows, 0), op.weights.dtype)))
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 

@@ -233,8 +233,11 @@ class SpheresOperator:
             self._gather = VoxelGather(self.voxels, self.shape)
         data = self._gather(chunk)  # (n_voxels, n)
         if data.dtype.kind == "f":
+            from .._nonfinite import note
+
             bad = ~np.isfinite(data)
             if bad.any():
+                note(int(bad.sum()), "spheres extraction", "inside the spheres")
                 data = np.where(bad, 0, data)
         # sums of integers are exact in float64, then one division: the same means as numpy's
         means = np.asarray(self.matrix @ data.astype(np.float64, copy=False)).T / self.sizes
