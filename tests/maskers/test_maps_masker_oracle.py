@@ -256,3 +256,21 @@ def test_maps_factored_once_at_fit_and_reused_for_every_image(monkeypatch, use_m
     expected, _ = _both({"mask_img": _mask() if use_mask else None}, _img(np.float32),
                         lambda m: m.transform(_img(np.float64, seed=3)))
     assert_oracle(second, expected)
+
+
+def test_nan_weights_counted_when_the_maps_are_resampled_at_fit(tmp_path):
+    """The streamed resampling path zeroes NaN/inf weights per chunk and warns once, with the maps."""
+    maps = np.asarray(_maps().dataobj).copy()
+    maps[2, 2, 2, 1] = np.nan
+    maps[4, 3, 4, 2] = np.inf
+    path = tmp_path / "maps.nii.gz"
+    nib.Nifti1Image(maps, AFF).to_filename(path)
+    img = nib.Nifti1Image(np.asarray(_img(np.float32).dataobj)[::2, ::2, ::2], AFF @ np.diag([2, 2, 2, 1]))
+    with pytest.warns(NimaskDataWarning, match=r"2 NaN/inf weights in maps \[1, 2\]"):
+        masker = NiftiMapsMasker(str(path)).fit(img)
+    fitted = np.asarray(masker.maps_img_.dataobj)
+    assert np.isfinite(fitted).all() and fitted.shape == img.shape[:3] + (3,)
+    clean = maps.copy()
+    clean[~np.isfinite(clean)] = 0
+    expected = NiftiMapsMasker(nib.Nifti1Image(clean, AFF)).fit(img)
+    np.testing.assert_array_equal(fitted, np.asarray(expected.maps_img_.dataobj))
