@@ -26,11 +26,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-
-from .._threads import n_threads
 from scipy import ndimage
 
 from .._niimg import check_niimg, is_niimg_like
+from .._threads import n_threads
 from ..exceptions import NimaskWarning, ParameterError
 
 __all__ = ["smooth_img", "smooth_array", "fwhm_to_sigma"]
