@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .._niimg import affines_close, check_header_t_r, check_niimg
-from .._threads import prefetched
+from .._threads import n_threads, prefetched
 from ..exceptions import MaskError, NimaskDataWarning, ParameterError
 from ._base import _BaseMasker, binarised_mask, clean_by_columns, fingerprint, source_dtype
 
@@ -102,24 +102,38 @@ def _smoothing_box(mask: np.ndarray, sigmas) -> tuple[slice, ...]:
     return tuple(slice(max(int(a) - r, 0), min(int(b) + r, n)) for a, b, r, n in zip(lo, hi, radius, mask.shape))
 
 
-def _smoothed(part: np.ndarray, sigmas) -> np.ndarray:
+def _smoothed(part: np.ndarray, sigmas, pool=None) -> np.ndarray:
     """Float copy of a ``(x, y, z, n)`` chunk laid out ``(n, z, y, x)`` (C order), non-finite
     values set to 0, Gaussian-filtered along x, y then z (as ``smooth_array``).
 
     Same per-line computation as filtering the ``(x, y, z, n)`` array (bitwise equal), but
-    scipy runs about twice as fast when each volume is contiguous.
+    scipy runs about twice as fast when each volume is contiguous. With a thread ``pool``
+    the volumes are shared among its threads (scipy releases the GIL while filtering).
     """
-    from scipy import ndimage
-
     from ..image._smoothing import _float_dtype
 
     out = np.empty(part.shape[::-1], dtype=_float_dtype(part.dtype))
+    n = part.shape[3]
+    if pool is None or n < 2:
+        _smooth_volumes(part, sigmas, out)
+        return out
+    splits = np.array_split(np.arange(n), min(n, pool._max_workers))
+    futures = [pool.submit(_smooth_volumes, part[..., s[0] : s[-1] + 1], sigmas, out[s[0] : s[-1] + 1])
+               for s in splits if s.size]
+    for future in futures:
+        future.result()
+    return out
+
+
+def _smooth_volumes(part: np.ndarray, sigmas, out: np.ndarray) -> None:
+    """:func:`_smoothed` of ``part`` written into ``out`` (``(n, z, y, x)``, C order)."""
+    from scipy import ndimage
+
     out[...] = part.T
     _zero_nonfinite(out)
     for axis, sigma in enumerate(sigmas):
         if sigma > 0:
             ndimage.gaussian_filter1d(out, sigma, axis=3 - axis, output=out)
-    return out
 
 
 def masked_signals(
@@ -159,10 +173,10 @@ def masked_signals(
     if not resample and smoothing_fwhm is None:
         signals = gather_masked(img, mask, chunk_size=chunk_size, ensure_finite=False).reshape(n_vol, -1)
         return signals, _zero_nonfinite(signals)
-    from ..image._resampling import clip_bounds, resample_array
+    from ..image._resampling import clip_bounds
 
     grid_mask, grid_affine = _mask_box(mask, mask_affine) if resample else (mask, np.asarray(img.affine))
-    box = (slice(None),) * 3
+    box, sigmas = (slice(None),) * 3, None
     if smoothing_fwhm is not None:
         from ..image._smoothing import fwhm_to_sigma
 
@@ -174,6 +188,31 @@ def masked_signals(
     if resample and smoothing_fwhm is not None:  # clipping comes before smoothing: bounds first
         for _, chunk in iter_volume_chunks(img, chunk_size):
             bounds = clip_bounds(chunk, bounds)
+    pool = None
+    if smoothing_fwhm is not None and n_threads(n_vol) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(n_threads(n_vol))
+    try:
+        signals, n_bad, bounds = _masked_chunks(
+            img, chunk_size, resample, smoothing_fwhm, bounds, grid_affine, grid_mask, box, sigmas, idx,
+            n_vol, pool,
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    n_bad += _zero_nonfinite(signals)
+    if resample and smoothing_fwhm is None and bounds is not None:
+        np.clip(signals, signals.dtype.type(bounds[0]), signals.dtype.type(bounds[1]), out=signals)
+    return signals, n_bad
+
+
+def _masked_chunks(img, chunk_size, resample, smoothing_fwhm, bounds, grid_affine, grid_mask, box, sigmas, idx,
+                   n_vol, pool):
+    """The chunk loop of :func:`masked_signals`: ``(signals, non-finite count before smoothing, clip bounds)``."""
+    from .._nifti_io import iter_volume_chunks
+    from ..image._resampling import clip_bounds, resample_array
+
     signals, n_bad = None, 0
     for t0, chunk in prefetched(iter_volume_chunks(img, chunk_size)):
         if resample:
@@ -185,7 +224,7 @@ def masked_signals(
         if smoothing_fwhm is not None:
             if chunk.dtype.kind == "f":
                 n_bad += int((~np.isfinite(chunk[grid_mask])).sum())
-            block = _smoothed(chunk[box], sigmas).reshape(n, -1)  # (n, voxels of the box in F order)
+            block = _smoothed(chunk[box], sigmas, pool).reshape(n, -1)  # (n, voxels of the box in F order)
         else:
             block = chunk.reshape(-1, n, order="F").T  # (n, n_grid_voxels), a view for F-ordered chunks
         if signals is None:
@@ -195,10 +234,7 @@ def masked_signals(
             np.take(block, idx, axis=1, out=signals[t0 : t0 + n])
         else:
             signals[t0 : t0 + n] = block[:, idx]
-    n_bad += _zero_nonfinite(signals)
-    if resample and smoothing_fwhm is None and bounds is not None:
-        np.clip(signals, signals.dtype.type(bounds[0]), signals.dtype.type(bounds[1]), out=signals)
-    return signals, n_bad
+    return signals, n_bad, bounds
 
 
 def _warn_nonfinite(n_bad: int, what: str) -> None:
