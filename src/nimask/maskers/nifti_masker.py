@@ -48,6 +48,7 @@ import numpy as np
 from .._niimg import check_niimg
 from ..exceptions import MaskError, NimaskDataWarning, ParameterError
 from ._base import _BaseMasker, binarised_mask, clean_by_columns, fingerprint, source_dtype
+from ..reporting._record import reported
 
 __all__ = ["NiftiMasker", "masked_signals"]
 
@@ -367,6 +368,7 @@ class NiftiMasker(_BaseMasker):
         self.clean_args = clean_args
 
     # ---- fit -----------------------------------------------------------------------------
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """Binarise the given mask (or compute one from ``imgs``) and resample it to the target."""
         self._check_params()
@@ -473,6 +475,7 @@ class NiftiMasker(_BaseMasker):
         key = lambda: ("mask", func.__name__, fingerprint(imgs), {k: fingerprint(v) for k, v in kwargs.items()})  # noqa: E731
         return self._cache(key, lambda: func(imgs_img, **kwargs))
 
+    @reported("fit_transform")
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         """Fit on ``imgs`` (no "mask given" warning) and transform them."""
         self._in_fit_transform = True
@@ -483,6 +486,7 @@ class NiftiMasker(_BaseMasker):
         return self.transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
     # ---- transform -----------------------------------------------------------------------
+    @reported("transform")
     def transform(self, imgs, confounds=None, sample_mask=None):
         """Signals ``(T, n_elements_)`` of a 4D image (``(n_elements_,)`` for a 3D image)."""
         self._check_fitted()

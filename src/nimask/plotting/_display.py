@@ -188,7 +188,7 @@ def draw(grid: DisplayGrid, cut_coords, display_mode: str, layers: list[dict], *
         if annotate:
             panel.ax.text(0.02, 0.02, f"{panel.axis}={panel.coord:.0f}", transform=panel.ax.transAxes,
                           color="white", fontsize=8, ha="left", va="bottom")
-            if panel.axis in ("y", "z") and display_mode != "mosaic":
+            if panel.axis in ("y", "z") and display_mode == "ortho":
                 panel.ax.text(0.02, 0.5, "L", transform=panel.ax.transAxes, color="white", fontsize=9, va="center")
                 panel.ax.text(0.98, 0.5, "R", transform=panel.ax.transAxes, color="white", fontsize=9,
                               va="center", ha="right")
