@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DimensionError, ParameterError
-from ._display import FigureDisplay, label_colors, new_figure
+from ._display import FigureDisplay, label_colors, new_figure, require_matplotlib
 
 __all__ = ["CarpetDisplay", "plot_carpet", "carpet_rows"]
 
@@ -126,6 +126,7 @@ def plot_carpet(
     CarpetDisplay
         NaN columns (e.g. empty regions) are drawn in red.
     """
+    require_matplotlib()
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 1:
         raise ParameterError(f"'max_rows' must be an int >= 1; got {max_rows!r}.", param="max_rows", found=max_rows)
     if t_r is not None and (isinstance(t_r, bool) or not isinstance(t_r, (int, float, np.number)) or not t_r > 0):
@@ -147,10 +148,12 @@ def plot_carpet(
     rows = np.asarray(signals[:, cols], dtype=np.float64).T  # (shown rows, T)
     nan_rows = np.isnan(rows).all(axis=1)
     if standardize:
+        valid = rows[~nan_rows]
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nanmean(rows, axis=1, keepdims=True) if not nan_rows.all() else 0.0
-            std = np.nanstd(rows, axis=1, keepdims=True)
-            rows = np.where(std > 0, (rows - mean) / np.where(std > 0, std, 1.0), 0.0)
+            mean = np.nanmean(valid, axis=1, keepdims=True)
+            std = np.nanstd(valid, axis=1, keepdims=True)
+            valid = np.where(std > 0, (valid - mean) / np.where(std > 0, std, 1.0), 0.0)
+        rows[~nan_rows] = valid
         rows[nan_rows] = np.nan
         lo, hi = (-2.0 if vmin is None else vmin), (2.0 if vmax is None else vmax)
     else:

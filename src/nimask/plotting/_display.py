@@ -12,20 +12,27 @@ import numpy as np
 from ..exceptions import ParameterError
 from ._slices import AXES, DisplayGrid, slice_of
 
-__all__ = ["FigureDisplay", "SlicesDisplay", "label_colors", "new_figure"]
+__all__ = ["FigureDisplay", "SlicesDisplay", "label_colors", "new_figure", "require_matplotlib"]
 
 _FORMATS = ("png", "svg", "pdf", "jpg", "jpeg")
 
 
-def new_figure(figsize, facecolor="black"):
-    """A matplotlib Figure with its own Agg canvas (no pyplot: no global state, headless)."""
+def require_matplotlib() -> None:
+    """Raise an ImportError saying how to install matplotlib when it is missing."""
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+        import matplotlib  # noqa: F401
+    except ImportError as exc:  # exercised in a subprocess test
         raise ImportError(
             "nimask.plotting needs matplotlib: pip install 'nimask[plotting]' (or pip install matplotlib)."
         ) from exc
+
+
+def new_figure(figsize, facecolor="black"):
+    """A matplotlib Figure with its own Agg canvas (no pyplot: no global state, headless)."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=figsize, facecolor=facecolor)
     FigureCanvasAgg(fig)
     return fig

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ParameterError
-from ._display import SlicesDisplay, draw, label_colors
+from ._display import SlicesDisplay, draw, label_colors, require_matplotlib
 from ._slices import as_3d, display_grid, resolve_cuts, sample_nearest
 
 __all__ = ["plot_roi", "plot_img", "plot_epi", "robust_range"]
@@ -88,6 +88,7 @@ def plot_roi(
     SlicesDisplay
         The figure (``savefig``, ``to_bytes``, ``close``) and the cut coordinates used.
     """
+    require_matplotlib()
     if view_type not in _VIEW_TYPES:
         raise ParameterError(f"'view_type' must be one of {_VIEW_TYPES}; got {view_type!r}.",
                              param="view_type", expected=_VIEW_TYPES, found=view_type)
@@ -165,6 +166,7 @@ def plot_img(
         Opacity of ``img`` (default: opaque, 0.8 over a background).
     colorbar : bool, default=False
     """
+    require_matplotlib()
     image = as_3d(img, "img")
     layers = []
     if bg_img is not None:
