@@ -83,8 +83,11 @@ class FigureDisplay:
         return buf.getvalue()
 
     def close(self) -> None:
-        """Release the figure's memory."""
-        self.figure.clear()
+        """Drop this display's references to its figure (no pyplot: the memory is then freed)."""
+        for name in ("panels", "ax"):
+            if hasattr(self, name):
+                setattr(self, name, [] if name == "panels" else None)
+        self.figure = None
 
 
 @dataclass

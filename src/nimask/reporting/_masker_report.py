@@ -1,6 +1,7 @@
 """Build the HTML report of a fitted masker from its fitted attributes and its ``_report_log``."""
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from typing import Any
@@ -34,18 +35,31 @@ def _png(display) -> bytes:
         display.close()
 
 
-def _mean_of(source) -> Any:
-    """Mean image of a recorded source (streamed), or None when the source is gone."""
+def _mean_of(source, log: ReportLog) -> Any:
+    """Mean image of a recorded source (streamed once, then kept in ``log`` as a float32 3D
+    image), or None when the source is gone."""
+    import nibabel as nib
+
     from .._niimg import check_niimg
     from ..image import mean_img
 
+    key = None
+    if source is not None and source[0] == "path" and os.path.isfile(source[1]):
+        st = os.stat(source[1])
+        key = (source[1], st.st_size, st.st_mtime_ns)  # a rewritten file is read again
+    if key is not None and key in log.means:
+        return log.means[key]
     target = resolve_source(source)
     if target is None:
         return None
     img = check_niimg(target)
     if len(img.shape) == 3:
         return img
-    return mean_img(img)
+    mean = mean_img(img)
+    mean = nib.Nifti1Image(np.asarray(mean.dataobj, dtype=np.float32), mean.affine)
+    if key is not None:
+        log.means[key] = mean  # a file's mean: the next report does not read the file again
+    return mean
 
 
 def _short(value, limit: int = 90) -> str:
@@ -248,7 +262,7 @@ def _regions_spheres(masker, op):
                      "" if sizes is None else int(sizes[i]), status))
         classes.append("dropped" if i in empty else "")
         if i in empty:
-            dropped.append((i, f"seed {tuple(seed)}", status))
+            dropped.append((i, "seed (" + ", ".join(f"{c:.1f}" for c in seed) + ")", status))
     html = table(["sphere", "x (mm)", "y (mm)", "z (mm)", "radius (mm)", "voxels", "status"], rows,
                  numeric=[0, 1, 2, 3, 5], row_classes=classes)
     return html, dropped
@@ -347,7 +361,7 @@ def masker_report(masker, title: str | None = None) -> Report:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a report never warns about the data again
             try:
-                bg = _mean_of(source) if getattr(masker, "reports", True) else None
+                bg = _mean_of(source, log) if getattr(masker, "reports", True) else None
             except Exception:  # the file changed or vanished: show what we can
                 bg = None
             label = source_label(source, i) if run is not None else (

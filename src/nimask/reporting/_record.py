@@ -118,6 +118,7 @@ class ReportLog:
     warnings: list = field(default_factory=list)  # dicts: stage, category, message, count
     fit_seconds: float | None = None
     transform_seconds: float | None = None
+    means: dict = field(default_factory=dict)  # mean images (3D) of file sources, filled by the report
 
     def add_warnings(self, stage: str, caught) -> None:
         for w in caught:
@@ -215,6 +216,35 @@ def _emit(caught, caller) -> None:
         warnings.warn_explicit(w.message, w.category, filename, lineno, registry=registry, source=w.source)
 
 
+def _updated_log(log, stage: str, imgs, result, bound: dict, caught, seconds: float) -> ReportLog:
+    if stage != "transform" or log is None:
+        log = ReportLog()
+        if imgs is not None and stage != "transform":
+            log.fit_sources = describe_source(imgs)
+        if stage == "fit":
+            log.fit_seconds = seconds
+    else:
+        log.warnings = [w for w in log.warnings if w["stage"] in ("fit", "fit_transform")]
+    log.add_warnings(stage, caught)
+    if stage != "fit" and imgs is not None:
+        _record_runs(log, imgs, result, bound.get("confounds"), bound.get("sample_mask"), seconds)
+    return log
+
+
+def _calling(method, self, args, kwargs, caller):
+    """(result, recorded warnings) of the method; on an exception its warnings are re-emitted first
+    (a warning the caller's filters turn into an error then raises, as it would have)."""
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = method(self, *args, **kwargs)
+    except BaseException:
+        _emit(caught, caller)
+        raise
+    return result, caught
+
+
 def reported(stage: str) -> Callable:
     """Decorate a masker's public ``fit`` / ``transform`` / ``fit_transform`` to record report data.
 
@@ -230,42 +260,33 @@ def reported(stage: str) -> Callable:
 
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
-            if (getattr(self, "_report_depth", 0) or not getattr(self, "reports", True)
-                    or threading.current_thread() is not threading.main_thread()):
-                return method(self, *args, **kwargs)
+            if getattr(self, "_report_depth", 0) or threading.current_thread() is not threading.main_thread():
+                return method(self, *args, **kwargs)  # an outer call records (or a worker thread)
+            frame = sys._getframe(1)
+            caller = (frame.f_code.co_filename, frame.f_lineno)
+            del frame
+            if not getattr(self, "reports", True):  # record nothing; keep the warnings' locations
+                result, caught = _calling(method, self, args, kwargs, caller)
+                _emit(caught, caller)
+                return result
             try:
                 bound = signature.bind(self, *args, **kwargs).arguments
             except TypeError:
                 return method(self, *args, **kwargs)  # the method raises its own error
             imgs = bound.get("imgs")
-            frame = sys._getframe(1)
-            caller = (frame.f_code.co_filename, frame.f_lineno)
-            del frame
             self._report_depth = 1
             t0 = time.perf_counter()
             try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    result = method(self, *args, **kwargs)
-            except BaseException:
-                _emit(caught, caller)
-                raise
+                result, caught = _calling(method, self, args, kwargs, caller)
             finally:
                 self._report_depth = 0
             seconds = time.perf_counter() - t0
-            log = getattr(self, "_report_log", None)
-            if stage != "transform" or log is None:
+            try:
+                log = _updated_log(getattr(self, "_report_log", None), stage, imgs, result, bound, caught, seconds)
+            except Exception as exc:  # a report problem never breaks fit/transform: the report says it
                 log = ReportLog()
-                if imgs is not None and stage != "transform":
-                    log.fit_sources = describe_source(imgs)
-                if stage == "fit":
-                    log.fit_seconds = seconds
-            else:
-                log.warnings = [w for w in log.warnings if w["stage"] == "fit"]
-            log.add_warnings("fit" if stage == "fit" else "transform" if stage == "transform" else "fit_transform",
-                             caught)
-            if stage != "fit" and imgs is not None:
-                _record_runs(log, imgs, result, bound.get("confounds"), bound.get("sample_mask"), seconds)
+                log.warnings.append({"stage": stage, "category": type(exc).__name__,
+                                     "message": f"report data could not be recorded: {exc}", "count": 1})
             self._report_log = log
             _emit(caught, caller)
             return result
