@@ -33,7 +33,9 @@ Differences from nilearn
 * The median of integer data is averaged in float64 (scipy adds the two middle values in
   the integer dtype, which can overflow).
 * ``memory_level > 1`` without a cache location warns (nilearn 0.14.1 crashes).
-* Reports are not implemented: ``reports`` and ``cmap`` are accepted and stored.
+* ``generate_report()`` gives nimask's own self-contained HTML page (regions over the mean
+  image, coverage, dropped regions, cleaning steps, warnings, carpet plot); ``cmap`` colours
+  the regions and ``reports=False`` records nothing for it.
 """
 from __future__ import annotations
 

@@ -20,7 +20,9 @@ Differences from nilearn
   files (size, mtime and a checksum), so an input rewritten in place is never served stale.
   There are no separate level-2 caches (caching never changes the numbers).
 * ``memory_level > 1`` without a cache location warns (nilearn 0.14.1 crashes).
-* Reports are not implemented: ``reports`` and ``cmap`` are accepted and stored.
+* ``generate_report()`` gives nimask's own self-contained HTML page (mask over the mean
+  image, coverage, cleaning steps, warnings, carpet plot); ``reports=False`` records nothing
+  for it (``cmap`` is accepted and stored).
 * Old scripts: ``sessions=`` is accepted with a ``DeprecationWarning`` and used as ``runs``.
 * ``t_r`` is checked at ``fit`` even without filters: zero, negative or > 100 s (milliseconds?)
   raise a :class:`~nimask.exceptions.ParameterError` (nilearn accepts them and, once a filter
@@ -294,9 +296,10 @@ class NiftiMasker(_BaseMasker):
     memory_level : int, default=1
     verbose : int, default=0
     reports : bool, default=True
-        Accepted for compatibility (reports are not produced).
+        Record what ``generate_report()`` shows (warnings, image sources, a sample of the
+        signals) during ``fit``/``transform``.
     cmap : str, default="gray"
-        Accepted for compatibility.
+        Accepted for compatibility (stored).
     clean_args : dict, optional
         Extra keyword arguments of :func:`nimask.signal.clean`.
 

@@ -43,8 +43,10 @@ def label_colors(n: int, cmap: Any = None) -> np.ndarray:
     if cmap is not None:
         import matplotlib
 
+        if isinstance(cmap, str) and cmap not in matplotlib.colormaps:
+            raise ParameterError(f"'cmap': {cmap!r} is not a matplotlib colormap name.", param="cmap", found=cmap)
         cm = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
-        return np.asarray(cm(np.linspace(0.0, 1.0, n) if n > 1 else [1.0]))[:, :3]
+        return np.asarray(cm(np.linspace(0.1, 0.9, n) if n > 1 else [0.6]))[:, :3]
     if n == 1:
         return np.array([[1.0, 0.0, 0.0]])
     hues = (np.arange(n) * 0.618033988749895) % 1.0

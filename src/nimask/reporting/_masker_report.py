@@ -145,9 +145,10 @@ def _overlay_figures(masker, kind: str, bg, name: str) -> tuple[list[str], Any]:
         view, title = "filled", f"spheres over {what}" if note is None else note
     alpha = 0.55 if bg is not None else 0.9
     figs = []
+    cmap = getattr(masker, "cmap", None) if kind in ("labels", "maps") else None
     for mode, cuts in (("ortho", None), ("z", 7)):
         display = plot_roi(roi, bg, cut_coords=cuts, display_mode=mode, title=f"{name}: {title}" if mode == "ortho"
-                           else None, view_type=view, alpha=alpha)
+                           else None, view_type=view, alpha=alpha, cmap=cmap)
         if kind == "spheres":
             display.add_markers(np.asarray(masker.seeds_, dtype=np.float64), color="yellow", size=25)
         figs.append(image(_png(display), f"{title} ({mode} slices)"))
