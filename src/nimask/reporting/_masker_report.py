@@ -372,7 +372,8 @@ def masker_report(masker, title: str | None = None) -> Report:
         body = []
         if bg is None and run is not None:
             body.append('<p class="note">The image is no longer available (an in-memory image that was deleted, '
-                        'or a moved file): overlays are drawn without it.</p>')
+                        'a moved file, or an input that was not a list of images): overlays are drawn without '
+                        'it.</p>')
         body += figs
         if kind == "voxels":
             body.append(_mask_coverage(masker, bg))
