@@ -229,3 +229,15 @@ def test_report_before_any_transform_uses_the_fit_image(data):
     html = masker.generate_report().get_html()
     assert "fit image" in html and "none transformed yet" in html
     assert html.count('src="data:image/png;base64,') == 2  # overlays, no carpet without signals
+
+
+def test_multi_maps_with_worker_processes(data):
+    """n_jobs=2 pickles the masker to worker processes: the report log (weak references) must pickle."""
+    from nimask.maskers import MultiNiftiMapsMasker
+
+    imgs = [data["func"], second_run(data)]
+    masker = MultiNiftiMapsMasker(data["maps"], n_jobs=2, standardize=None).fit(imgs)
+    out = masker.transform(imgs)
+    assert [o.shape[0] for o in out] == [20, 15]
+    html = masker.generate_report().get_html()
+    assert "15 volumes × 6 columns" in _section(html, "image-2")
