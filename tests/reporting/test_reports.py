@@ -231,6 +231,7 @@ def test_report_before_any_transform_uses_the_fit_image(data):
     assert html.count('src="data:image/png;base64,') == 2  # overlays, no carpet without signals
 
 
+@pytest.mark.slow  # starting the worker processes takes seconds
 def test_multi_maps_with_worker_processes(data):
     """n_jobs=2 pickles the masker to worker processes: the report log (weak references) must pickle."""
     from nimask.maskers import MultiNiftiMapsMasker
