@@ -242,3 +242,13 @@ def test_multi_maps_with_worker_processes(data):
     assert [o.shape[0] for o in out] == [20, 15]
     html = masker.generate_report().get_html()
     assert "15 volumes × 6 columns" in _section(html, "image-2")
+
+
+def test_module_filters_still_apply_to_re_emitted_warnings(data):
+    masker = NiftiMasker(data["mask"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
+        masker.fit(data["func"])  # "Given mask will be used" points at this module: ignored
+    assert not [w for w in caught if "Given mask" in str(w.message)]
+    assert "Given mask will be used" in _section(masker.generate_report().get_html(), "warnings")

@@ -209,11 +209,26 @@ def _emit(caught, caller) -> None:
     (A ``stacklevel`` counted from inside the masker reaches this wrapper's frame where it
     meant the user's line.)"""
     for w in caught:
-        filename, lineno = w.filename, w.lineno
+        filename, lineno, module = w.filename, w.lineno, None
         if filename == __file__ and caller is not None:
-            filename, lineno = caller
+            filename, lineno, module = caller
         registry = _REGISTRIES.setdefault(filename or "", {})
-        warnings.warn_explicit(w.message, w.category, filename, lineno, registry=registry, source=w.source)
+        warnings.warn_explicit(w.message, w.category, filename, lineno, module=module or _module_of(filename),
+                               registry=registry, source=w.source)
+
+
+_MODULES: dict[str, str] = {}
+
+
+def _module_of(filename: str) -> str | None:
+    """The name of the loaded module of a file (what ``warnings.warn`` matches ``module=`` filters with)."""
+    if filename in _MODULES:
+        return _MODULES[filename]
+    for name, mod in list(sys.modules.items()):
+        if getattr(mod, "__file__", None) == filename:
+            _MODULES[filename] = name
+            return name
+    return None  # warn_explicit then uses the file name without ".py", as for unknown files
 
 
 def _updated_log(log, stage: str, imgs, result, bound: dict, caught, seconds: float) -> ReportLog:
@@ -263,7 +278,7 @@ def reported(stage: str) -> Callable:
             if getattr(self, "_report_depth", 0) or threading.current_thread() is not threading.main_thread():
                 return method(self, *args, **kwargs)  # an outer call records (or a worker thread)
             frame = sys._getframe(1)
-            caller = (frame.f_code.co_filename, frame.f_lineno)
+            caller = (frame.f_code.co_filename, frame.f_lineno, frame.f_globals.get("__name__"))
             del frame
             if not getattr(self, "reports", True):  # record nothing; keep the warnings' locations
                 result, caught = _calling(method, self, args, kwargs, caller)
