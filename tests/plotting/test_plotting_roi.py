@@ -208,3 +208,13 @@ def test_plot_epi_uses_a_robust_range_and_draws_grey():
     sub = rgb[rgb.shape[0] - int(bbox.y1) + 2: rgb.shape[0] - int(bbox.y0) - 2, int(bbox.x0) + 2: int(bbox.x1) - 2]
     assert np.all(np.abs(sub[..., 0] - sub[..., 1]) <= 2)  # grey
     assert sub.std() > 20  # contrast kept: not a flat black image
+
+
+def test_markers_only_near_each_plane():
+    mask = _box_mask()
+    display = plot_roi(mask, display_mode="z", cut_coords=[-10.0, 10.0])
+    display.add_markers([[0.0, 0.0, -10.0]], max_distance=3.0)
+    counts = [len(p.ax.collections) for p in display.panels]
+    assert counts == [1, 0]
+    display.add_markers([[0.0, 0.0, 50.0]])  # no limit: projected on every panel
+    assert [len(p.ax.collections) for p in display.panels] == [2, 1]

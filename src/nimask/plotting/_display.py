@@ -118,13 +118,19 @@ class SlicesDisplay(FigureDisplay):
         """The matplotlib Axes of the panels, in order."""
         return [p.ax for p in self.panels]
 
-    def add_markers(self, coords, color="yellow", size: float = 40.0) -> None:
-        """Draw world points (mm) on every panel, projected along the panel's normal."""
+    def add_markers(self, coords, color="yellow", size: float = 40.0, max_distance: float | None = None) -> None:
+        """Draw world points (mm) on the panels, projected along each panel's normal.
+
+        ``max_distance`` (mm): on each panel, only the points at most this far from its plane.
+        """
         coords = np.atleast_2d(np.asarray(coords, dtype=np.float64))
         for panel in self.panels:
-            u, v = [a for a in range(3) if a != AXES[panel.axis]]
-            panel.ax.scatter(coords[:, u], coords[:, v], s=size, c=color, marker="o",
-                             edgecolors="black", linewidths=0.8, zorder=5)
+            axis = AXES[panel.axis]
+            u, v = [a for a in range(3) if a != axis]
+            near = coords if max_distance is None else coords[np.abs(coords[:, axis] - panel.coord) <= max_distance]
+            if len(near):
+                panel.ax.scatter(near[:, u], near[:, v], s=size, c=color, marker="o",
+                                 edgecolors="black", linewidths=0.8, zorder=5)
 
 
 def _layout(grid: DisplayGrid, rows: list[list[tuple[str, float]]], title, figure_width: float | None):

@@ -126,7 +126,7 @@ def _overlay_figures(masker, kind: str, bg, name: str) -> tuple[list[str], Any]:
     """The overlay figures (HTML) of one image, and the spheres operator when built."""
     from ..plotting import plot_roi
 
-    what = "the mean image" if bg is not None else "its own grid (no image recorded)"
+    what = "the mean image" if bg is not None else "their own grid (no image recorded)"
     op = None
     if kind == "voxels":
         roi, view, title = masker.mask_img_, ("contours" if bg is not None else "filled"), f"mask over {what}"
@@ -135,7 +135,7 @@ def _overlay_figures(masker, kind: str, bg, name: str) -> tuple[list[str], Any]:
         roi = masker.labels_img_ if roi is None else roi
         view, title = "filled", f"regions over {what}"
     elif kind == "maps":
-        roi, view, title = _argmax_labels(masker), "filled", f"maps (largest map at each voxel) over {what}"
+        roi, view, title = _argmax_labels(masker), "filled", f"maps (largest at each voxel) over {what}"
     else:
         ref, note = _spheres_grid(masker, bg)
         try:
@@ -147,11 +147,14 @@ def _overlay_figures(masker, kind: str, bg, name: str) -> tuple[list[str], Any]:
     figs = []
     cmap = getattr(masker, "cmap", None) if kind in ("labels", "maps") else None
     for mode, cuts in (("ortho", None), ("z", 7)):
-        display = plot_roi(roi, bg, cut_coords=cuts, display_mode=mode, title=f"{name}: {title}" if mode == "ortho"
-                           else None, view_type=view, alpha=alpha, cmap=cmap)
+        display = plot_roi(roi, bg, cut_coords=cuts, display_mode=mode, title=title if mode == "ortho" else None,
+                           view_type=view, alpha=alpha, cmap=cmap)
         if kind == "spheres":
-            display.add_markers(np.asarray(masker.seeds_, dtype=np.float64), color="yellow", size=25)
-        figs.append(image(_png(display), f"{title} ({mode} slices)"))
+            radii = masker.radius if isinstance(masker.radius, (list, tuple)) else [masker.radius]
+            reach = max(float(r or 0.0) for r in radii) + float(display.grid.step.max())
+            display.add_markers(np.asarray(masker.seeds_, dtype=np.float64), color="yellow", size=25,
+                                max_distance=reach)
+        figs.append(image(_png(display), f"{name}: {title} ({mode} slices)"))
     return figs, op
 
 
