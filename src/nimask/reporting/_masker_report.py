@@ -177,6 +177,18 @@ def _mask_coverage(masker, bg) -> str:
     return table(["mask coverage", "value"], rows, numeric=[1])
 
 
+def _carpet_groups(masker, kind: str, run):
+    """Region of each carpet row (the overlay's colours), for the region maskers."""
+    if kind == "labels":
+        ids = np.asarray(getattr(masker, "_region_values", []))
+        if ids.size == run.n_columns:
+            names = dict(zip(ids.tolist(), masker.region_names_.values()))
+            return ids[run.columns], names
+    elif kind in ("maps", "spheres") and run.n_columns == masker.n_elements_:
+        return run.columns + 1, None  # the overlay's label of map/sphere k is k + 1
+    return None, None
+
+
 # ------------------------------------------------------------------------------ regions
 def _regions_voxels(masker):
     mask = masker.mask_img_
@@ -389,8 +401,9 @@ def masker_report(masker, title: str | None = None) -> Report:
                 from ..plotting import plot_carpet
 
                 shown = "" if run.sample.shape[1] == run.n_columns else f", {run.sample.shape[1]} evenly spaced shown"
+                groups, names = _carpet_groups(masker, kind, run)
                 display = plot_carpet(run.sample, t_r=getattr(masker, "t_r", None), max_rows=run.sample.shape[1],
-                                      title=f"{label}: extracted signals ({run.n_columns} {unit}{shown}), z-scored "
+                                      groups=groups, group_names=names, title=f"{label}: extracted signals ({run.n_columns} {unit}{shown}), z-scored "
                                             f"per row for display", figure_size=(10.0, 3.6))
                 body.append(image(_png(display), f"carpet plot of {label}"))
         heading = f"Image {i + 1}: {label}" if run is not None else label
