@@ -456,6 +456,17 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags.requires_fit = True
         return tags
 
+    # ---- report --------------------------------------------------------------------------
+    def generate_report(self, title: str | None = None):
+        """An HTML report of the fitted masker (see :func:`nimask.reporting.masker_report`).
+
+        Needs matplotlib (``nimask[plotting]``). Returns a :class:`nimask.reporting.Report`
+        (``save_as_html``, ``open_in_browser``, ``_repr_html_`` in notebooks).
+        """
+        from ..reporting import masker_report
+
+        return masker_report(self, title=title)
+
 
 # --------------------------------------------------------------------------------- cleaning
 _CLEAN_BLOCK_ELEMENTS = 1 << 21  # ~8 MB of float32 per column block: stays in cache

@@ -23,6 +23,7 @@ import numpy as np
 from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, ParameterError
 from ..regions._maps import MapsOperator, NonFiniteMaps, extract_chunks, maps_array, prepare_maps, signals_to_array
+from ..reporting._record import reported
 
 try:  # scikit-learn is a dependency of the estimators only
     from sklearn.base import BaseEstimator, TransformerMixin
@@ -217,13 +218,26 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self)
 
+    @reported("fit_transform")
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         return self.fit(imgs, y).transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
+    @reported("transform")
     def transform(self, imgs, confounds=None, sample_mask=None):
         """Extract and clean the signals of ``imgs`` (3D gives 1-D output)."""
         self._check_fitted()
         return self.transform_single_imgs(imgs, confounds=confounds, sample_mask=sample_mask)
+
+    # ---- report --------------------------------------------------------------------------
+    def generate_report(self, title: str | None = None):
+        """An HTML report of the fitted masker (see :func:`nimask.reporting.masker_report`).
+
+        Needs matplotlib (``nimask[plotting]``). Returns a :class:`nimask.reporting.Report`
+        (``save_as_html``, ``open_in_browser``, ``_repr_html_`` in notebooks).
+        """
+        from ..reporting import masker_report
+
+        return masker_report(self, title=title)
 
 
 def _source_dtype(img) -> np.dtype:
@@ -319,6 +333,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
     _bool_params = ("detrend", "standardize_confounds", "keep_masked_maps")
 
     # ---- fit -----------------------------------------------------------------------------------
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """Load (and resample) the maps and the mask; ``imgs`` gives the grid for ``"data"``."""
         import nibabel as nib

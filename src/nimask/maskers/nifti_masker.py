@@ -20,7 +20,9 @@ Differences from nilearn
   files (size, mtime and a checksum), so an input rewritten in place is never served stale.
   There are no separate level-2 caches (caching never changes the numbers).
 * ``memory_level > 1`` without a cache location warns (nilearn 0.14.1 crashes).
-* Reports are not implemented: ``reports`` and ``cmap`` are accepted and stored.
+* ``generate_report()`` gives nimask's own self-contained HTML page (mask over the mean
+  image, coverage, cleaning steps, warnings, carpet plot); ``reports=False`` records nothing
+  for it (``cmap`` is accepted and stored).
 * Old scripts: ``sessions=`` is accepted with a ``DeprecationWarning`` and used as ``runs``.
 * ``t_r`` is checked at ``fit`` even without filters: zero, negative or > 100 s (milliseconds?)
   raise a :class:`~nimask.exceptions.ParameterError` (nilearn accepts them and, once a filter
@@ -49,6 +51,7 @@ from .._niimg import affines_close, check_header_t_r, check_niimg
 from .._threads import n_threads, prefetched
 from ..exceptions import MaskError, NimaskDataWarning, ParameterError
 from ._base import _BaseMasker, binarised_mask, clean_by_columns, fingerprint, source_dtype
+from ..reporting._record import reported
 
 __all__ = ["NiftiMasker", "masked_signals"]
 
@@ -285,9 +288,10 @@ class NiftiMasker(_BaseMasker):
     memory_level : int, default=1
     verbose : int, default=0
     reports : bool, default=True
-        Accepted for compatibility (reports are not produced).
+        Record what ``generate_report()`` shows (warnings, image sources, a sample of the
+        signals) during ``fit``/``transform``.
     cmap : str, default="gray"
-        Accepted for compatibility.
+        Accepted for compatibility (stored).
     clean_args : dict, optional
         Extra keyword arguments of :func:`nimask.signal.clean`.
 
@@ -359,6 +363,7 @@ class NiftiMasker(_BaseMasker):
         self.clean_args = clean_args
 
     # ---- fit -----------------------------------------------------------------------------
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """Binarise the given mask (or compute one from ``imgs``) and resample it to the target."""
         self._check_params()
@@ -472,6 +477,7 @@ class NiftiMasker(_BaseMasker):
         key = lambda: ("mask", func.__name__, fingerprint(imgs), {k: fingerprint(v) for k, v in kwargs.items()})  # noqa: E731
         return self._cache(key, lambda: func(imgs_img, **kwargs))
 
+    @reported("fit_transform")
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         """Fit on ``imgs`` (no "mask given" warning) and transform them."""
         self._in_fit_transform = True
@@ -482,6 +488,7 @@ class NiftiMasker(_BaseMasker):
         return self.transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
     # ---- transform -----------------------------------------------------------------------
+    @reported("transform")
     def transform(self, imgs, confounds=None, sample_mask=None):
         """Signals ``(T, n_elements_)`` of a 4D image (``(n_elements_,)`` for a 3D image)."""
         self._check_fitted()

@@ -30,6 +30,7 @@ from .._niimg import check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, MaskError, NimaskDataWarning
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from .nifti_maps_masker import _RegionMaskerMixin
+from ..reporting._record import reported
 
 __all__ = ["NiftiSpheresMasker"]
 
@@ -99,6 +100,7 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
         self.clean_args = clean_args
         self.empty_spheres = empty_spheres
 
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """Validate the seeds and the radius; the images are not needed."""
         self._check_params()
