@@ -19,6 +19,7 @@ in float64; otherwise the stored dtype.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import stat
 import struct
@@ -28,6 +29,8 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
+
+from ._threads import prefetched
 from nibabel.arrayproxy import ArrayProxy
 from nibabel.volumeutils import apply_read_scaling
 
@@ -71,6 +74,10 @@ def _decompressobj():
     return _zlib.decompressobj(wbits=_GZIP_WBITS)
 
 
+def _snapshot(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 class _ByteStream:
     """Sequential reader of a file's (decompressed) bytes, with errors naming the file."""
 
@@ -79,12 +86,27 @@ class _ByteStream:
         self.compressed = compressed
         self.pos = 0  # position in the decompressed stream
         self._fh = open(path, "rb")
+        self._snapshot = _snapshot(os.fstat(self._fh.fileno()))
         self._dec = _decompressobj() if compressed else None
         self._tail = b""  # compressed input not yet consumed
         self._eof = False
 
     def close(self) -> None:
         self._fh.close()
+
+    def check_unchanged(self) -> None:
+        """Raise if the file was replaced or rewritten since it was opened (concurrent writer)."""
+        try:
+            now = _snapshot(os.stat(self.path))
+        except OSError:
+            now = None
+        if now != self._snapshot:
+            raise CorruptImageError(
+                f"Input file {self.path!r} changed during the read (size, modification time or "
+                f"inode differ from when it was opened): another process is writing it. Read it "
+                f"again once the writer has finished.",
+                path=self.path, expected=self._snapshot, found=now,
+            )
 
     def __enter__(self) -> _ByteStream:
         return self
@@ -291,12 +313,21 @@ def _parse_header(stream: _ByteStream, path: str):
     ext_end = min(max(vox_offset, len(prefix)), _MAX_HEADER_BYTES)
     prefix += stream.read(ext_end - len(prefix))
     try:
-        header = klass.header_class.from_fileobj(io.BytesIO(prefix), check=True)
+        header = klass.header_class.from_fileobj(io.BytesIO(prefix), check=False)
+        fixes = _check_fix(header)
+        _check_scaling(header, path)
         header.get_slope_inter()  # raises for a valid slope with an invalid intercept
         dtype = header.get_data_dtype()
         shape = header.get_data_shape()
     except Exception as exc:
         raise UnsupportedImageError(f"Unsupported or invalid NIfTI header in {path!r}: {exc}", path=path) from exc
+    if fixes:  # nibabel only logs these (invisible in most pipelines)
+        warnings.warn(
+            f"Header of {path!r} has {len(fixes)} invalid field(s), read as nibabel fixes them: "
+            + "; ".join(fixes) + ".",
+            NimaskDataWarning, stacklevel=3,
+        )
+    _check_forms(header, path)
     if dtype.fields is not None or dtype.kind not in "biuf":
         what = "RGB/RGBA" if dtype.fields is not None else f"{dtype} ({dtype.kind!r} kind)"
         raise UnsupportedImageError(
@@ -305,6 +336,65 @@ def _parse_header(stream: _ByteStream, path: str):
             found=str(dtype),
         )
     return klass, header, shape, dtype, vox_offset
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record) -> None:
+        if record.levelno >= logging.WARNING:
+            self.messages.append(record.getMessage())
+
+
+def _check_fix(header) -> list[str]:
+    """nibabel's header checks and fixes, with the messages returned instead of logged."""
+    logger = logging.Logger("nimask.header")  # not registered: nothing reaches the root logger
+    handler = _Collect()
+    logger.addHandler(handler)
+    header.check_fix(logger=logger)
+    return handler.messages
+
+
+def _check_scaling(header, path: str) -> None:
+    """Warn about a non-finite scl_slope (ignored, as the NIfTI standard says for 0 and NaN)."""
+    if "scl_slope" not in header:
+        return
+    slope = float(header["scl_slope"])
+    if np.isinf(slope):
+        warnings.warn(
+            f"Header of {path!r} has an invalid scl_slope={slope}; it is ignored (no scaling).",
+            NimaskDataWarning, stacklevel=4,
+        )
+
+
+_FORM_TOL = 1e-3  # mm: qform and sform that differ by more than this are reported
+
+
+def _check_forms(header, path: str) -> None:
+    """Warn when both the qform and the sform are set and describe different grids."""
+    try:
+        if int(header["qform_code"]) <= 0 or int(header["sform_code"]) <= 0:
+            return
+        qform, sform = header.get_qform(), header.get_sform()
+    except Exception:  # an undecodable qform: the sform (used) is checked by _check_affine
+        return
+    if not (np.all(np.isfinite(qform)) and np.all(np.isfinite(sform))):
+        return
+    # largest displacement of a corner of the field of view between the two forms
+    shape = np.asarray(header.get_data_shape()[:3], dtype=np.float64)
+    corners = np.array(np.meshgrid(*[[0.0, max(s - 1, 0)] for s in shape], indexing="ij")).reshape(3, -1)
+    corners = np.vstack([corners, np.ones(corners.shape[1])])
+    shift = float(np.max(np.linalg.norm((qform - sform)[:3] @ corners, axis=0)))
+    if shift > _FORM_TOL:
+        from .exceptions import NimaskGeometryWarning
+
+        warnings.warn(
+            f"qform and sform of {path!r} disagree: voxels are up to {shift:.3g} mm apart between "
+            f"them; the sform is used (NIfTI standard).",
+            NimaskGeometryWarning, stacklevel=4,
+        )
 
 
 def _check_affine(header, path: str):
@@ -327,8 +417,8 @@ def _check_size(path: str, compressed: bool, file_size: int, vox_offset: int, sh
     needed = vox_offset + nbytes
     if needed > _MAX_DEFLATE_RATIO * file_size + (1 << 16):
         raise ImageTooLargeError(
-            f"Header of {path!r} declares shape {tuple(shape)} of {dtype} ({needed} bytes), far more "
-            f"than a {file_size}-byte file can hold; the header is corrupt.",
+            f"Header of {path!r} declares shape {tuple(shape)} of {dtype} at vox_offset {vox_offset} "
+            f"({needed} bytes), far more than a {file_size}-byte file can hold; the header is corrupt.",
             path=path,
             expected=needed,
             found=file_size,
@@ -371,6 +461,7 @@ def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int,
             )
         if b == last:
             stream.verify_end()
+        stream.check_unchanged()
     arr = out[:want].view(dtype)
     return arr.reshape(shape[:-1] + (n,), order="F") if shape else arr.reshape(())
 
@@ -474,7 +565,18 @@ def load_file(path: str | os.PathLike):
             if fh.read(2) == _GZIP_MAGIC and not path.lower().endswith((".gz", ".mgz")):
                 raise CorruptImageError(f"{path!r} is gzip-compressed but not named .gz.", path=path)
         try:
-            return nib.load(path)
+            img = nib.load(path)
+            for part in getattr(img, "file_map", {}).values():  # .hdr/.img pairs: both files
+                name = part.filename
+                if isinstance(name, str) and not os.path.isfile(name):
+                    raise ImageNotFoundError(
+                        f"Image {path!r} is one file of a pair, and its partner {name!r} does not "
+                        f"exist (a .hdr/.img pair needs both files).",
+                        path=name,
+                    )
+            return img
+        except ImageLoadError:
+            raise
         except FileNotFoundError as exc:
             raise ImageNotFoundError(f"File not found while loading {path!r}: {exc}", path=path) from exc
         except Exception as exc:
@@ -592,8 +694,10 @@ def iter_volume_chunks(img_or_path, chunk_size: int | None = None) -> Iterator[t
             n = min(step, n_vol - t0)
             raw = _read_chunk(stream, path, compressed, offset, fshape, dtype, n, n_vol)
             raw = raw.reshape(shape[:3] + (n,), order="F")
+            stream.check_unchanged()
             yield t0, _scale(raw, slope, inter)
         stream.verify_end()
+        stream.check_unchanged()
 
 
 def _read_chunk(stream: _ByteStream, path, compressed, offset, shape, dtype, n, n_vol, buf=None):
@@ -678,28 +782,37 @@ def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite):
     vol_elems = int(np.prod(shape[:3], dtype=np.int64))
     step = _default_chunk(vol_elems * raw_dtype.itemsize, chunk_size)
     out = np.empty((n_vol, n_vox), dtype=out_dtype)
-    buf = np.empty(vol_elems * raw_dtype.itemsize * min(step, max(n_vol, 1)), dtype=np.uint8)
     direct = raw_dtype == out_dtype and not scaled
     tmp = None if direct else np.empty((min(step, max(n_vol, 1)), n_vox), dtype=raw_dtype.newbyteorder("="))
     check_finite = ensure_finite and out_dtype.kind in "fc" and (raw_dtype.kind == "f" or scaled)
-    with _ByteStream(path, compressed) as stream:
-        stream.skip(offset)
-        for t0 in range(0, n_vol, step):
-            n = min(step, n_vol - t0)
-            raw = _read_chunk(stream, path, compressed, offset, shape, raw_dtype, n, n_vol, buf)
-            raw = raw.reshape(n, vol_elems)
-            block = out[t0 : t0 + n]
-            if direct:
-                np.take(raw, idx, axis=1, out=block)
+
+    def raw_chunks():
+        # three buffers in turn: one being gathered, one queued, one being decoded
+        bufs = [np.empty(vol_elems * raw_dtype.itemsize * min(step, max(n_vol, 1)), dtype=np.uint8)
+                for _ in range(3 if n_vol > step else 1)]
+        with _ByteStream(path, compressed) as stream:
+            stream.skip(offset)
+            for i, t0 in enumerate(range(0, n_vol, step)):
+                n = min(step, n_vol - t0)
+                raw = _read_chunk(stream, path, compressed, offset, shape, raw_dtype, n, n_vol, bufs[i % len(bufs)])
+                yield t0, raw.reshape(n, vol_elems)
+            stream.verify_end()
+            stream.check_unchanged()
+
+    chunks = raw_chunks() if n_vol <= step else prefetched(raw_chunks(), depth=1)  # decoding overlaps the gather
+    for t0, raw in chunks:
+        n = raw.shape[0]
+        block = out[t0 : t0 + n]
+        if direct:
+            np.take(raw, idx, axis=1, out=block)
+        else:
+            np.take(raw, idx, axis=1, out=tmp[:n])
+            if scaled:
+                block[...] = _scale(tmp[:n], slope, inter)
             else:
-                np.take(raw, idx, axis=1, out=tmp[:n])
-                if scaled:
-                    block[...] = _scale(tmp[:n], slope, inter)
-                else:
-                    block[...] = tmp[:n]
-            if check_finite:
-                _zero_nonfinite(block)
-        stream.verify_end()
+                block[...] = tmp[:n]
+        if check_finite:
+            _zero_nonfinite(block)
     return out
 
 

@@ -24,7 +24,8 @@ import numpy as np
 
 from .exceptions import DimensionError, GeometryError, ImageNotFoundError, ParameterError
 
-__all__ = ["load_niimg", "check_niimg", "check_niimg_3d", "check_niimg_4d", "get_data", "is_niimg_like", "same_fov"]
+__all__ = ["load_niimg", "check_niimg", "check_niimg_3d", "check_niimg_4d", "get_data", "is_niimg_like", "same_fov", "affines_close", "AFFINE_ATOL",
+           "header_t_r", "check_header_t_r"]
 
 _GLOB_CHARS = set("*?[")
 _SEE_DOC = "See https://nilearn.github.io/stable/manipulating_images/input_output.html."
@@ -236,9 +237,64 @@ def check_niimg_4d(niimg, return_iterator=False, dtype=None):
     return check_niimg(niimg, ensure_ndim=4, return_iterator=return_iterator, dtype=dtype)
 
 
-def same_fov(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    """nilearn's masker-level field-of-view test: equal 3D shape and allclose affines."""
-    return tuple(a.shape[:3]) == tuple(b.shape[:3]) and np.allclose(a.affine, b.affine, rtol=rtol, atol=atol)
+_TIME_UNITS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
+
+
+def header_t_r(img) -> float | None:
+    """Repetition time in seconds from a 4D NIfTI header (``pixdim[4]``, unit-aware), or None.
+
+    None when the image is not 4D NIfTI, ``pixdim[4]`` is not positive, or the time unit is
+    unknown / not a time (``xyzt_units`` 0, Hz, ppm).
+    """
+    header = getattr(img, "header", None)
+    if not isinstance(header, nib.nifti1.Nifti1Header) or len(img.shape) != 4:
+        return None
+    try:
+        unit = header.get_xyzt_units()[1]
+        value = float(header["pixdim"][4])
+    except Exception:
+        return None
+    if unit not in _TIME_UNITS or not np.isfinite(value) or value <= 0:
+        return None
+    return value * _TIME_UNITS[unit]
+
+
+def check_header_t_r(img, t_r, where: str) -> None:
+    """Warn when ``t_r`` disagrees (by more than 1 %) with the repetition time of the header."""
+    if t_r is None:
+        return
+    header_value = header_t_r(img)
+    if header_value is None or abs(header_value - float(t_r)) <= 0.01 * header_value:
+        return
+    import warnings
+
+    from .exceptions import NimaskDataWarning
+
+    name = _filename(img)
+    warnings.warn(
+        f"{where}: t_r={t_r} s but the header of {name or 'the image'!r} gives a repetition time of "
+        f"{header_value:g} s (pixdim[4] with its time unit); the t_r parameter is used.",
+        NimaskDataWarning, stacklevel=3,
+    )
+
+
+AFFINE_ATOL = 1e-4  # mm: float noise in an affine below this never triggers resampling
+
+
+def affines_close(a, b, rtol: float = 1e-5, atol: float = AFFINE_ATOL) -> bool:
+    """True when two affines describe the same grid up to float noise.
+
+    Entries may differ by ``atol`` (1e-4 mm, or mm per voxel) on top of nilearn's relative
+    ``1e-5``, so affines written by different tools (float32 sform vs float64 qform,
+    rounding in a header round trip) do not trigger an interpolation. Difference from
+    nilearn: its ``atol=1e-8`` resamples an image whose origin differs by 5e-5 mm.
+    """
+    return bool(np.allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=rtol, atol=atol))
+
+
+def same_fov(a, b, rtol: float = 1e-5, atol: float = AFFINE_ATOL) -> bool:
+    """Masker-level field-of-view test: equal 3D shape and affines equal up to float noise."""
+    return tuple(a.shape[:3]) == tuple(b.shape[:3]) and affines_close(a.affine, b.affine, rtol=rtol, atol=atol)
 
 
 def _check_same_fov_list(imgs) -> None:

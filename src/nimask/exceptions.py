@@ -24,6 +24,7 @@ __all__ = [
     "MaskError",
     "AtlasError",
     "ConfoundsError",
+    "ConfoundsNotFoundError",
     "SampleMaskError",
     "SampleMaskIndexError",
     "AllVolumesRemovedError",
@@ -31,8 +32,10 @@ __all__ = [
     "CacheError",
     "NimaskWarning",
     "NimaskDataWarning",
+    "NimaskNonFiniteWarning",
     "NimaskGeometryWarning",
     "MaskWarning",
+    "NimaskCacheWarning",
 ]
 
 
@@ -134,6 +137,10 @@ class ConfoundsError(NimaskError, ValueError):
     """Confounds have the wrong length, non-finite values, or an unreadable format."""
 
 
+class ConfoundsNotFoundError(ConfoundsError, FileNotFoundError):
+    """A confounds file does not exist (also a ``FileNotFoundError``, as in nilearn)."""
+
+
 class SampleMaskError(NimaskError, ValueError):
     """A ``sample_mask`` (censoring) argument is invalid."""
 
@@ -162,9 +169,22 @@ class NimaskDataWarning(NimaskWarning):
     """Data values were changed (zeroed, clipped, dropped); the message gives counts."""
 
 
+class NimaskNonFiniteWarning(NimaskDataWarning):
+    """NaN/inf data values inside a mask, region, map or sphere were set to 0 (count given).
+
+    This is nimask's non-finite policy, the same in every masker: zero with a warning and a
+    count. To refuse such data instead, turn it into an error:
+    ``warnings.simplefilter("error", NimaskNonFiniteWarning)``.
+    """
+
+
 class NimaskGeometryWarning(NimaskWarning):
     """Geometry oddity (affine noise, qform/sform disagreement, resampling of binary data)."""
 
 
 class MaskWarning(NimaskWarning):
     """A mask is suspicious (e.g. a computed mask is empty)."""
+
+
+class NimaskCacheWarning(NimaskWarning):
+    """A cache entry was unreadable or failed its checksum, and was recomputed."""

@@ -162,6 +162,81 @@ def _map_names(lut: str | None, n: int) -> list[str]:
     return names
 
 
+_END = object()
+
+
+class _Parts:
+    """Per-chunk reduction (labels, spheres), gathered like the maskers gather it."""
+
+    def __init__(self, apply, contiguous: bool) -> None:
+        self._apply = apply
+        self._contiguous = contiguous
+        self._parts: list[np.ndarray] = []
+
+    def add(self, item) -> None:
+        self._parts.append(self._apply(item[1]))
+
+    def result(self) -> np.ndarray:
+        parts = self._parts
+        if self._contiguous:  # labels_signals fills one C-ordered (T, regions) array
+            out = np.empty((sum(p.shape[0] for p in parts), parts[0].shape[1]), dtype=parts[0].dtype)
+            t = 0
+            for p in parts:
+                out[t : t + p.shape[0]] = p
+                t += p.shape[0]
+            return out
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
+    def close(self) -> None:
+        self._parts = []
+
+
+class _Pushed:
+    """Run ``fn(iterator of items)`` in a thread and push the items to it one by one."""
+
+    def __init__(self, fn) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._result = None
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _items(self):
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            yield item
+
+    def _run(self, fn) -> None:
+        items = self._items()
+        try:
+            self._result = fn(items)
+        except BaseException as exc:  # re-raised by result()
+            self._error = exc
+        for _ in items:  # keep draining, so that the producer never blocks
+            pass
+
+    def add(self, item) -> None:
+        self._queue.put(item)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_END)
+            self._thread.join()
+
+    def result(self):
+        self.close()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 class Extractor:
     """One atlas fitted on one run's grid: ``apply`` per chunk, ``clean`` per strategy."""
 
@@ -176,19 +251,20 @@ class Extractor:
     def apply(self, chunk: np.ndarray) -> np.ndarray:
         return self._apply(chunk)
 
-    def gathered(self, parts: list[np.ndarray]) -> np.ndarray:
-        """The ``(T, regions)`` matrix of the chunks' values, laid out as the masker's own.
+    def accumulator(self):
+        """A fresh consumer of this run's ``(t0, chunk)`` pairs: ``add`` each, then ``result()``.
 
-        (Memory layout changes the rounding of float32 cleaning, so it is kept identical.)
+        Labels and spheres reduce each chunk at once; maps run nimask's own
+        ``extract_chunks`` (which solves batches of volumes) in a thread fed chunk by chunk.
+        The result is laid out as the masker's own matrix (memory layout changes the
+        rounding of float32 cleaning, so it is kept identical).
         """
-        if self.spec.kind == "labels":
-            out = np.empty((sum(p.shape[0] for p in parts), parts[0].shape[1]), dtype=parts[0].dtype)
-            t = 0
-            for p in parts:
-                out[t : t + p.shape[0]] = p
-                t += p.shape[0]
-            return out
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        if self.spec.kind == "maps":
+            from ..regions._maps import extract_chunks
+
+            op = self.op
+            return _Pushed(lambda chunks: extract_chunks(op, chunks))
+        return _Parts(self._apply, contiguous=self.spec.kind == "labels")
 
     def clean(self, raw: np.ndarray, clean_params: dict, confounds, sample_mask, img) -> np.ndarray:
         """The masker's output for these raw signals of ``img``, cleaned with ``clean_params``."""

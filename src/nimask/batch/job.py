@@ -95,7 +95,8 @@ def extract_run(task: RunTask) -> dict:
     from .._niimg import check_niimg
     from .._nifti_io import iter_volume_chunks
     from ..exceptions import ConfoundsError, DimensionError
-    from ..regions._labels_pipeline import _prefetch
+    from .._nonfinite import collecting
+    from .._threads import prefetched
 
     t_start = time.perf_counter()
     run = task.run
@@ -126,12 +127,16 @@ def extract_run(task: RunTask) -> dict:
         t_fit = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        parts: list[list] = [[] for _ in extractors]
-        for _start, chunk in _prefetch(iter_volume_chunks(img)):
-            for i, ex in enumerate(extractors):
-                parts[i].append(ex.apply(chunk))
-        raw = [ex.gathered(p) for ex, p in zip(extractors, parts)]
-        del parts
+        accumulators = [ex.accumulator() for ex in extractors]
+        try:
+            with collecting("batch extraction", "inside the regions"):
+                for item in prefetched(iter_volume_chunks(img), depth=2):
+                    for acc in accumulators:
+                        acc.add(item)
+            raw = [acc.result() for acc in accumulators]
+        finally:
+            for acc in accumulators:
+                acc.close()
         t_read = time.perf_counter() - t0
 
         t0 = time.perf_counter()

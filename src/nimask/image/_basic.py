@@ -15,7 +15,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from .._niimg import _filename, check_niimg, check_niimg_4d, same_fov
+from .._niimg import _filename, affines_close, check_niimg, check_niimg_4d, same_fov
 from ..exceptions import GeometryError, NimaskDataWarning, NimaskWarning, ParameterError
 
 __all__ = [
@@ -176,7 +176,7 @@ def mean_img(imgs: Any, target_affine=None, target_shape=None, verbose: int = 0,
         mean_img_ = new_img_like(img, mean, img.affine, copy_header=False)
         needs_resample = (
             target_shape is None or tuple(target_shape) != tuple(mean.shape)
-            or target_affine is None or not np.allclose(np.asarray(target_affine), img.affine)
+            or target_affine is None or not affines_close(np.asarray(target_affine), img.affine)
         )
         if needs_resample:
             mean_img_ = resample_img(

@@ -12,6 +12,7 @@ each masker lists its boolean parameters in ``_bool_params`` and its fitted attr
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import warnings
 from typing import Any, Callable
@@ -20,9 +21,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from .._niimg import check_niimg
+from .._threads import single_threaded_blas
 from ..exceptions import DimensionError, MaskError, NimaskDataWarning, ParameterError
 
-__all__ = ["_BaseMasker", "source_dtype", "binarised_mask", "fingerprint", "cached_call"]
+__all__ = ["_BaseMasker", "source_dtype", "binarised_mask", "fingerprint", "cached_call", "check_cache_location"]
 
 STANDARDIZE_VALUES = ("zscore_sample", "psc", True, False, None)
 _NUMBER = (int, float, np.integer, np.floating)
@@ -136,15 +138,136 @@ def fingerprint(obj: Any) -> Any:
     return obj
 
 
+_ENTRY_TAG = "nimask-cache-entry"
+_CACHE_FORMAT = 1  # bump when the meaning of a cached result changes (part of every key)
+
+
+def _checksum(obj: Any) -> str:
+    """CRC32 over the arrays (bytes, dtype, shape) and the pickled rest of a cached result."""
+    import pickle
+    import zlib
+
+    crc = 0
+
+    def walk(item: Any) -> None:
+        nonlocal crc
+        if isinstance(item, np.ndarray) and item.dtype.kind in "biufc":
+            crc = zlib.crc32(f"{item.dtype.str}{item.shape}".encode(), crc)
+            crc = zlib.crc32(memoryview(np.ascontiguousarray(item)).cast("B"), crc)
+        elif isinstance(item, (tuple, list)):
+            crc = zlib.crc32(f"{type(item).__name__}{len(item)}".encode(), crc)
+            for sub in item:
+                walk(sub)
+        else:
+            crc = zlib.crc32(pickle.dumps(item, protocol=4), crc)
+
+    walk(obj)
+    return f"{crc:08x}"
+
+
 def _run(key: Any, compute: Callable[[], Any]) -> Any:  # the cached kernel (``compute`` is not hashed)
-    return compute()
+    result = compute()
+    return (_ENTRY_TAG, _checksum(result), result)
+
+
+def _entry_ok(entry: Any) -> bool:
+    if not (isinstance(entry, tuple) and len(entry) == 3 and entry[0] == _ENTRY_TAG):
+        return False
+    try:
+        return entry[1] == _checksum(entry[2])
+    except Exception:  # an unpicklable / damaged payload
+        return False
+
+
+class _UnreadableEntryFilter:
+    """Logging filter: swallow joblib's traceback for an unreadable entry, remember it."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def filter(self, record) -> bool:
+        if "Exception while loading results" in str(record.msg):
+            self.seen += 1
+            return False
+        return True
 
 
 def cached_call(memory, key: Any, compute: Callable[[], Any]) -> Any:
-    """``compute()``, cached in ``memory`` under ``key`` when ``memory`` has a location."""
+    """``compute()``, cached in ``memory`` under ``key`` when ``memory`` has a location.
+
+    Entries are keyed on ``key`` (callers pass content fingerprints of the input files), the
+    nimask version and the cache format, and stored with a CRC32 of the result that is
+    verified on every hit: a damaged entry (bit flip, truncation, foreign content) is
+    recomputed and rewritten, with a :class:`~nimask.exceptions.NimaskCacheWarning`,
+    never returned.
+    """
     if memory is None or getattr(memory, "location", None) is None:
         return compute()
-    return memory.cache(_run, ignore=["compute"])(key, compute)
+    from .. import __version__
+    from ..exceptions import NimaskCacheWarning
+
+    func = memory.cache(_run, ignore=["compute"])
+    full_key = ("nimask", __version__, _CACHE_FORMAT, key)
+    unreadable = _UnreadableEntryFilter()
+    logger = logging.getLogger("joblib")  # joblib logs a full traceback for an unreadable entry
+    logger.addFilter(unreadable)
+    try:
+        entry = func(full_key, compute)
+    finally:
+        logger.removeFilter(unreadable)
+    if _entry_ok(entry):
+        if unreadable.seen:
+            warnings.warn(
+                f"An unreadable cache entry in {memory.location!r} was recomputed and rewritten.",
+                NimaskCacheWarning, stacklevel=3,
+            )
+        return entry[2]
+    warnings.warn(
+        f"A corrupted cache entry in {memory.location!r} failed its checksum; it was recomputed "
+        f"and rewritten (the stored result was not used).",
+        NimaskCacheWarning, stacklevel=3,
+    )
+    entry = func.call(full_key, compute)[0]
+    return entry[2]
+
+
+def check_cache_location(path: str, param: str = "memory") -> str:
+    """Create the cache folder ``path`` if needed and check that it is a writable folder.
+
+    Raises
+    ------
+    ParameterError
+        The parent folder does not exist.
+    CacheError
+        ``path`` exists and is not a folder, or cannot be created or written to.
+    """
+    from ..exceptions import CacheError
+
+    path = os.path.expanduser(os.fspath(path))
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ParameterError(
+            f"'{param}': the parent folder {parent!r} of the cache location {path!r} does not exist.",
+            param=param, found=path,
+        )
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CacheError(
+            f"'{param}': the cache location {path!r} exists and is not a folder.",
+            path=path, param=param, expected="a folder", found="a file",
+        )
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(
+            f"'{param}': cannot create the cache folder {path!r}: {exc.strerror or exc}.",
+            path=path, param=param, expected="a writable folder",
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CacheError(
+            f"'{param}': the cache folder {path!r} is not writable.",
+            path=path, param=param, expected="a writable folder", found="read-only",
+        )
+    return path
 
 
 # --------------------------------------------------------------------------------- base class
@@ -222,14 +345,7 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         elif isinstance(memory, joblib.Memory):
             mem = memory
         elif isinstance(memory, (str, os.PathLike)):
-            path = os.path.expanduser(os.fspath(memory))
-            parent = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(parent):
-                raise ParameterError(
-                    f"'memory': the parent folder {parent!r} of the cache location {path!r} does not exist.",
-                    param="memory", found=path,
-                )
-            mem = joblib.Memory(location=path, verbose=0)
+            mem = joblib.Memory(location=check_cache_location(memory), verbose=0)
         else:
             raise TypeError(f"'memory' must be None, a path or a joblib.Memory; got {type(memory).__name__}.")
         self._memory_level = int(self.memory_level)
@@ -272,14 +388,19 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """(image, was_3d) for a 3D/4D niimg or a list of 3D niimgs (list of 4D: DimensionError)."""
         img = check_niimg(imgs, ensure_ndim=None if not isinstance(imgs, (list, tuple)) else 4)
         ndim = len(img.shape)
+        name = img.get_filename() if hasattr(img, "get_filename") else None
+        where = f" ({name!r})" if name else ""
         if ndim not in (3, 4):
             raise DimensionError(
                 ndim, 4,
                 f"Input data has incompatible dimensionality: Expected dimension is 4D and you provided "
-                f"a {ndim}D image of shape {tuple(img.shape)}.",
+                f"a {ndim}D image of shape {tuple(img.shape)}{where}.",
+                path=name,
             )
         if any(s == 0 for s in img.shape):
-            raise ParameterError(f"The image is empty: shape {tuple(img.shape)}.", found=tuple(img.shape))
+            raise ParameterError(
+                f"The image is empty: shape {tuple(img.shape)}{where}.", path=name, found=tuple(img.shape)
+            )
         return img, ndim == 3
 
     # ---- outputs -------------------------------------------------------------------------
@@ -334,6 +455,17 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags.input_tags.three_d_array = True
         tags.requires_fit = True
         return tags
+
+    # ---- report --------------------------------------------------------------------------
+    def generate_report(self, title: str | None = None):
+        """An HTML report of the fitted masker (see :func:`nimask.reporting.masker_report`).
+
+        Needs matplotlib (``nimask[plotting]``). Returns a :class:`nimask.reporting.Report`
+        (``save_as_html``, ``open_in_browser``, ``_repr_html_`` in notebooks).
+        """
+        from ..reporting import masker_report
+
+        return masker_report(self, title=title)
 
 
 # --------------------------------------------------------------------------------- cleaning
@@ -396,7 +528,7 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
     n_threads = max(1, min(int(n_threads), 8, len(blocks) - 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with _single_threaded_blas(n_threads > 1):
+        with single_threaded_blas(n_threads > 1):
             if n_threads == 1:
                 for cols in blocks[1:]:
                     one(cols)
@@ -408,15 +540,3 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
                         future.result()
     return out
 
-
-def _single_threaded_blas(active: bool):
-    """BLAS limited to one thread while our own threads share the cores (no oversubscription)."""
-    import contextlib
-
-    if not active:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")

@@ -17,13 +17,13 @@ Differences from nilearn
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 
-from .._niimg import check_niimg, same_fov
+from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, ParameterError
-from ..regions._maps import MapsOperator, extract_chunks, maps_array, prepare_maps, signals_to_array
+from ..regions._maps import MapsOperator, NonFiniteMaps, extract_chunks, maps_array, prepare_maps, signals_to_array
+from ..reporting._record import reported
 
 try:  # scikit-learn is a dependency of the estimators only
     from sklearn.base import BaseEstimator, TransformerMixin
@@ -57,6 +57,10 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, number)):
                 raise TypeError(f"'{name}' must be a number or None, found {value!r} ({type(value).__name__}).")
+        if self.t_r is not None:  # Difference from nilearn: t_r=-2 or 2000 (ms) refused even without a filter
+            from ..signal import check_t_r
+
+            check_t_r(self.t_r, purpose=f"{type(self).__name__}(t_r=...)")
         for name in self._bool_params:
             value = getattr(self, name)
             if not isinstance(value, bool):
@@ -82,14 +86,9 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
         if memory is None or isinstance(memory, joblib.Memory):
             mem = memory if memory is not None else joblib.Memory(location=None, verbose=0)
         elif isinstance(memory, (str,)) or hasattr(memory, "__fspath__"):
-            import os
+            from ._base import check_cache_location
 
-            path = os.path.expanduser(os.fspath(memory))
-            if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-                raise ParameterError(
-                    f"memory: the parent folder of the cache location {path!r} does not exist.", param="memory"
-                )
-            mem = joblib.Memory(location=path, verbose=0)
+            mem = joblib.Memory(location=check_cache_location(memory), verbose=0)
         else:
             raise TypeError(f"'memory' must be None, a path or a joblib.Memory, found {type(memory).__name__}.")
         if mem.location is not None and self.memory_level == 0:
@@ -124,18 +123,17 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _binarised_mask(mask_img):
-        """Constructor masks: nonzero in every volume (NaN counts as 0), as uint8."""
-        import nibabel as nib
+        """Constructor masks as uint8 0/1, with NiftiMasker's checks (:func:`binarised_mask`).
 
+        Difference from nilearn: a probability map, a mask with several nonzero values or a
+        4D mask with several volumes is refused instead of silently binarised / AND-ed;
+        NaN counts as 0 with a warning giving the count.
+        """
         if mask_img is None:
             return None
-        img = check_niimg(mask_img)
-        data = np.nan_to_num(np.asanyarray(img.dataobj))
-        if data.ndim == 4:
-            data = np.all(data != 0, axis=3)
-        elif data.ndim != 3:
-            raise DimensionError(data.ndim, 3, f"mask_img must be 3D, found a {data.ndim}D image.")
-        return nib.Nifti1Image((data != 0).astype(np.uint8), img.affine)
+        from ._base import binarised_mask
+
+        return binarised_mask(mask_img)
 
     @staticmethod
     def _resample(img, target, interpolation, **kw):
@@ -148,8 +146,11 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _smooth(img, fwhm):
+        from .._nonfinite import count_nonfinite_img, note
         from ..image import smooth_img
 
+        # smoothing zeroes NaN/inf (nilearn silently): count them for the policy's warning
+        note(count_nonfinite_img(img), "smoothing", "in the image (before smoothing)")
         return smooth_img(img, fwhm)
 
     # ---- signals ----------------------------------------------------------------------------
@@ -217,13 +218,26 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self)
 
+    @reported("fit_transform")
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         return self.fit(imgs, y).transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
+    @reported("transform")
     def transform(self, imgs, confounds=None, sample_mask=None):
         """Extract and clean the signals of ``imgs`` (3D gives 1-D output)."""
         self._check_fitted()
         return self.transform_single_imgs(imgs, confounds=confounds, sample_mask=sample_mask)
+
+    # ---- report --------------------------------------------------------------------------
+    def generate_report(self, title: str | None = None):
+        """An HTML report of the fitted masker (see :func:`nimask.reporting.masker_report`).
+
+        Needs matplotlib (``nimask[plotting]``). Returns a :class:`nimask.reporting.Report`
+        (``save_as_html``, ``open_in_browser``, ``_repr_html_`` in notebooks).
+        """
+        from ..reporting import masker_report
+
+        return masker_report(self, title=title)
 
 
 def _source_dtype(img) -> np.dtype:
@@ -319,6 +333,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
     _bool_params = ("detrend", "standardize_confounds", "keep_masked_maps")
 
     # ---- fit -----------------------------------------------------------------------------------
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """Load (and resample) the maps and the mask; ``imgs`` gives the grid for ``"data"``."""
         import nibabel as nib
@@ -343,9 +358,8 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         if len(raw.shape) not in (3, 4):
             raise DimensionError(len(raw.shape), 4, f"maps_img must be a 3D or 4D image (one map per volume), found a {len(raw.shape)}D image of shape {raw.shape}.")
         maps_img = check_niimg(raw, atleast_4d=True)
-        data = maps_array(maps_img)
         if len(raw.shape) == 3 and np.asanyarray(raw.dataobj).dtype.kind in "iu":
-            n_values = np.unique(data).size
+            n_values = np.unique(np.asanyarray(raw.dataobj)).size
             if n_values > 2:
                 warnings.warn(
                     f"maps_img is a 3D integer image with {n_values} distinct values: it looks like a "
@@ -353,7 +367,6 @@ class NiftiMapsMasker(_RegionMaskerMixin):
                     NimaskDataWarning,
                     stacklevel=2,
                 )
-        maps_img = nib.Nifti1Image(data, maps_img.affine)
         mask_img = self._binarised_mask(self.mask_img)
         if self.resampling_target == "mask" and mask_img is None:
             raise ParameterError(
@@ -372,7 +385,9 @@ class NiftiMapsMasker(_RegionMaskerMixin):
             ref_img = self._load_data(imgs)[0] if imgs is not None else None
             self._check_fov(maps_img, mask_img, ref_img)
         if ref is not None and not same_fov(ref, maps_img):
-            maps_img = self._resample_maps(maps_img, ref)
+            maps_img = self._resample_maps(maps_img, ref)  # streamed from the file, converted per chunk
+        else:
+            maps_img = nib.Nifti1Image(maps_array(maps_img), maps_img.affine)
         if mask_img is not None and ref is not None and not same_fov(ref, mask_img):
             mask_img = self._resample(mask_img, ref, "nearest")
         data = np.asarray(maps_img.dataobj)
@@ -396,12 +411,20 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         self.n_elements_ = int(data.shape[3])
         self._operators = {}
         self._reporting_data = None
+        if ref is not None and self.allow_overlap and (mask_img is None or same_fov(mask_img, maps_img)):
+            # the extraction grid is known: factor the maps now, once for every image
+            self._operator(maps_img, mask_img)
         return self
 
     def _resample_maps(self, maps_img, ref):
+        """Maps resampled to ``ref`` (linear, clipped), as float maps with non-finite values 0."""
+        from ..image._resampling import resample_prepared
+
+        tally = NonFiniteMaps()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            maps_img = self._resample(maps_img, ref, "linear", clip=True)
+            maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=tally)
+        tally.warn(stacklevel=3)
         if not np.any(np.asarray(maps_img.dataobj)):
             raise AtlasError(
                 "No map left after resampling maps_img (every resampled value is 0).", param="maps_img"
@@ -416,7 +439,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
                 continue
             if tuple(other.shape[:3]) != tuple(maps_img.shape[:3]):
                 problems.append(f"- maps and {what} do not have the same shape: {maps_img.shape[:3]} vs {other.shape[:3]}")
-            elif not np.allclose(other.affine, maps_img.affine):
+            elif not affines_close(other.affine, maps_img.affine):
                 problems.append(f"- maps and {what} do not have the same affine")
         if problems:
             raise GeometryError(
@@ -437,9 +460,11 @@ class NiftiMapsMasker(_RegionMaskerMixin):
     def transform_single_imgs(self, imgs, confounds=None, sample_mask=None):
         """Signals ``(T, n_maps)`` of one 3D/4D image (``(n_maps,)`` for a 3D image)."""
         from .._nifti_io import iter_volume_chunks
+        from .._threads import prefetched
 
         self._check_fitted()
         img, was_3d = self._load_data(imgs)
+        check_header_t_r(img, self.t_r, type(self).__name__)
         source_dtype = _source_dtype(img)
         maps_img, mask_img = self.maps_img_, self.mask_img_
         target = self.resampling_target
@@ -464,7 +489,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         if self.smoothing_fwhm is not None:
             img = self._smooth(img, self.smoothing_fwhm)
         op = self._operator(maps_img, mask_img)
-        signals = extract_chunks(op, iter_volume_chunks(img))
+        signals = extract_chunks(op, prefetched(iter_volume_chunks(img)))
         signals = self._clean(signals, confounds, sample_mask, img, source_dtype)
         return self._finish(self._cast(signals, source_dtype), was_3d)
 

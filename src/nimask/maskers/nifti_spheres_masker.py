@@ -26,10 +26,11 @@ import warnings
 
 import numpy as np
 
-from .._niimg import check_niimg, same_fov
+from .._niimg import check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, MaskError, NimaskDataWarning
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from .nifti_maps_masker import _RegionMaskerMixin
+from ..reporting._record import reported
 
 __all__ = ["NiftiSpheresMasker"]
 
@@ -99,6 +100,7 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
         self.clean_args = clean_args
         self.empty_spheres = empty_spheres
 
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """Validate the seeds and the radius; the images are not needed."""
         self._check_params()
@@ -158,26 +160,26 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
     def transform_single_imgs(self, imgs, confounds=None, sample_mask=None):
         """Sphere signals ``(T, n_seeds)`` of one 3D/4D image (``(n_seeds,)`` for a 3D image)."""
         from .._nifti_io import iter_volume_chunks
+        from .._nonfinite import collecting
+        from .._threads import prefetched
         from .nifti_maps_masker import _source_dtype
 
         self._check_fitted()
         load_dtype = self.dtype
         img, was_3d = self._load_data(imgs, dtype=load_dtype)
+        check_header_t_r(img, self.t_r, type(self).__name__)
         source_dtype = _source_dtype(img)
         if self.smoothing_fwhm is not None:
             img = self._smooth(img, self.smoothing_fwhm)
         op = self._operator(img)
-        parts, nan_seen = [], False
-        for _, chunk in iter_volume_chunks(img):
-            if chunk.dtype.kind == "f" and not nan_seen:
-                nan_seen = bool(np.isnan(chunk[op.voxels]).any())
-            parts.append(op.apply(chunk))
-        if nan_seen:
-            warnings.warn(
-                "The imgs you have fed into fit_transform() contains NaN values which will be converted to zeroes.",
-                NimaskDataWarning,
-                stacklevel=2,
-            )
+        parts = []
+        with collecting(
+            f"{type(self).__name__}.transform: the imgs you have fed into fit_transform() contain NaN "
+            f"values which will be converted to zeroes",
+            "inside the spheres",
+        ):
+            for _, chunk in prefetched(iter_volume_chunks(img)):
+                parts.append(op.apply(chunk))
         signals = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
         signals = self._clean(signals, confounds, sample_mask, img, source_dtype)
         return self._finish(self._cast(signals, source_dtype), was_3d)

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._niimg import _filename, check_niimg
+from .._niimg import _filename, affines_close, check_niimg
 from ..exceptions import GeometryError, ParameterError
 from ._checks import ParameterTypeError
 from ._load import _load_mask
@@ -155,7 +155,7 @@ def _cast_to_int(values: np.ndarray, dtype: np.dtype, where: str) -> np.ndarray:
 def _check_same_grid(img, mask_shape, mask_affine, mask_where: str) -> None:
     name = _filename(img)
     img_where = f" ({name!r})" if name else ""
-    if not np.allclose(mask_affine, img.affine):
+    if not affines_close(mask_affine, img.affine):
         raise GeometryError(
             f"Mask affine:\n{mask_affine}\n is different from img affine:\n{img.affine}\n"
             f"({mask_where} vs imgs{img_where}; resample one onto the other first.)",

@@ -114,6 +114,17 @@ def compute_epi_mask(
             found=(lower_cutoff, upper_cutoff),
         )
     img, mean, affine = mean_volume(epi_img, target_affine, target_shape)
+    finite = mean[np.isfinite(mean)] if mean.dtype.kind == "f" else mean.ravel()
+    if finite.size == 0 or finite.min() == finite.max():
+        from .._niimg import _filename
+
+        value = finite.flat[0].item() if finite.size else "NaN"
+        raise MaskError(
+            f"{func}: the mean image of epi_img {_filename(img) or '(in memory)'!r} is constant "
+            f"(every voxel = {value}): the input has no signal to threshold (nilearn returns "
+            f"an arbitrary eroded box).",
+            param="epi_img", found=f"constant {value}",
+        )
     if n_open:
         nan_pos = np.isnan(mean) if mean.dtype.kind == "f" else None
         mean = smooth_array(mean, np.eye(4), fwhm=1, ensure_finite=True, copy=False)

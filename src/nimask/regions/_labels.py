@@ -175,7 +175,9 @@ class LabelsOperator:
         values = self.gather(chunk)
         out_dtype = np.dtype(np.float32) if values.dtype == np.float32 else np.dtype(np.float64)
         if values.dtype.kind == "f":
-            _zero_nonfinite(values)
+            from .._nonfinite import note, zero_nonfinite
+
+            note(zero_nonfinite(values), "labels extraction")
         n = values.shape[0]
         out = np.full((n, self.n_regions), self.fill_value, dtype=np.float64)
         if self.starts.size:
@@ -294,7 +296,10 @@ def prepare_labels(
 
 def extract_labels_chunks(op: LabelsOperator, chunks: Iterable, strategy: str = "mean") -> np.ndarray:
     """Stack :meth:`LabelsOperator.apply` over ``(t0, chunk)`` pairs into ``(T, n_regions)``."""
-    parts = [op.apply(chunk, strategy) for _, chunk in chunks]
+    from .._nonfinite import collecting
+
+    with collecting("labels extraction", "inside the regions"):
+        parts = [op.apply(chunk, strategy) for _, chunk in chunks]
     if len(parts) == 1:
         return parts[0]
     return np.concatenate(parts, axis=0)

@@ -8,52 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._threads import prefetched
 from ._labels import LabelsOperator
 
 __all__ = ["labels_signals"]
-
-
-def _prefetch(iterator, depth: int = 2):
-    """Run ``iterator`` in a background thread, ``depth`` items ahead.
-
-    Decompression (which releases the GIL) then overlaps the reduction of the previous
-    chunk. Exceptions of the producer are re-raised in the consumer.
-    """
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def produce():
-        try:
-            for item in iterator:
-                if stop.is_set():
-                    return
-                q.put(item)
-        except BaseException as exc:  # handed over to the consumer
-            q.put(exc)
-            return
-        q.put(done)
-
-    worker = threading.Thread(target=produce, daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                worker.join(0.01)
 
 
 def labels_signals(
@@ -84,9 +42,11 @@ def labels_signals(
         Volumes per chunk (default: the reader's).
     """
     from .._nifti_io import iter_volume_chunks
+    from .._niimg import affines_close
+    from .._nonfinite import collecting, note
 
     affine = np.asarray(img.affine) if grid_affine is None else np.asarray(grid_affine)
-    resample = tuple(img.shape[:3]) != tuple(op.shape) or not np.allclose(img.affine, affine)
+    resample = tuple(img.shape[:3]) != tuple(op.shape) or not affines_close(img.affine, affine)
     bounds = None
     if resample:
         from ..image._resampling import clip_bounds
@@ -97,19 +57,31 @@ def labels_signals(
     n_vol = img.shape[3] if len(img.shape) == 4 else 1
     out = None
     chunks = iter_volume_chunks(img, chunk_size)
-    for t0, chunk in (chunks if in_memory else _prefetch(chunks)):
-        fresh = not in_memory
-        if resample:
-            from ..image._resampling import resample_array
-
-            chunk = resample_array(chunk, img.affine, affine, op.shape, clip=bounds if bounds is not None else False)
-            fresh = True
-        if smoothing_fwhm is not None:
-            from ..image._smoothing import smooth_array
-
-            chunk = smooth_array(chunk, affine, smoothing_fwhm, ensure_finite=True, copy=not fresh)
-        part = op.apply(chunk, strategy)
-        if out is None:
-            out = np.empty((n_vol, op.n_regions), dtype=part.dtype)
-        out[t0 : t0 + part.shape[0]] = part
+    where = "in the image (before smoothing)" if smoothing_fwhm is not None else "inside the regions"
+    with collecting("labels extraction", where):
+        for t0, chunk in (chunks if in_memory else prefetched(chunks, depth=2)):
+            part = _one_chunk(chunk, op, strategy, img, affine, resample, bounds, smoothing_fwhm, in_memory, note)
+            if out is None:
+                out = np.empty((n_vol, op.n_regions), dtype=part.dtype)
+            out[t0 : t0 + part.shape[0]] = part
     return out
+
+
+def _one_chunk(chunk, op, strategy, img, affine, resample, bounds, smoothing_fwhm, in_memory, note):
+    """Resample, smooth (counting the NaN/inf it zeroes) and reduce one chunk of volumes."""
+    fresh = not in_memory
+    if resample:
+        from ..image._resampling import resample_array
+
+        chunk = resample_array(chunk, img.affine, affine, op.shape, clip=bounds if bounds is not None else False)
+        fresh = True
+    if smoothing_fwhm is not None:
+        from ..image._smoothing import smooth_array
+
+        if chunk.dtype.kind == "f":  # smoothing zeroes them: count them first (whole grid)
+            with np.errstate(over="ignore", invalid="ignore"):
+                if not np.isfinite(np.add.reduce(chunk, axis=None, dtype=np.float64)):
+                    note(int((~np.isfinite(chunk)).sum()), "labels extraction", "in the image (before smoothing)")
+
+        chunk = smooth_array(chunk, affine, smoothing_fwhm, ensure_finite=True, copy=not fresh)
+    return op.apply(chunk, strategy)

@@ -27,7 +27,7 @@ def clean(
     filter="butterworth",
     low_pass: float | None = None,
     high_pass: float | None = None,
-    t_r: float | None = 2.5,
+    t_r: float | None = None,
     ensure_finite: bool = False,
     extrapolate: bool = False,
     **kwargs,
@@ -55,8 +55,8 @@ def clean(
     filter : {"butterworth", "cosine", False}, default="butterworth"
     low_pass, high_pass : float or None
         Cut-offs in Hz.
-    t_r : float or None, default=2.5
-        Repetition time in seconds, needed when filtering.
+    t_r : float or None, default=None
+        Repetition time in seconds, required when filtering (nilearn silently assumes 2.5 s).
     ensure_finite : bool, default=False
         Replace NaN and inf in the signals by 0 first.
     extrapolate : bool, default=False
@@ -72,7 +72,8 @@ def clean(
 
     Differences from nilearn
     ------------------------
-    Clear errors instead of silently wrong numbers or unhelpful messages: signals not 2D;
+    Clear errors instead of silently wrong numbers or unhelpful messages: a filter without
+    ``t_r`` (nilearn's default ``t_r=2.5`` is gone); signals not 2D;
     ``t_r`` not positive or above 100 s (milliseconds?) when filtering; confounds with NaN/inf
     (rows and columns named), of the wrong length, or with at least as many columns as kept
     time points; a boolean ``sample_mask`` of the wrong length; an integer 0/1 ``sample_mask``

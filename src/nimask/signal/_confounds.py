@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import ConfoundsError
+from ..exceptions import ConfoundsError, ConfoundsNotFoundError
 from ._detrend import column_blocks, detrend
 
 _EPS64 = np.finfo(np.float64).eps
@@ -34,7 +34,7 @@ def read_confounds_file(path) -> tuple[np.ndarray, list[str] | None]:
     """
     path = Path(path)
     if not path.exists():
-        raise ConfoundsError(f"Confounds file {str(path)!r} not found.", path=path, param="confounds")
+        raise ConfoundsNotFoundError(f"Confounds file {str(path)!r} not found.", path=path, param="confounds")
     text = path.read_text()
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not lines:

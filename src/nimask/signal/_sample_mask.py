@@ -83,6 +83,22 @@ def check_sample_mask_index(mask, n_samples: int, *, which: str = "sample_mask")
             f"contains {n_samples} time points (valid indices 0..{n_samples - 1}).",
             param="sample_mask", expected=f"< {n_samples}", found=int(index.max()),
         )
+    if index.size > 1:
+        steps = np.diff(index)
+        if (steps == 0).any():
+            dup = np.unique(index[1:][steps == 0])[:5].tolist()
+            raise SampleMaskError(
+                f"{which} repeats the indices {dup}: each volume can be kept once (nilearn "
+                f"silently duplicates those rows).",
+                param="sample_mask", expected="unique indices", found=dup,
+            )
+        if (steps < 0).any():
+            raise SampleMaskError(
+                f"{which} indices are not sorted (first decrease at position "
+                f"{int(np.flatnonzero(steps < 0)[0]) + 1}): censoring keeps volumes in time order, "
+                f"so the indices must be strictly increasing; pass np.sort(sample_mask).",
+                param="sample_mask", expected="strictly increasing indices", found="unsorted",
+            )
     return index.astype(np.int32)
 
 

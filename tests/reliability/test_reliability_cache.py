@@ -1,0 +1,167 @@
+"""Catalogue §2.11 (cache, L1-L10) and F9/E7: content-keyed, checksummed masker cache.
+
+The maskers' ``memory=`` cache (``nimask.maskers._base.cached_call``) keys each entry on a
+content fingerprint of the inputs (size, mtime and a blake2b checksum of each file), the
+nimask version and a cache format number, and stores a CRC32 of the result that is checked
+on every hit.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import warnings
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from _rel import labels_img, mask_img, raises, run_img
+from nimask.exceptions import CacheError, NimaskCacheWarning, ParameterError
+from nimask.maskers import MultiNiftiMasker, NiftiLabelsMasker, NiftiMasker
+
+
+def _rewrite_same_size(path: str, img) -> None:
+    """Rewrite ``path`` in place with another image of the same size, keeping its mtime."""
+    st = os.stat(path)
+    raw = img.to_bytes()
+    if path.endswith(".gz"):
+        import gzip
+
+        raw = gzip.compress(raw, mtime=0)
+    with open(path, "r+b") as fh:  # same inode, in place
+        fh.truncate(0)
+        fh.write(raw)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _entries(cache_dir) -> list[str]:
+    return glob.glob(os.path.join(str(cache_dir), "**", "output.pkl"), recursive=True)
+
+
+def _fit(masker_cls, path, cache, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        if masker_cls is NiftiLabelsMasker:
+            return masker_cls(labels_img(), memory=cache, **kw).fit_transform(path)
+        if masker_cls is MultiNiftiMasker:
+            return masker_cls(mask_img(), memory=cache, **kw).fit_transform([path])[0]
+        return masker_cls(mask_img(), memory=cache, **kw).fit_transform(path)
+
+
+MASKERS = [NiftiMasker, MultiNiftiMasker, NiftiLabelsMasker]
+
+
+@pytest.mark.parametrize("masker_cls", MASKERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("ext", [".nii", ".nii.gz"])
+def test_L1_rewritten_input_is_never_served_stale(tmp_path, masker_cls, ext):
+    """L1/F9: same path, same size, same mtime, new data: the cache recomputes."""
+    path = str(tmp_path / f"bold{ext}")
+    nib.save(run_img(t=5), path)
+    cache = str(tmp_path / "cache")
+    first = _fit(masker_cls, path, cache)
+    _rewrite_same_size(path, run_img(t=5, seed=3))
+    second = _fit(masker_cls, path, cache)
+    fresh = _fit(masker_cls, path, None)
+    np.testing.assert_array_equal(second, fresh)
+    assert not np.array_equal(first, second)
+
+
+def _damage(path: str, how: str) -> None:
+    raw = bytearray(open(path, "rb").read())
+    if how == "truncated":
+        raw = raw[: len(raw) // 2]
+    elif how == "empty":
+        raw = bytearray()
+    elif how == "garbage":
+        raw = bytearray(b"not a pickle at all" * 10)
+    elif how == "bitflip":
+        raw[len(raw) - 64] ^= 0x04  # inside the float payload
+    with open(path, "wb") as fh:
+        fh.write(raw)
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "garbage", "bitflip"],
+                         ids=["L2-truncated", "L2-empty", "L2-garbage", "L3-bitflip"])
+def test_L2_L3_damaged_entry_is_recomputed_not_returned(tmp_path, how):
+    path = str(tmp_path / "bold.nii.gz")
+    nib.save(run_img(t=6), path)
+    cache = str(tmp_path / "cache")
+    expected = _fit(NiftiMasker, path, cache)
+    (entry,) = _entries(cache)
+    _damage(entry, how)
+    with pytest.warns(NimaskCacheWarning, match="recomputed"):
+        got = _fit(NiftiMasker, path, cache)
+    np.testing.assert_array_equal(got, expected)
+    with warnings.catch_warnings():  # healed: the next hit is clean
+        warnings.simplefilter("error", NimaskCacheWarning)
+        np.testing.assert_array_equal(_fit(NiftiMasker, path, cache), expected)
+
+
+def test_L3_bitflip_goes_undetected_without_the_checksum(tmp_path):
+    """Documents why the checksum is needed: joblib alone returns the flipped numbers."""
+    import joblib
+
+    mem = joblib.Memory(str(tmp_path / "plain"), verbose=0)
+    func = mem.cache(lambda x: np.full(64, x, dtype=np.float64))
+    expected = func(1.5)
+    (entry,) = _entries(tmp_path / "plain")
+    _damage(entry, "bitflip")
+    assert not np.array_equal(func(1.5), expected)
+
+
+def test_L6_processes_computing_the_same_entry(tmp_path):
+    """L6: several processes on a cold cache all get the right numbers."""
+    import multiprocessing as mp
+
+    path = str(tmp_path / "bold.nii.gz")
+    nib.save(run_img(t=5), path)
+    cache = str(tmp_path / "cache")
+    expected = _fit(NiftiMasker, path, None)
+    ctx = mp.get_context("fork")
+    with ctx.Pool(3) as pool:
+        results = pool.starmap(_fit, [(NiftiMasker, path, cache)] * 3)
+    for got in results:
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(_fit(NiftiMasker, path, cache), expected)
+
+
+def test_L8_location_is_a_file(tmp_path):
+    location = tmp_path / "a_file"
+    location.write_text("x")
+    with raises(CacheError, OSError, "memory", str(location)):
+        NiftiMasker(mask_img(), memory=str(location)).fit()
+
+
+def test_L8_read_only_location(tmp_path):
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        pytest.skip("root can write to a read-only folder")
+    location = tmp_path / "ro"
+    location.mkdir()
+    os.chmod(location, 0o500)
+    try:
+        with raises(CacheError, OSError, "memory", str(location)):
+            NiftiMasker(mask_img(), memory=str(location)).fit()
+    finally:
+        os.chmod(location, 0o700)
+
+
+@pytest.mark.parametrize("location", ["/proc/nope", "/proc/self/nope/cache"])
+def test_E7_uncreatable_cache_location_fails_at_fit(location):
+    """E7: nilearn fails on the first cached call with a bare FileNotFoundError."""
+    with pytest.raises((CacheError, ParameterError)) as info:
+        NiftiMasker(mask_img(), memory=location).fit()
+    assert "memory" in str(info.value)
+
+
+def test_L9_version_is_part_of_the_key(tmp_path, monkeypatch):
+    """L9: a new nimask version never reuses an entry written by another version."""
+    import nimask
+
+    path = str(tmp_path / "bold.nii.gz")
+    nib.save(run_img(t=5), path)
+    cache = str(tmp_path / "cache")
+    _fit(NiftiMasker, path, cache)
+    assert len(_entries(cache)) == 1
+    monkeypatch.setattr(nimask, "__version__", "99.0")
+    _fit(NiftiMasker, path, cache)
+    assert len(_entries(cache)) == 2
