@@ -1,62 +1,151 @@
-"""Command-line entry point: ``nimask demo`` (and ``python -m nimask demo``)."""
+"""Command-line entry point: ``nimask extract`` and ``nimask demo`` (also ``python -m nimask``).
+
+Exit codes: 0 every run done (or already done), 1 some runs failed (see
+``OUTPUT_DIR/nimask_failures.tsv``), 2 usage error (bad option, nothing to do).
+"""
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _setup_logging(quiet: bool, verbose: int, log_file: str | None) -> None:
+    logger = logging.getLogger("nimask")
+    logger.handlers.clear()
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
+                                                  logging.INFO if verbose else logging.WARNING))
+    console.setFormatter(logging.Formatter("nimask: %(message)s"))
+    logger.addHandler(console)
+    if log_file:
+        Path(log_file).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_file, encoding="utf-8")
+        fh.setLevel(logging.DEBUG)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(fh)
+
+
+def _extract(args) -> int:
+    from .batch import extract_batch, parse_atlas, parse_spheres, parse_strategy
+    from .exceptions import NimaskError
+
+    _setup_logging(args.quiet, args.verbose, args.log_file)
+    log = logging.getLogger("nimask.batch")
+    try:
+        atlases = [parse_atlas(a) for a in args.atlas] + [parse_spheres(s) for s in args.spheres]
+        strategies = [parse_strategy(s) for s in args.strategy]
+        summary = extract_batch(
+            args.bids_dir, args.output_dir, atlases, strategies, space=args.space, task=args.task,
+            participant_label=args.participant_label, n_jobs=args.n_jobs, dask_scheduler=args.dask_scheduler,
+            progress=not args.quiet and not args.no_progress,
+        )
+    except (NimaskError, OSError) as exc:  # bad options, nothing to do, unreachable scheduler
+        log.error("%s", exc)
+        return EXIT_USAGE
+    if not args.quiet:
+        print(f"nimask extract: {summary.n_runs} runs: {len(summary.done)} done, {len(summary.skipped)} already "
+              f"done, {len(summary.failed)} failed ({summary.wall_s:.2f} s; peak worker RSS "
+              f"{summary.peak_rss_mb:.0f} MB)")
+        if summary.failed:
+            print(f"  failures recorded in {os.path.join(args.output_dir, 'nimask_failures.tsv')}")
+    return summary.exit_code
+
 
 def _demo(out_dir: str | None) -> int:
-    import numpy as np
-
-    from nimask import __version__
-    from nimask.datasets import write_sample_data
-    from nimask.maskers import NiftiMasker
+    from . import __version__
+    from .batch import extract_batch, parse_atlas, parse_spheres, parse_strategy
+    from .datasets import write_bids_derivatives
 
     directory = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="nimask-demo-"))
-    print(f"nimask {__version__} demo: built-in synthetic sample data in {directory}")
+    print(f"nimask {__version__} demo: a synthetic fMRIPrep derivatives tree in {directory}")
     t0 = time.perf_counter()
-    paths = write_sample_data(directory)
-    print(f"  wrote a 4D run, brain mask, atlases and confounds ({time.perf_counter() - t0:.2f} s)")
-    for key, path in paths.items():
-        print(f"    {key:9s} {path.name}")
+    data = write_bids_derivatives(directory, subjects=("01", "02"), sessions=("1", "2"), shape=(24, 28, 22),
+                                  n_volumes=100, n_regions=10)
+    print(f"  wrote {len(data['runs'])} runs (2 subjects x 2 sessions, 24x28x22 voxels x 100 volumes, int16 and "
+          f"float32) with masks, confounds and sidecars ({time.perf_counter() - t0:.2f} s)")
+    atlases = [parse_atlas(f"{data['labels']},lut={data['lut']}"),
+               parse_atlas(f"{data['maps']},lut={data['maps_lut']}"),
+               parse_spheres(f"{data['spheres']},radius=6")]
+    strategies = [parse_strategy("motion24+wm_csf"), parse_strategy("motion6+gsr+scrub0.5")]
+    out = directory / "nimask"
+    print(f"  nimask extract {data['root']} {out} \\\n      --atlas {data['labels'].name} --atlas "
+          f"{data['maps'].name} --spheres {data['spheres'].name},radius=6 \\\n      --strategy motion24+wm_csf "
+          f"--strategy motion6+gsr+scrub0.5")
+    summary = extract_batch(data["root"], out, atlases, strategies, progress=False)
+    n_files = sum(len(r["outputs"]) for r in summary.done)
+    print(f"  {len(summary.done)} runs x {len(atlases)} atlases x {len(strategies)} strategies: {n_files} files "
+          f"({summary.wall_s:.2f} s, each run read once; peak RSS {summary.peak_rss_mb:.0f} MB)")
+    for rec in summary.done[:1]:
+        t = rec["timings"]
+        print(f"    one run: fit atlases {t['fit_s']:.3f} s, read+extract {t['read_extract_s']:.3f} s, "
+              f"clean+write {t['clean_write_s']:.3f} s")
+        for rel in rec["outputs"][:4]:
+            print(f"    {rel}")
+        print("    ...")
+    again = extract_batch(data["root"], out, atlases, strategies, progress=False)
+    print(f"  rerun: {len(again.skipped)} runs already done, {len(again.done)} redone ({again.wall_s:.2f} s)")
+    if summary.failed:
+        print(f"  {len(summary.failed)} runs FAILED: see {out / 'nimask_failures.tsv'}")
+        return EXIT_FAILED
+    return EXIT_OK
 
-    import pandas as pd
 
-    confounds = pd.read_csv(paths["confounds"], sep="\t", na_values="n/a").fillna(0.0)
-    t0 = time.perf_counter()
-    epi = NiftiMasker(mask_strategy="epi").fit(paths["func"])
-    n_epi = int(np.asarray(epi.mask_img_.dataobj).sum())
-    print(f"  computed an EPI mask: {n_epi} voxels ({time.perf_counter() - t0:.2f} s)")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nimask", description="Fast NIfTI maskers and batch region extraction.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the batch extraction on built-in synthetic data")
+    demo.add_argument("--out-dir", default=None, help="where to write the sample data (default: a temp dir)")
 
-    masker = NiftiMasker(
-        mask_img=paths["mask"], detrend=True, standardize="zscore_sample",
-        low_pass=0.1, high_pass=0.01, t_r=2.0,
+    ex = sub.add_parser(
+        "extract", help="region time series of every run of an fMRIPrep derivatives tree",
+        description="Read each *_desc-preproc_bold.nii[.gz] once and write one _timeseries.tsv (+ .json) per run x "
+                    "atlas x strategy, and a _coverage.tsv per run x atlas. Reruns skip finished runs. Exit "
+                    "codes: 0 all done, 1 some runs failed, 2 usage error.",
     )
-    t0 = time.perf_counter()
-    X = masker.fit_transform(paths["func"], confounds=confounds)
-    dt = time.perf_counter() - t0
-    print(
-        f"  NiftiMasker(mask, detrend, zscore_sample, band-pass 0.01-0.1 Hz, 12 confounds): "
-        f"{X.shape[0]} volumes x {X.shape[1]} voxels, {X.dtype} ({dt:.2f} s)"
-    )
-    print(f"    column means ~0: {float(np.abs(X.mean(0)).max()):.2e}; std ~1: {float(X.std(0, ddof=1).mean()):.4f}")
-    back = masker.inverse_transform(X)
-    print(f"  inverse_transform -> image of shape {back.shape}")
-    return 0
+    ex.add_argument("bids_dir", help="fMRIPrep output folder (holding sub-*/)")
+    ex.add_argument("output_dir", help="output folder (BIDS derivatives)")
+    ex.add_argument("--atlas", action="append", default=[], metavar="IMG[,name=N][,lut=TSV][,kind=labels|maps]",
+                    help="labels (3D) or maps (4D) atlas; repeatable")
+    ex.add_argument("--spheres", action="append", default=[], metavar="TSV[,name=N][,radius=MM]",
+                    help="sphere centres (x, y, z in mm, optional name column); repeatable")
+    ex.add_argument("--strategy", action="append", default=[], metavar="PRESET|JSON",
+                    help="denoising strategy: '+'-joined tokens among motion6, motion12, motion24, wm_csf, wm_csf4, "
+                         "gsr, gsr4, scrub<FD> (e.g. motion24+wm_csf+scrub0.5), or a JSON file; repeatable")
+    ex.add_argument("--space", default=None, help="keep runs of this space- entity")
+    ex.add_argument("--task", default=None, help="keep runs of this task- entity")
+    ex.add_argument("--participant-label", nargs="+", default=None, help="keep these subjects")
+    ex.add_argument("--n-jobs", type=int, default=1, help="local worker processes (default 1)")
+    ex.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                    help="run the per-run tasks on this Dask distributed scheduler (e.g. tcp://host:8786)")
+    ex.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
+    ex.add_argument("-v", "--verbose", action="count", default=0, help="log each run (-vv: debug)")
+    ex.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ex.add_argument("--log-file", default=None, help="also log (debug level) to this file")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nimask", description="Fast NIfTI maskers.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the main job on built-in sample data")
-    demo.add_argument("--out-dir", default=None, help="where to write the sample data (default: a temp dir)")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     if args.command == "demo":
         return _demo(args.out_dir)
-    return 2  # pragma: no cover - argparse already rejects unknown commands
+    if args.command == "extract":
+        if not args.atlas and not args.spheres:
+            print("nimask extract: error: give at least one --atlas or --spheres", file=sys.stderr)
+            return EXIT_USAGE
+        if not args.strategy:
+            print("nimask extract: error: give at least one --strategy", file=sys.stderr)
+            return EXIT_USAGE
+        return _extract(args)
+    return EXIT_USAGE  # pragma: no cover - argparse already rejects unknown commands
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-__all__ = ["make_sample_data", "write_sample_data"]
+__all__ = ["make_sample_data", "write_sample_data", "write_bids_derivatives"]
 
 _MOTION = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
 
@@ -151,4 +151,122 @@ def write_sample_data(directory: str | os.PathLike, **kwargs: Any) -> dict[str, 
         f.write("index\tname\n")
         for i, name in enumerate(data["label_names"], start=1):
             f.write(f"{i}\t{name}\n")
+    return paths
+
+
+def _fmriprep_confounds(motion: np.ndarray, func_data: np.ndarray, brain: np.ndarray,
+                        rng: np.random.Generator, n_spikes: int = 2):
+    """An fMRIPrep-like confounds table (motion 24, WM/CSF/global with derivatives, FD)."""
+    import pandas as pd
+
+    n = motion.shape[0]
+    motion = motion.copy()
+    motion[:, 3:] *= 0.05  # rotations in radians are small
+    flat = func_data.reshape(-1, n)
+    inside = brain.ravel()
+    series = {
+        "global_signal": flat[inside].mean(0),
+        "white_matter": flat[inside][::3].mean(0) + rng.standard_normal(n),
+        "csf": flat[~inside].mean(0) + rng.standard_normal(n),
+    }
+    cols: dict[str, np.ndarray] = {}
+    for name, values in [*zip(_MOTION, motion.T), *series.items()]:
+        deriv = np.concatenate([[np.nan], np.diff(values)])
+        cols[name] = values
+        cols[name + "_derivative1"] = deriv
+        cols[name + "_power2"] = values**2
+        cols[name + "_derivative1_power2"] = deriv**2
+    d = np.abs(np.diff(motion, axis=0))
+    fd = d[:, :3].sum(1) + 50.0 * d[:, 3:].sum(1)
+    spikes = rng.choice(np.arange(1, n), size=min(n_spikes, n - 1), replace=False)
+    fd[spikes - 1] = 0.8 + rng.random(spikes.size)
+    cols["framewise_displacement"] = np.concatenate([[np.nan], fd])
+    cols["std_dvars"] = np.concatenate([[np.nan], 1.0 + 0.1 * rng.standard_normal(n - 1)])
+    return pd.DataFrame(cols)
+
+
+def write_bids_derivatives(
+    directory: str | os.PathLike,
+    subjects: tuple[str, ...] = ("01", "02"),
+    sessions: tuple[str | None, ...] = (None,),
+    runs: tuple[int | None, ...] = (None,),
+    shape: tuple[int, int, int] = (10, 12, 10),
+    n_volumes: int = 40,
+    n_regions: int = 6,
+    space: str = "MNI152NLin2009cAsym",
+    t_r: float = 2.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Write a small synthetic fMRIPrep derivatives tree, with atlases to extract from it.
+
+    Every subject x session x run gets a ``desc-preproc_bold.nii.gz`` (int16 and float32
+    alternate), its ``desc-brain_mask``, a JSON sidecar with ``RepetitionTime`` and a
+    ``desc-confounds_timeseries.tsv`` with fMRIPrep's columns (``n/a`` in the first row of
+    derivatives and of ``framewise_displacement``, a few motion spikes). The atlases go to
+    ``directory/atlases``: a labels atlas with its LUT (``atlas-sample_dseg``), probabilistic
+    maps (``atlas-sampleprob_probseg``) and sphere coordinates (``spheres.tsv``).
+
+    Returns
+    -------
+    dict
+        ``root`` (the derivatives folder), ``runs`` (list of bold paths), ``labels``, ``lut``,
+        ``maps``, ``maps_lut``, ``spheres`` (paths).
+    """
+    import json
+
+    import pandas as pd
+
+    root = Path(directory)
+    deriv = root / "fmriprep"
+    atlas_dir = root / "atlases"
+    atlas_dir.mkdir(parents=True, exist_ok=True)
+    ref = make_sample_data(shape=shape, n_volumes=2, n_regions=n_regions, seed=seed)
+    paths: dict[str, Any] = {
+        "root": deriv,
+        "labels": atlas_dir / "atlas-sample_dseg.nii.gz",
+        "lut": atlas_dir / "atlas-sample_dseg.tsv",
+        "maps": atlas_dir / "atlas-sampleprob_probseg.nii.gz",
+        "maps_lut": atlas_dir / "atlas-sampleprob_probseg.tsv",
+        "spheres": atlas_dir / "spheres.tsv",
+        "runs": [],
+    }
+    nib.save(ref["labels"], paths["labels"])
+    nib.save(ref["maps"], paths["maps"])
+    names = ref["label_names"]
+    pd.DataFrame({"index": np.arange(1, n_regions + 1), "name": names}).to_csv(paths["lut"], sep="\t", index=False)
+    pd.DataFrame({"index": np.arange(n_regions), "name": [f"map{n}" for n in names]}).to_csv(
+        paths["maps_lut"], sep="\t", index=False)
+    centres = [nib.affines.apply_affine(ref["labels"].affine, np.argwhere(np.asarray(ref["labels"].dataobj) == r + 1)
+                                        .mean(0)) for r in range(min(3, n_regions))]
+    pd.DataFrame({"name": [f"seed{i}" for i in range(len(centres))], "x": [c[0] for c in centres],
+                  "y": [c[1] for c in centres], "z": [c[2] for c in centres]}).to_csv(paths["spheres"], sep="\t",
+                                                                                     index=False)
+    (deriv).mkdir(parents=True, exist_ok=True)
+    (deriv / "dataset_description.json").write_text(json.dumps(
+        {"Name": "nimask synthetic fMRIPrep", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
+         "GeneratedBy": [{"Name": "nimask.datasets"}]}, indent=1))
+    k = 0
+    for sub in subjects:
+        for ses in sessions:
+            for run in runs:
+                dtype = np.int16 if k % 2 == 0 else np.float32
+                data = make_sample_data(shape=shape, n_volumes=n_volumes, n_regions=n_regions, t_r=t_r,
+                                        dtype=dtype, seed=seed + 1 + k)
+                rng = np.random.default_rng(seed + 1000 + k)
+                ents = [f"sub-{sub}"] + ([f"ses-{ses}"] if ses is not None else []) + ["task-rest"] + \
+                       ([f"run-{run}"] if run is not None else [])
+                folder = deriv / f"sub-{sub}" / (f"ses-{ses}" if ses is not None else "") / "func"
+                folder.mkdir(parents=True, exist_ok=True)
+                stem = "_".join(ents + [f"space-{space}"])
+                bold = folder / f"{stem}_desc-preproc_bold.nii.gz"
+                nib.save(data["func"], bold)
+                nib.save(data["mask"], folder / f"{stem}_desc-brain_mask.nii.gz")
+                (folder / f"{stem}_desc-preproc_bold.json").write_text(json.dumps({"RepetitionTime": t_r}))
+                motion = np.nan_to_num(data["confounds"][_MOTION].to_numpy())
+                func = np.asarray(data["func"].dataobj, dtype=np.float64)
+                table = _fmriprep_confounds(motion, func, np.asarray(data["mask"].dataobj) > 0, rng)
+                table.to_csv(folder / ("_".join(ents) + "_desc-confounds_timeseries.tsv"), sep="\t", index=False,
+                             na_rep="n/a")
+                paths["runs"].append(bold)
+                k += 1
     return paths

@@ -1,0 +1,205 @@
+"""Batch extraction: 4 subjects x 300 volumes, 2 atlases x 2 strategies.
+
+Cases (each in a fresh process, see ``_harness.py``):
+
+* ``nilearn_one_by_one``: nilearn 0.14.1's ``NiftiLabelsMasker(...).fit_transform`` called once
+  per run x atlas x strategy (16 calls; each re-reads and re-decompresses the run), the way
+  one-job-per-output scripts do;
+* ``nimask_one_by_one``: the same with nimask's ``NiftiLabelsMasker`` (16 reads);
+* ``nimask_batch_1worker``: ``nimask.batch.extract_batch`` with ``n_jobs=1`` (each run read once,
+  4 outputs per run from that pass, TSV + JSON + coverage files written);
+* ``nimask_batch_2workers``: the same with ``n_jobs=2`` local worker processes.
+
+Atlases: Harvard-Oxford cortical max-prob 2 mm (data grid) and AAL (another 2 mm grid, so
+it is resampled to the data grid, as nilearn's default ``resampling_target="data"``).
+Strategies: ``motion24`` and ``motion12+scrub0.12`` (~12% of the volumes censored) (the confounds of gen_bold.py with their
+squares and a framewise displacement column added). Every case returns the same
+(nilearn's) columns, so the harness checks the numbers against nilearn.
+
+``python benchmarks/bench_batch.py --scaling`` runs only the two batch cases, best of 3.
+
+Data: ``gen_bold.py OUT --subject 0N --seed N-1`` for N = 1..4 (int16, ~310 MB each),
+arranged as an fMRIPrep tree under ``benchmarks/_data/batch`` (symlinks).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import DATA_DIR, REPO, bench_file, run_cases, shared_dir  # noqa: E402
+
+BATCH = os.path.join(DATA_DIR, "batch")
+TREE = os.path.join(BATCH, "fmriprep")
+SUBJECTS = ("01", "02", "03", "04")
+STRATEGIES = ("motion24", "motion12+scrub0.12")
+SPACE = "MNI152NLin6Asym"
+MOTION = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
+
+
+def _ho():
+    return bench_file("HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")
+
+
+def prepare() -> None:
+    """Generate the 4 runs (once) and lay them out as an fMRIPrep derivatives tree."""
+    import pandas as pd
+
+    raw = os.path.join(BATCH, "raw")
+    gen = os.path.join(shared_dir(), "bench", "gen_bold.py")
+    for n, sub in enumerate(SUBJECTS):
+        src = os.path.join(raw, f"sub-{sub}", f"sub-{sub}_task-rest_bold.nii.gz")
+        if not os.path.exists(src):
+            subprocess.run([sys.executable, gen, os.path.dirname(src), "--subject", sub, "--seed", str(n),
+                            "--volumes", "300"], check=True)
+        func = os.path.join(TREE, f"sub-{sub}", "func")
+        os.makedirs(func, exist_ok=True)
+        stem = os.path.join(func, f"sub-{sub}_task-rest_space-{SPACE}_res-2")
+        links = {f"{stem}_desc-preproc_bold.nii.gz": src,
+                 f"{stem}_desc-brain_mask.nii.gz": bench_file("tpl-MNI152NLin6Asym_res-02_desc-brain_mask.nii.gz")}
+        for dst, target in links.items():
+            if not os.path.lexists(dst):
+                os.symlink(target, dst)
+        conf = os.path.join(func, f"sub-{sub}_task-rest_desc-confounds_timeseries.tsv")
+        if not os.path.exists(conf):
+            table = pd.read_csv(os.path.join(raw, f"sub-{sub}", f"sub-{sub}_task-rest_desc-confounds_timeseries.tsv"),
+                                sep="\t", na_values="n/a")
+            for m in MOTION:
+                table[m + "_power2"] = table[m] ** 2
+                table[m + "_derivative1_power2"] = table[m + "_derivative1"] ** 2
+            d = table[[m + "_derivative1" for m in MOTION]].abs().to_numpy()
+            # gen_bold.py's rotations read as degrees (as radians every volume would exceed 1 mm)
+            table["framewise_displacement"] = d[:, :3].sum(1) + 50 * np.deg2rad(d[:, 3:]).sum(1)
+            table.to_csv(conf, sep="\t", index=False, na_rep="n/a")
+        with open(f"{stem}_desc-preproc_bold.json", "w") as fh:
+            json.dump({"RepetitionTime": 2.0}, fh)
+
+
+def _specs():
+    from nimask.batch import parse_atlas, parse_strategy
+
+    # HO max-prob has no LUT in shared/bench (its CSV names the 113 lateralised maps): columns are label values
+    atlases = [parse_atlas(f"{_ho()},name=HO"),
+               parse_atlas(f"{bench_file('atlas_aal.nii.gz')},name=AAL,lut={bench_file('labels_aal.csv')}")]
+    return atlases, [parse_strategy(s) for s in STRATEGIES]
+
+
+def _jobs():
+    """(run, atlas, strategy, confounds, sample_mask) for every output, in a fixed order."""
+    import pandas as pd
+
+    from nimask.batch import find_runs, select_confounds
+
+    atlases, strategies = _specs()
+    for run in find_runs(TREE):
+        table = pd.read_csv(run.confounds, sep="\t", na_values="n/a")
+        for atlas in atlases:
+            for s in strategies:
+                conf, keep = select_confounds(table, s, len(table))
+                yield run, atlas, s, conf, keep
+
+
+def _one_by_one(masker_class):
+    out = []
+    for run, atlas, s, conf, keep in _jobs():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            masker = masker_class(labels_img=atlas.path, lut=atlas.lut, mask_img=run.mask, t_r=2.0,
+                                  **s.clean_params())
+            out.append(np.asarray(masker.fit_transform(run.bold, confounds=conf, sample_mask=keep)).ravel())
+    return np.concatenate(out)
+
+
+def nilearn_one_by_one():
+    from nilearn.maskers import NiftiLabelsMasker
+
+    return _one_by_one(NiftiLabelsMasker)
+
+
+def nimask_one_by_one():
+    from nimask.maskers import NiftiLabelsMasker
+
+    return _one_by_one(NiftiLabelsMasker)
+
+
+def _batch(n_jobs: int):
+    import shutil
+
+    import pandas as pd
+
+    from nimask.batch import extract_batch
+
+    atlases, strategies = _specs()
+    out_dir = os.path.join(BATCH, f"out_{n_jobs}")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    summary = extract_batch(TREE, out_dir, atlases, strategies, n_jobs=n_jobs, progress=False)
+    assert summary.exit_code == 0, summary.failed
+    details = {"n_jobs": n_jobs, "wall_s": summary.wall_s,
+               "runs": [{"run": os.path.basename(r["run"]), "pid": r["pid"], "peak_rss_mb": r["peak_rss_mb"],
+                         **r["timings"]} for r in summary.done]}
+    os.makedirs(os.path.join(REPO, "benchmarks", "_results"), exist_ok=True)
+    with open(os.path.join(REPO, "benchmarks", "_results", f"batch_details_{n_jobs}.json"), "w") as fh:
+        json.dump(details, fh, indent=1)
+    out = []  # read the TSVs back, nilearn's columns (regions left by mask and resampling)
+    for run, atlas, s, _, _ in _jobs():
+        path = os.path.join(out_dir, run.relpath, f"{run.stem}_atlas-{atlas.name}_desc-{s.label}_timeseries.tsv")
+        table = pd.read_csv(path, sep="\t", na_values="n/a")
+        out.append(table.loc[:, ~table.isna().all()].to_numpy().ravel())
+    return np.concatenate(out)
+
+
+def nimask_batch_1worker():
+    return _batch(1)
+
+
+def nimask_batch_2workers():
+    return _batch(2)
+
+
+CASES = {
+    "nilearn_one_by_one": "bench_batch:nilearn_one_by_one",
+    "nimask_one_by_one": "bench_batch:nimask_one_by_one",
+    "nimask_batch_1worker": "bench_batch:nimask_batch_1worker",
+    "nimask_batch_2workers": "bench_batch:nimask_batch_2workers",
+}
+
+
+def main() -> None:
+    prepare()
+    if "--scaling" in sys.argv:  # only 1 vs 2 workers, best of 3 (for a machine shared with other jobs)
+        results = run_cases(
+            {k: v for k, v in CASES.items() if "batch" in k}, baseline="nimask_batch_1worker",
+            reference="nimask_batch_1worker", compare=("nimask_batch_2workers",), repeat=3,
+            title="batch scaling: 4 subjects x 300 volumes, 2 atlases x 2 strategies, 1 vs 2 workers",
+        )
+    else:
+        results = run_cases(
+            CASES, baseline="nilearn_one_by_one", reference="nilearn_one_by_one",
+            compare=("nimask_one_by_one", "nimask_batch_1worker", "nimask_batch_2workers"),
+            title="batch: 4 subjects x 300 volumes, 2 atlases (HO, AAL) x 2 strategies (16 outputs)",
+        )
+    by = {r.name: r for r in results}
+    notes = {}
+    for n in (1, 2):
+        path = os.path.join(REPO, "benchmarks", "_results", f"batch_details_{n}.json")
+        with open(path) as fh:
+            d = json.load(fh)
+        peaks = [r["peak_rss_mb"] for r in d["runs"]]
+        per_run = [r["total_s"] for r in d["runs"]]
+        notes[f"{n} worker(s)"] = (f"batch wall {d['wall_s']:.1f} s; per run {min(per_run):.1f}-{max(per_run):.1f} s "
+                                   f"(read+extract {np.mean([r['read_extract_s'] for r in d['runs']]):.1f} s mean); "
+                                   f"worker peak RSS {max(peaks):.0f} MB over {len({r['pid'] for r in d['runs']})} "
+                                   f"process(es)")
+    notes["scaling 1 -> 2 workers"] = (f"{by['nimask_batch_1worker'].wall_s / by['nimask_batch_2workers'].wall_s:.2f}x "
+                                       f"({os.cpu_count()} CPUs on this machine)")
+    for k, v in notes.items():
+        print(f"  {k}: {v}")
+
+
+if __name__ == "__main__":
+    main()

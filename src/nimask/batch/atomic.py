@@ -1,0 +1,80 @@
+"""Atomic file writing: a temporary file in the same folder, fsync, then ``os.replace``.
+
+A reader (or a rerun after ``kill -9``) sees either the complete old file, the complete
+new file, or no file; never a partial one. Temporary files are named
+``.<name>.<pid>.nimask-tmp`` so that :func:`remove_stale_temporaries` can delete those
+left by a killed process (whose pid is gone) without touching those of a live one.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temporaries", "TMP_SUFFIX"]
+
+TMP_SUFFIX = ".nimask-tmp"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (the folder is created if needed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}{TMP_SUFFIX}"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(root: str | os.PathLike) -> list[str]:
+    """Delete the temporary files under ``root`` left by processes that no longer run."""
+    removed = []
+    for tmp in Path(root).rglob(f"*{TMP_SUFFIX}"):
+        try:
+            pid = int(tmp.name[: -len(TMP_SUFFIX)].rsplit(".", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            try:
+                tmp.unlink()
+                removed.append(str(tmp))
+            except FileNotFoundError:
+                pass
+    return removed

@@ -1,0 +1,85 @@
+"""The manifest of a batch output folder: which runs are done, for which inputs.
+
+``OUTPUT_DIR/.nimask/manifest.jsonl`` holds one JSON line per finished (or failed) run,
+appended and fsync'ed by the coordinating process once the run's outputs are renamed
+into place. A run is *done* when its latest record has status ``done``, the same task key
+(run + atlases + strategies + nimask version) and the same input fingerprint (size and
+mtime of every input file), and all its outputs exist. A line cut short by ``kill -9`` is
+ignored, so the run it described is simply redone.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+__all__ = ["Manifest", "file_fingerprint", "task_key"]
+
+
+def file_fingerprint(paths: dict[str, str | None]) -> dict[str, list | None]:
+    """``{name: [size, mtime_ns]}`` of the input files (None for a missing one)."""
+    out: dict[str, list | None] = {}
+    for name, path in paths.items():
+        if path is None:
+            out[name] = None
+            continue
+        st = os.stat(path)
+        out[name] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def task_key(*parts) -> str:
+    """A stable hash of JSON-able parts."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class Manifest:
+    """Append-only JSON-lines record of the runs of an output folder."""
+
+    def __init__(self, output_dir: str | os.PathLike) -> None:
+        self.folder = Path(output_dir) / ".nimask"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / "manifest.jsonl"
+        self._latest: dict[str, dict] = {}
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:  # a line cut short by a kill: that run is redone
+                    continue
+                if isinstance(record, dict) and "run" in record:
+                    self._latest[record["run"]] = record
+
+    def is_done(self, run: str, key: str, fingerprint: dict, outputs: list[str]) -> bool:
+        """Whether ``run`` finished with these inputs and parameters and its outputs are all there."""
+        rec = self._latest.get(run)
+        if rec is None or rec.get("status") != "done" or rec.get("key") != key:
+            return False
+        if rec.get("fingerprint") != fingerprint:
+            return False
+        root = self.folder.parent
+        return all((root / rel).is_file() for rel in outputs)
+
+    def append(self, record: dict) -> None:
+        """Add a record (one line, flushed and fsync'ed)."""
+        slim = {k: v for k, v in record.items() if k != "traceback"}
+        line = json.dumps(slim, sort_keys=True, default=str) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size:  # a partial last line from a kill: start on a new line
+                with open(self.path, "rb") as fh:
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":
+                        line = "\n" + line
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._latest[record["run"]] = slim

@@ -1,0 +1,327 @@
+"""Running a batch: plan the runs, skip the finished ones, execute, record, report progress.
+
+:func:`extract_batch` is the Python API of ``nimask extract``. The runs are executed
+
+* in this process (``n_jobs=1``, no client),
+* in ``n_jobs`` local worker processes (``concurrent.futures.ProcessPoolExecutor``), or
+* on a Dask distributed cluster (``client=`` a ``distributed.Client``, or
+  ``dask_scheduler=`` its address). Each task carries paths and parameters only; the
+  workers read the files themselves and send back a small record.
+
+This process alone writes the manifest and the failures file, after each run returns.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..exceptions import ParameterError
+from .atlases import AtlasSpec
+from .atomic import atomic_write_text, remove_stale_temporaries
+from .bids import BoldRun, find_runs
+from .job import RunTask, output_paths, run_task
+from .manifest import Manifest, file_fingerprint, task_key
+from .strategies import Strategy
+
+__all__ = ["extract_batch", "BatchSummary", "plan_tasks", "FAILURES_FILE"]
+
+FAILURES_FILE = "nimask_failures.tsv"
+log = logging.getLogger("nimask.batch")
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did."""
+
+    n_runs: int = 0
+    done: list = field(default_factory=list)  # records of the runs done now
+    skipped: list = field(default_factory=list)  # bold paths already done
+    failed: list = field(default_factory=list)  # records of the failed runs
+    wall_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0: every run is done; 1: at least one run failed."""
+        return 1 if self.failed else 0
+
+    @property
+    def peak_rss_mb(self) -> float:
+        values = [r.get("peak_rss_mb", 0.0) for r in self.done + self.failed]
+        return max(values) if values else 0.0
+
+
+def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str) -> list[RunTask]:
+    """One :class:`RunTask` per run, with its key and input fingerprint."""
+    from .. import __version__
+
+    labels = [s.label for s in strategies]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ParameterError(f"Several strategies give the same output label {dup}: give them distinct names.",
+                             param="strategy", found=dup)
+    names = [a.name for a in atlases]
+    dup = sorted({x for x in names if names.count(x) > 1})
+    if dup:
+        raise ParameterError(f"Several atlases have the same name {dup}: give them distinct names (name=...).",
+                             param="atlas", found=dup)
+    config = {"version": __version__, "atlases": [a.to_dict() for a in atlases],
+              "strategies": [s.to_dict() for s in strategies]}
+    shared = {}
+    for a in atlases:
+        shared[f"atlas:{a.name}"] = a.path
+        shared[f"lut:{a.name}"] = a.lut
+    shared_fp = file_fingerprint(shared)
+    tasks = []
+    for run in runs:
+        fp = file_fingerprint({"bold": run.bold, "mask": run.mask, "confounds": run.confounds,
+                               "sidecar": run.sidecar}) | shared_fp
+        tasks.append(RunTask(run, tuple(atlases), tuple(strategies), output_dir,
+                             key=task_key(config, run.relpath, run.stem), fingerprint=fp))
+    return tasks
+
+
+class _Lock:
+    """An exclusive lock on the output folder (released by the OS if the process dies)."""
+
+    def __init__(self, folder: Path) -> None:
+        import fcntl
+
+        self._fh = open(folder / "lock", "w")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.close()
+            raise ParameterError(f"Another 'nimask extract' is writing to {folder.parent!s} (its lock is held).",
+                                 param="output_dir", path=folder.parent) from None
+
+    def release(self) -> None:
+        self._fh.close()
+
+
+def _write_failures(output_dir: str, failures: dict[str, dict]) -> None:
+    path = os.path.join(output_dir, FAILURES_FILE)
+    if not failures:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    lines = ["run\terror_type\terror"]
+    for rec in failures.values():
+        msg = " ".join(str(rec.get("error", "")).split())
+        lines.append(f"{os.path.relpath(rec['run'], output_dir)}\t{rec.get('error_type', '')}\t{msg}")
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _dataset_description(output_dir: str, bids_dir: str) -> None:
+    from .. import __version__
+
+    path = os.path.join(output_dir, "dataset_description.json")
+    if os.path.exists(path):
+        return
+    desc = {"Name": "nimask region time series", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
+            "GeneratedBy": [{"Name": "nimask", "Version": __version__}],
+            "SourceDatasets": [{"URL": Path(bids_dir).resolve().as_uri()}]}
+    atomic_write_text(path, json.dumps(desc, indent=1) + "\n")
+
+
+class _AboveBar:
+    """A stream whose lines tqdm prints above its progress bar."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(text.rstrip("\n"), file=self.stream)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def _log_above_bar():
+    """Route nimask's console log handlers (not its log files) through tqdm.write meanwhile."""
+    handlers = [h for h in logging.getLogger("nimask").handlers
+                if type(h) is logging.StreamHandler and h.stream in (sys.stderr, sys.stdout)]
+    old = [h.setStream(_AboveBar(h.stream)) for h in handlers]
+    try:
+        yield
+    finally:
+        for h, stream in zip(handlers, old):
+            h.setStream(stream)
+
+
+def _execute(tasks, n_jobs: int, client):
+    """Yield the records of ``tasks`` as they complete."""
+    if client is not None:
+        from distributed import as_completed
+
+        futures = [client.submit(run_task, t, key=f"nimask-run-{t.key}", pure=False) for t in tasks]
+        by_key = {f.key: t for f, t in zip(futures, tasks)}
+        for fut in as_completed(futures):
+            try:
+                yield fut.result()
+            except Exception as exc:  # the worker died (killed, out of memory)
+                yield _lost(by_key[fut.key], exc)
+            fut.release()
+        return
+    if n_jobs == 1:
+        for t in tasks:
+            yield run_task(t)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed as cf_completed
+
+    ctx = mp.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(run_task, t): t for t in tasks}
+        for fut in cf_completed(futures):
+            try:
+                yield fut.result()
+            except Exception as exc:  # BrokenProcessPool: a worker died
+                yield _lost(futures[fut], exc)
+
+
+def _lost(task: RunTask, exc: BaseException) -> dict:
+    return {"status": "failed", "key": task.key, "run": task.run.bold, "fingerprint": task.fingerprint,
+            "error_type": type(exc).__name__, "error": f"the worker running this run was lost: {exc}"}
+
+
+def extract_batch(
+    bids_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    atlases: list[AtlasSpec],
+    strategies: list[Strategy],
+    *,
+    space: str | None = None,
+    task: str | None = None,
+    participant_label: list[str] | None = None,
+    n_jobs: int = 1,
+    client=None,
+    dask_scheduler: str | None = None,
+    dask_timeout: float = 20.0,
+    progress: bool = True,
+) -> BatchSummary:
+    """Extract every atlas x strategy time series of every run of a derivatives tree.
+
+    Parameters
+    ----------
+    bids_dir : path
+        fMRIPrep output folder.
+    output_dir : path
+        Where the BIDS-derivatives outputs, the manifest and the failures file go.
+    atlases : list of AtlasSpec
+        Labels / maps atlases and sphere sets (:func:`~nimask.batch.parse_atlas`,
+        :func:`~nimask.batch.parse_spheres`).
+    strategies : list of Strategy
+        Denoising strategies (:func:`~nimask.batch.parse_strategy`).
+    space, task, participant_label
+        Run filters (see :func:`~nimask.batch.find_runs`).
+    n_jobs : int
+        Local worker processes (ignored with a Dask client).
+    client : distributed.Client or None
+        Run the per-run tasks on this Dask cluster.
+    dask_scheduler : str or None
+        Address of a Dask scheduler to connect to (instead of ``client``).
+    dask_timeout : float
+        Seconds to wait for that scheduler.
+    progress : bool
+        Show a progress bar (tqdm) on stderr.
+
+    Returns
+    -------
+    BatchSummary
+    """
+    t_start = time.perf_counter()
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ParameterError(f"'n_jobs' must be an int >= 1; got {n_jobs!r}.", param="n_jobs", found=n_jobs)
+    if not atlases:
+        raise ParameterError("At least one atlas or sphere set is needed (--atlas / --spheres).", param="atlas")
+    if not strategies:
+        raise ParameterError("At least one denoising strategy is needed (--strategy).", param="strategy")
+    bids_dir = os.path.abspath(os.fspath(bids_dir))
+    output_dir = os.path.abspath(os.fspath(output_dir))
+    runs = find_runs(bids_dir, space=space, task=task, participant_label=participant_label)
+    if not runs:
+        raise ParameterError(
+            f"No preprocessed BOLD run (*_desc-preproc_bold.nii[.gz]) found under {bids_dir!r} with space={space!r}, "
+            f"task={task!r}, participant_label={participant_label!r}.", param="bids_dir", path=bids_dir)
+    os.makedirs(output_dir, exist_ok=True)
+    manifest = Manifest(output_dir)
+    lock = _Lock(manifest.folder)
+    own_client = None
+    try:
+        stale = remove_stale_temporaries(output_dir)
+        if stale:
+            log.info("removed %d temporary files left by an interrupted run", len(stale))
+        _dataset_description(output_dir, bids_dir)
+        tasks = plan_tasks(runs, atlases, strategies, output_dir)
+        summary = BatchSummary(n_runs=len(tasks))
+        pending = []
+        for t in tasks:
+            if manifest.is_done(t.run.bold, t.key, t.fingerprint, sorted(output_paths(t).values())):
+                summary.skipped.append(t.run.bold)
+                log.debug("skip (done): %s", t.run.bold)
+            else:
+                pending.append(t)
+        log.info("%d runs found, %d already done, %d to do (%d atlases x %d strategies each)",
+                 len(tasks), len(summary.skipped), len(pending), len(atlases), len(strategies))
+        failures: dict[str, dict] = {}  # failed runs of earlier batches are pending again
+        if dask_scheduler is not None and client is None:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise ParameterError(
+                    f"--dask-scheduler {dask_scheduler!r} needs dask.distributed, which is not installed "
+                    f"(pip install 'nimask[dask]').", param="dask_scheduler") from None
+            try:
+                client = own_client = Client(dask_scheduler, timeout=dask_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise ParameterError(f"Cannot connect to the Dask scheduler {dask_scheduler!r}: {exc}",
+                                     param="dask_scheduler", found=dask_scheduler) from exc
+        bar = None
+        redirect = contextlib.nullcontext()
+        if progress and pending:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(pending), unit="run", desc="nimask extract", dynamic_ncols=True)
+            redirect = _log_above_bar()
+        try:
+            with redirect:
+                for rec in _execute(pending, n_jobs, client):
+                    manifest.append(rec)
+                    if rec["status"] == "done":
+                        summary.done.append(rec)
+                        failures.pop(rec["run"], None)
+                        log.info("done %s (%.2f s, %d outputs, peak RSS %.0f MB)", rec["run"],
+                                 rec["timings"]["total_s"], len(rec["outputs"]), rec["peak_rss_mb"])
+                        for w in rec.get("warnings", []):
+                            log.debug("warning for %s: %s", rec["run"], w)
+                    else:
+                        summary.failed.append(rec)
+                        failures[rec["run"]] = rec
+                        log.error("FAILED %s: %s: %s", rec["run"], rec.get("error_type"), rec.get("error"))
+                        if rec.get("traceback"):
+                            log.debug("%s", rec["traceback"])
+                    _write_failures(output_dir, failures)
+                    if bar is not None:
+                        bar.set_postfix(failed=len(summary.failed), refresh=False)
+                        bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        _write_failures(output_dir, failures)
+        summary.wall_s = time.perf_counter() - t_start
+        log.info("finished: %d done, %d skipped, %d failed in %.2f s", len(summary.done), len(summary.skipped),
+                 len(summary.failed), summary.wall_s)
+        return summary
+    finally:
+        if own_client is not None:
+            own_client.close()
+        lock.release()

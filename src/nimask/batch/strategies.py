@@ -1,0 +1,284 @@
+"""Denoising strategies: which fMRIPrep confounds to regress, which volumes to censor, how to clean.
+
+A strategy is a :class:`Strategy` (a name, confound columns, an optional framewise-displacement
+scrubbing threshold and the :func:`nimask.signal.clean` parameters). Named presets are built
+from ``+``-joined tokens, e.g. ``motion24+wm_csf+gsr+scrub0.5``:
+
+=============  =====================================================================
+``motion6``    ``trans_x, trans_y, trans_z, rot_x, rot_y, rot_z``
+``motion12``   motion6 and their ``_derivative1``
+``motion24``   motion12 and the ``_power2`` of all of them (Friston 24)
+``wm_csf``     ``white_matter, csf``
+``wm_csf4``    ``white_matter, csf`` with derivatives and squares (8 columns)
+``gsr``        ``global_signal``
+``gsr4``       ``global_signal`` with derivative and squares (4 columns)
+``scrubX``     censor volumes with ``framewise_displacement > X`` mm
+=============  =====================================================================
+
+A JSON file gives the same fields (``name``, ``confounds``, ``fd_threshold``,
+``min_segment``, ``demean`` and any of ``detrend``, ``standardize``,
+``standardize_confounds``, ``low_pass``, ``high_pass``).
+
+Missing values (``n/a``)
+------------------------
+fMRIPrep writes ``n/a`` in the first row of derivative columns (and of
+``framewise_displacement``). As nilearn 0.14.1's ``load_confounds`` does, the first row of a
+confound column that is ``n/a`` takes the value of the second row, and the selected
+confounds are then demeaned over the kept volumes (``demean=True``). An ``n/a`` anywhere
+else raises :class:`~nimask.exceptions.ConfoundsError` (nothing is repaired silently). An
+``n/a`` framewise displacement counts as 0 (the first volume is never censored for it).
+
+Scrubbing keeps the volumes with ``framewise_displacement <= fd_threshold`` and, as
+nilearn's ``scrub=5``, also drops kept segments shorter than ``min_segment`` volumes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import AllVolumesRemovedError, ConfoundsError, ParameterError
+
+__all__ = ["Strategy", "parse_strategy", "load_strategy_file", "select_confounds", "PRESET_TOKENS"]
+
+MOTION6 = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
+
+
+def _expand(base: list[str], derivatives: bool, squares: bool) -> list[str]:
+    cols = list(base)
+    if derivatives:
+        cols += [c + "_derivative1" for c in base]
+    if squares:
+        cols += [c + "_power2" for c in base]
+        if derivatives:
+            cols += [c + "_derivative1_power2" for c in base]
+    return cols
+
+
+PRESET_TOKENS: dict[str, list[str]] = {
+    "motion6": MOTION6,
+    "motion12": _expand(MOTION6, True, False),
+    "motion24": _expand(MOTION6, True, True),
+    "wm_csf": ["white_matter", "csf"],
+    "wm_csf4": _expand(["white_matter", "csf"], True, True),
+    "gsr": ["global_signal"],
+    "gsr4": _expand(["global_signal"], True, True),
+}
+_CLEAN_KEYS = ("detrend", "standardize", "standardize_confounds", "low_pass", "high_pass")
+_STANDARDIZE = ("zscore_sample", "psc", True, False, None)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One denoising strategy.
+
+    Parameters
+    ----------
+    name : str
+        Used in the output file names (``desc-<name>``): letters and digits only after
+        sanitising (see :attr:`label`).
+    confounds : tuple of str
+        fMRIPrep confounds columns to regress out.
+    fd_threshold : float or None
+        Censor volumes whose framewise displacement exceeds it (mm).
+    min_segment : int
+        With scrubbing, kept segments shorter than this are censored too (nilearn: 5).
+    demean : bool
+        Demean the confounds over the kept volumes (nilearn's ``load_confounds`` default).
+    detrend, standardize, standardize_confounds, low_pass, high_pass
+        Passed to :func:`nimask.signal.clean` (through the maskers).
+    """
+
+    name: str
+    confounds: tuple[str, ...] = ()
+    fd_threshold: float | None = None
+    min_segment: int = 5
+    demean: bool = True
+    detrend: bool = True
+    standardize: Any = "zscore_sample"
+    standardize_confounds: bool = True
+    low_pass: float | None = None
+    high_pass: float | None = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        """The BIDS ``desc-`` value: the name with every non-alphanumeric character removed."""
+        return re.sub(r"[^A-Za-z0-9]", "", self.name)
+
+    def clean_params(self) -> dict[str, Any]:
+        """The cleaning parameters for the maskers."""
+        return {k: getattr(self, k) for k in _CLEAN_KEYS}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["confounds"] = list(self.confounds)
+        out.pop("extra")
+        return out
+
+
+def parse_strategy(spec: str) -> Strategy:
+    """A :class:`Strategy` from a preset (``motion24+wm_csf+scrub0.5``) or a JSON file path."""
+    if not isinstance(spec, str) or not spec:
+        raise ParameterError(f"'strategy' must be a preset name or a JSON file; got {spec!r}.", param="strategy")
+    if spec.endswith(".json") or os.path.isfile(spec):
+        return load_strategy_file(spec)
+    columns: list[str] = []
+    fd = None
+    for token in spec.split("+"):
+        m = re.fullmatch(r"scrub(\d+(?:\.\d*)?|\.\d+)", token)
+        if m:
+            fd = float(m.group(1))
+        elif token in PRESET_TOKENS:
+            columns += [c for c in PRESET_TOKENS[token] if c not in columns]
+        else:
+            raise ParameterError(
+                f"Unknown denoising strategy token {token!r} in {spec!r}: expected '+'-joined tokens among "
+                f"{sorted(PRESET_TOKENS)} or 'scrub<FD mm>' (e.g. 'motion24+wm_csf+scrub0.5'), or a JSON file.",
+                param="strategy", expected=sorted(PRESET_TOKENS), found=token,
+            )
+    return _checked(Strategy(name=spec, confounds=tuple(columns), fd_threshold=fd), spec)
+
+
+def load_strategy_file(path: str | os.PathLike) -> Strategy:
+    """A :class:`Strategy` from a JSON file (see the module docstring for its fields)."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            spec = json.load(fh)
+    except FileNotFoundError:
+        raise ParameterError(f"Strategy file {path!r} does not exist.", param="strategy", path=path) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ParameterError(f"Strategy file {path!r} is not readable JSON: {exc}", param="strategy", path=path) from exc
+    if not isinstance(spec, dict):
+        raise ParameterError(f"Strategy file {path!r} must hold a JSON object; found {type(spec).__name__}.",
+                             param="strategy", path=path)
+    allowed = {"name", "confounds", "fd_threshold", "min_segment", "demean", *_CLEAN_KEYS}
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ParameterError(f"Strategy file {path!r}: unknown keys {unknown}; allowed {sorted(allowed)}.",
+                             param="strategy", path=path, found=unknown)
+    name = spec.get("name") or os.path.splitext(os.path.basename(path))[0]
+    conf = spec.get("confounds", [])
+    if isinstance(conf, str) or not all(isinstance(c, str) for c in conf):
+        raise ParameterError(f"Strategy file {path!r}: 'confounds' must be a list of column names; found {conf!r}.",
+                             param="confounds", path=path)
+    kwargs = {k: spec[k] for k in allowed - {"name", "confounds"} if k in spec}
+    return _checked(Strategy(name=str(name), confounds=tuple(conf), **kwargs), path)
+
+
+def _checked(s: Strategy, where: str) -> Strategy:
+    if not s.label:
+        raise ParameterError(f"Strategy {where!r}: its name {s.name!r} has no letter or digit.", param="name")
+    if s.fd_threshold is not None and not (isinstance(s.fd_threshold, (int, float)) and s.fd_threshold > 0):
+        raise ParameterError(f"Strategy {where!r}: fd_threshold must be a positive number of mm; found "
+                             f"{s.fd_threshold!r}.", param="fd_threshold", found=s.fd_threshold)
+    if isinstance(s.min_segment, bool) or not isinstance(s.min_segment, int) or s.min_segment < 0:
+        raise ParameterError(f"Strategy {where!r}: min_segment must be an int >= 0; found {s.min_segment!r}.",
+                             param="min_segment", found=s.min_segment)
+    if not any(s.standardize is v or (isinstance(v, str) and s.standardize == v) for v in _STANDARDIZE):
+        raise ParameterError(f"Strategy {where!r}: standardize must be one of {_STANDARDIZE}; found "
+                             f"{s.standardize!r}.", param="standardize", found=s.standardize)
+    return s
+
+
+def read_confounds_tsv(path: str | os.PathLike):
+    """An fMRIPrep confounds TSV as a DataFrame (``n/a`` read as NaN)."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=True)
+    except (OSError, ValueError) as exc:
+        raise ConfoundsError(f"Cannot read the confounds file {os.fspath(path)!r}: {exc}", path=path) from exc
+
+
+def _censor_short_segments(keep: np.ndarray, min_segment: int) -> np.ndarray:
+    keep = keep.copy()
+    t = 0
+    n = keep.size
+    while t < n:
+        if not keep[t]:
+            t += 1
+            continue
+        end = t
+        while end < n and keep[end]:
+            end += 1
+        if end - t < min_segment:
+            keep[t:end] = False
+        t = end
+    return keep
+
+
+def select_confounds(table, strategy: Strategy, n_volumes: int, *, source: str = "confounds"):
+    """The confounds matrix and sample mask of ``strategy`` for one run.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The run's fMRIPrep confounds (see :func:`read_confounds_tsv`).
+    strategy : Strategy
+    n_volumes : int
+        Volumes of the run (the table must have as many rows).
+    source : str
+        Name of the file, for error messages.
+
+    Returns
+    -------
+    confounds : ndarray (n_volumes, k) float64 or None
+    sample_mask : ndarray of int (kept volume indices) or None when nothing is censored
+    """
+    if len(table) != n_volumes:
+        raise ConfoundsError(
+            f"{source}: {len(table)} rows of confounds for a run of {n_volumes} volumes.",
+            path=source, expected=n_volumes, found=len(table),
+        )
+    missing = [c for c in strategy.confounds if c not in table.columns]
+    if missing:
+        raise ConfoundsError(
+            f"{source}: strategy {strategy.name!r} needs the columns {missing}, which the confounds file lacks.",
+            path=source, param="strategy", expected=list(strategy.confounds), found=missing,
+        )
+    sample_mask = None
+    if strategy.fd_threshold is not None:
+        if "framewise_displacement" not in table.columns:
+            raise ConfoundsError(f"{source}: scrubbing needs the 'framewise_displacement' column.",
+                                 path=source, param="fd_threshold")
+        fd = table["framewise_displacement"].to_numpy(dtype=np.float64)
+        bad_nan = np.flatnonzero(np.isnan(fd[1:])) + 1
+        if bad_nan.size:
+            raise ConfoundsError(f"{source}: framewise_displacement is n/a at rows {bad_nan[:10].tolist()} "
+                                 f"(only the first row may be n/a).", path=source, found=bad_nan[:10].tolist())
+        keep = ~(np.nan_to_num(fd, nan=0.0) > strategy.fd_threshold)
+        if strategy.min_segment > 1:
+            keep = _censor_short_segments(keep, strategy.min_segment)
+        if not keep.any():
+            raise AllVolumesRemovedError(
+                f"{source}: scrubbing with fd_threshold={strategy.fd_threshold} mm and min_segment="
+                f"{strategy.min_segment} censors all {n_volumes} volumes (framewise displacement: median "
+                f"{np.nanmedian(fd):.3g} mm, max {np.nanmax(fd):.3g} mm).",
+                path=source, param="fd_threshold", found=strategy.fd_threshold,
+            )
+        if not keep.all():
+            sample_mask = np.flatnonzero(keep)
+    if not strategy.confounds:
+        return None, sample_mask
+    values = table[list(strategy.confounds)].to_numpy(dtype=np.float64, copy=True)
+    if n_volumes > 1:
+        first = np.isnan(values[0])
+        values[0, first] = values[1, first]
+    nan_rows, nan_cols = np.nonzero(~np.isfinite(values))
+    if nan_rows.size:
+        cols = sorted({strategy.confounds[j] for j in nan_cols})
+        raise ConfoundsError(
+            f"{source}: missing or non-finite confound values beyond the first row, at rows "
+            f"{sorted(set(nan_rows.tolist()))[:10]} of columns {cols}.",
+            path=source, found=cols,
+        )
+    if strategy.demean:
+        rows = values if sample_mask is None else values[sample_mask]
+        values -= rows.mean(axis=0)
+    return values, sample_mask
