@@ -93,10 +93,33 @@ def _demo(out_dir: str | None) -> int:
         print("    ...")
     again = extract_batch(data["root"], out, atlases, strategies, progress=False)
     print(f"  rerun: {len(again.skipped)} runs already done, {len(again.done)} redone ({again.wall_s:.2f} s)")
+    _demo_report(data, directory)
     if summary.failed:
         print(f"  {len(summary.failed)} runs FAILED: see {out / 'nimask_failures.tsv'}")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _demo_report(data: dict, directory: Path) -> None:
+    """Look at the data: a labels masker on the first run, and its HTML report (needs matplotlib)."""
+    from .batch import find_runs
+    from .maskers import NiftiLabelsMasker
+
+    run = find_runs(data["root"])[0]
+    t0 = time.perf_counter()
+    masker = NiftiLabelsMasker(str(data["labels"]), lut=str(data["lut"]), mask_img=run.mask, detrend=True,
+                               standardize="zscore_sample")
+    signals = masker.fit_transform(run.bold)
+    print(f"  NiftiLabelsMasker on {Path(run.bold).name}: {signals.shape[0]} volumes x {signals.shape[1]} regions "
+          f"({time.perf_counter() - t0:.2f} s)")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("  (no HTML report: install nimask[plotting] to have matplotlib)")
+        return
+    t0 = time.perf_counter()
+    path = masker.generate_report(title="nimask demo: NiftiLabelsMasker").save_as_html(directory / "report.html")
+    print(f"  wrote an HTML report of the regions, coverage and signals ({time.perf_counter() - t0:.2f} s): {path}")
 
 
 def _parser() -> argparse.ArgumentParser:
