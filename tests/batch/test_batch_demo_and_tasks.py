@@ -29,6 +29,22 @@ def test_demo_runs_without_dask_or_nilearn(tmp_path):
     assert "4 runs x 3 atlases x 2 strategies: 60 files" in proc.stdout
     assert "rerun: 4 runs already done, 0 redone" in proc.stdout
     assert len(list((tmp_path / "nimask").rglob("*_timeseries.tsv"))) == 24
+    report = tmp_path / "report.html"  # matplotlib is a test dependency: the report is written
+    assert "wrote an HTML report of the regions, coverage and signals" in proc.stdout and str(report) in proc.stdout
+    html = report.read_text(encoding="utf-8")
+    assert "NiftiLabelsMasker" in html and "data:image/png;base64," in html
+
+
+@pytest.mark.slow
+def test_demo_without_matplotlib_says_how_to_get_the_report(tmp_path):
+    code = ("import sys; sys.modules['matplotlib'] = None; from nimask.__main__ import main; "
+            "sys.exit(main(['demo', '--out-dir', sys.argv[1]]))")
+    env = dict(os.environ, PYTHONPATH=SRC)
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "install nimask[plotting]" in proc.stdout
+    assert not (tmp_path / "report.html").exists()
 
 
 def test_tasks_and_records_are_small(tmp_path):
