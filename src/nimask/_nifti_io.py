@@ -319,6 +319,13 @@ def _parse_header(stream: _ByteStream, path: str):
         shape = header.get_data_shape()
     except Exception as exc:
         raise UnsupportedImageError(f"Unsupported or invalid NIfTI header in {path!r}: {exc}", path=path) from exc
+    raw_offset = float(header["vox_offset"])
+    if not np.isfinite(raw_offset) or raw_offset != int(raw_offset) or raw_offset < 0:
+        raise CorruptImageError(
+            f"Invalid header in {path!r}: vox_offset={raw_offset!r} must be a non-negative whole "
+            f"number of bytes.",
+            path=path, param="vox_offset", found=raw_offset,
+        )
     if fixes:  # nibabel only logs these (invisible in most pipelines)
         warnings.warn(
             f"Header of {path!r} has {len(fixes)} invalid field(s), read as nibabel fixes them: "
@@ -344,6 +351,28 @@ class _Collect(logging.Handler):
     def emit(self, record) -> None:
         if record.levelno >= logging.WARNING:
             self.messages.append(record.getMessage())
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record) -> bool:
+        return False
+
+
+def _nibabel_log_silenced():
+    """Context: nibabel's header-fix log records dropped (they repeat a warning already given)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def silenced():
+        logger = logging.getLogger("nibabel.global")
+        drop = _DropAll()
+        logger.addFilter(drop)
+        try:
+            yield
+        finally:
+            logger.removeFilter(drop)
+
+    return silenced()
 
 
 def _check_fix(header) -> list[str]:
@@ -589,7 +618,8 @@ def load_file(path: str | os.PathLike):
         proxy = GzipArrayProxy(path, header.copy(), mmap=False, keep_file_open=False)
     else:
         proxy = ArrayProxy(path, header.copy(), mmap=True, keep_file_open=False)
-    img = klass(proxy, affine, header=header, file_map=file_map)
+    with _nibabel_log_silenced():  # the header fixes were already warned about, once
+        img = klass(proxy, affine, header=header, file_map=file_map)
     # klass(...) with an affine may rewrite the header's q/sform codes; keep the file's
     for key in ("qform_code", "sform_code", "quatern_b", "quatern_c", "quatern_d",
                 "qoffset_x", "qoffset_y", "qoffset_z", "srow_x", "srow_y", "srow_z", "pixdim"):
