@@ -17,7 +17,7 @@ from nimask.exceptions import NimaskError
 SEEDS = fuzz_loader.seed_files()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), which=st.integers(0, len(SEEDS) - 1))
 def test_mutated_files_raise_only_nimask_errors(tmp_path, seed, which):
     suffix, raw = SEEDS[which]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
-from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, ParameterError
+from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 from ..regions._maps import MapsOperator, extract_chunks, maps_array, prepare_maps, signals_to_array
 
 try:  # scikit-learn is a dependency of the estimators only
@@ -449,15 +449,15 @@ class NiftiMapsMasker(_RegionMaskerMixin):
             self._check_fov(maps_img, mask_img, img)
         elif target == "data":
             if not same_fov(img, maps_img):
-                warnings.warn("Resampling maps at transform time...", UserWarning, stacklevel=2)
+                warnings.warn("Resampling maps at transform time...", NimaskGeometryWarning, stacklevel=2)
                 maps_img = self._resample_maps(maps_img, img)
             if mask_img is not None and not same_fov(img, mask_img):
-                warnings.warn("Resampling mask at transform time...", UserWarning, stacklevel=2)
+                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning, stacklevel=2)
                 mask_img = self._resample(mask_img, img, "nearest")
         elif not same_fov(img, maps_img):
             warnings.warn(
                 "Resampling images at transform time (the data grid differs from the maps grid)...",
-                UserWarning,
+                NimaskGeometryWarning,
                 stacklevel=2,
             )
             img = self._resample(img, maps_img, "continuous", clip=True)

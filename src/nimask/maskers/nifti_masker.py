@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .._niimg import affines_close, check_header_t_r, check_niimg
-from ..exceptions import MaskError, NimaskDataWarning, ParameterError
+from ..exceptions import MaskError, NimaskGeometryWarning, ParameterError
 from ._base import _BaseMasker, binarised_mask, clean_by_columns, fingerprint, source_dtype
 
 __all__ = ["NiftiMasker", "masked_signals"]
@@ -514,7 +514,7 @@ class NiftiMasker(_BaseMasker):
 
     def _signals(self, img, confounds, sample_mask) -> np.ndarray:
         if tuple(img.shape[:3]) != self._mask.shape or not affines_close(img.affine, self.mask_img_.affine):
-            warnings.warn(_RESAMPLING_WARNING, UserWarning, stacklevel=5)
+            warnings.warn(_RESAMPLING_WARNING, NimaskGeometryWarning, stacklevel=5)
         signals, n_bad = masked_signals(
             img, self._mask, self.mask_img_.affine, smoothing_fwhm=self.smoothing_fwhm,
         )
