@@ -79,12 +79,19 @@ def _snapshot(st: os.stat_result) -> tuple[int, int, int]:
 class _ByteStream:
     """Sequential reader of a file's (decompressed) bytes, with errors naming the file."""
 
-    def __init__(self, path: str, compressed: bool) -> None:
+    def __init__(self, path: str, compressed: bool, expect: tuple | None = None) -> None:
         self.path = path
         self.compressed = compressed
         self.pos = 0  # position in the decompressed stream
         self._fh = open(path, "rb")
         self._snapshot = _snapshot(os.fstat(self._fh.fileno()))
+        if expect is not None and self._snapshot != expect:
+            self._fh.close()
+            raise CorruptImageError(
+                f"Input file {path!r} changed after its header was read (size, modification time "
+                f"or inode differ): load it again to read the new content with its own header.",
+                path=path, expected=expect, found=self._snapshot,
+            )
         self._dec = _decompressobj() if compressed else None
         self._tail = b""  # compressed input not yet consumed
         self._eof = False
@@ -464,7 +471,7 @@ def _check_size(path: str, compressed: bool, file_size: int, vox_offset: int, sh
 # --------------------------------------------------------------------------------------
 # Array proxy for .nii.gz files and raw reads
 # --------------------------------------------------------------------------------------
-def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int, b: int, out=None):
+def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int, b: int, out=None, expect=None):
     """Read elements ``[..., a:b]`` (along the last axis) of a file's F-ordered array, unscaled."""
     shape = tuple(int(s) for s in shape)
     frame = int(np.prod(shape[:-1], dtype=np.int64)) if shape else 1
@@ -473,7 +480,7 @@ def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int,
     if out is None:
         out = np.empty(frame * n * dtype.itemsize, dtype=np.uint8)
     want = frame * n * dtype.itemsize
-    with _ByteStream(path, compressed) as stream:
+    with _ByteStream(path, compressed, expect) as stream:
         stream.skip(offset + frame * a * dtype.itemsize)
         got = stream.readinto(memoryview(out)[:want])
         if got < want:
@@ -525,7 +532,8 @@ class GzipArrayProxy(ArrayProxy):
         return chunk[canon[:-1] + (slice(None),)]
 
     def _read(self, a: int, b: int):
-        return _read_frames(os.fspath(self.file_like), True, self.offset, self.shape, self.dtype, a, b)
+        return _read_frames(os.fspath(self.file_like), True, self.offset, self.shape, self.dtype, a, b,
+                            expect=getattr(self, "_nimask_snapshot", None))
 
 
 def _canonical(slicer, shape):
@@ -618,6 +626,7 @@ def load_file(path: str | os.PathLike):
         proxy = GzipArrayProxy(path, header.copy(), mmap=False, keep_file_open=False)
     else:
         proxy = ArrayProxy(path, header.copy(), mmap=True, keep_file_open=False)
+    proxy._nimask_snapshot = _snapshot(st)  # streamed reads check the file is still this one
     with _nibabel_log_silenced():  # the header fixes were already warned about, once
         img = klass(proxy, affine, header=header, file_map=file_map)
     # klass(...) with an affine may rewrite the header's q/sform codes; keep the file's
@@ -625,6 +634,11 @@ def load_file(path: str | os.PathLike):
                 "qoffset_x", "qoffset_y", "qoffset_z", "srow_x", "srow_y", "srow_z", "pixdim"):
         img.header[key] = header[key]
     return img
+
+
+def _loaded_snapshot(img):
+    """(size, mtime_ns, inode) of the file when :func:`load_file` read its header, or None."""
+    return getattr(img.dataobj, "_nimask_snapshot", None)
 
 
 def _file_source(img):
@@ -716,7 +730,7 @@ def iter_volume_chunks(img_or_path, chunk_size: int | None = None) -> Iterator[t
                 yield t0, np.asanyarray(img.dataobj[..., t0 : t0 + step])
         return
     path, compressed, offset, fshape, dtype, slope, inter = src
-    with _ByteStream(path, compressed) as stream:
+    with _ByteStream(path, compressed, _loaded_snapshot(img)) as stream:
         stream.skip(offset)
         for t0 in range(0, n_vol, step):
             n = min(step, n_vol - t0)
@@ -790,7 +804,7 @@ def gather_masked(
     if src is None:
         out = _gather_in_memory(img, mask, dtype, ensure_finite)
     else:
-        out = _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite)
+        out = _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite, _loaded_snapshot(img))
     return out[0] if len(shape) == 3 else out
 
 
@@ -799,7 +813,7 @@ def _source_dtype(raw_dtype: np.dtype, slope, inter) -> np.dtype:
     return probe.dtype
 
 
-def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite):
+def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite, expect=None):
     path, compressed, offset, shape, raw_dtype, slope, inter = src
     scaled = not (np.all(np.asanyarray(slope) == 1) and np.all(np.asanyarray(inter) == 0))
     src_dtype = _source_dtype(raw_dtype, slope, inter)
@@ -814,7 +828,7 @@ def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite):
     direct = raw_dtype == out_dtype and not scaled
     tmp = None if direct else np.empty((min(step, max(n_vol, 1)), n_vox), dtype=raw_dtype.newbyteorder("="))
     check_finite = ensure_finite and out_dtype.kind in "fc" and (raw_dtype.kind == "f" or scaled)
-    with _ByteStream(path, compressed) as stream:
+    with _ByteStream(path, compressed, expect) as stream:
         stream.skip(offset)
         for t0 in range(0, n_vol, step):
             n = min(step, n_vol - t0)
