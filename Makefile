@@ -10,10 +10,12 @@ $(VENV)/bin/python:
 	$(PY) -m pip install -q --upgrade pip
 
 install: $(VENV)/bin/python
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e ".[plotting]"
 
 install-test: $(VENV)/bin/python
 	$(PY) -m pip install -q -e ".[test]"
+	@# headless Chromium renders the HTML reports in tests/reporting (they skip without it)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium unavailable: browser tests will skip"
 
 demo: install
 	$(PY) -m nimask demo

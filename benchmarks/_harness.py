@@ -4,7 +4,7 @@ A benchmark script defines cases as ``{name: "module:function"}`` callables that
 argument and return an array (or anything ``numpy.asarray`` accepts, or None). An optional
 ``function_setup()`` in the same module runs first, untimed (imports, small inputs). :func:`run_cases` runs
 each one in its own Python process (so peak RSS is per case), records wall time of the call
-and the process's peak RSS (``ru_maxrss``), compares outputs with a reference case (max
+and the process's peak RSS (``VmHWM``: its own high-water mark), compares outputs with a reference case (max
 relative error) and prints a table with ratios against a baseline case.
 
 Data: :func:`bench_data` generates the 300-volume run once (``benchmarks/_data/``, git-ignored)
@@ -72,7 +72,18 @@ if setup is not None:  # imports and inputs, outside the timed call
 t0 = time.perf_counter()
 out = fn()
 wall = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def _peak_rss_mb():
+    # VmHWM is this process's own high-water mark; ru_maxrss also counts the parent's
+    # peak at fork time (Linux keeps it across exec), which inflated small cases.
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+rss = _peak_rss_mb()
 if out is not None and {out_path!r}:
     np.save({out_path!r}, np.asarray(out))
 print("__RESULT__", wall, rss)

@@ -29,6 +29,8 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
+
+from ._threads import prefetched
 from nibabel.arrayproxy import ArrayProxy
 from nibabel.volumeutils import apply_read_scaling
 
@@ -824,29 +826,37 @@ def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite, expect=None
     vol_elems = int(np.prod(shape[:3], dtype=np.int64))
     step = _default_chunk(vol_elems * raw_dtype.itemsize, chunk_size)
     out = np.empty((n_vol, n_vox), dtype=out_dtype)
-    buf = np.empty(vol_elems * raw_dtype.itemsize * min(step, max(n_vol, 1)), dtype=np.uint8)
     direct = raw_dtype == out_dtype and not scaled
     tmp = None if direct else np.empty((min(step, max(n_vol, 1)), n_vox), dtype=raw_dtype.newbyteorder("="))
     check_finite = ensure_finite and out_dtype.kind in "fc" and (raw_dtype.kind == "f" or scaled)
-    with _ByteStream(path, compressed, expect) as stream:
-        stream.skip(offset)
-        for t0 in range(0, n_vol, step):
-            n = min(step, n_vol - t0)
-            raw = _read_chunk(stream, path, compressed, offset, shape, raw_dtype, n, n_vol, buf)
-            raw = raw.reshape(n, vol_elems)
-            block = out[t0 : t0 + n]
-            if direct:
-                np.take(raw, idx, axis=1, out=block)
+
+    def raw_chunks():
+        # three buffers in turn: one being gathered, one queued, one being decoded
+        bufs = [np.empty(vol_elems * raw_dtype.itemsize * min(step, max(n_vol, 1)), dtype=np.uint8)
+                for _ in range(3 if n_vol > step else 1)]
+        with _ByteStream(path, compressed, expect) as stream:
+            stream.skip(offset)
+            for i, t0 in enumerate(range(0, n_vol, step)):
+                n = min(step, n_vol - t0)
+                raw = _read_chunk(stream, path, compressed, offset, shape, raw_dtype, n, n_vol, bufs[i % len(bufs)])
+                yield t0, raw.reshape(n, vol_elems)
+            stream.verify_end()
+            stream.check_unchanged()
+
+    chunks = raw_chunks() if n_vol <= step else prefetched(raw_chunks(), depth=1)  # decoding overlaps the gather
+    for t0, raw in chunks:
+        n = raw.shape[0]
+        block = out[t0 : t0 + n]
+        if direct:
+            np.take(raw, idx, axis=1, out=block)
+        else:
+            np.take(raw, idx, axis=1, out=tmp[:n])
+            if scaled:
+                block[...] = _scale(tmp[:n], slope, inter)
             else:
-                np.take(raw, idx, axis=1, out=tmp[:n])
-                if scaled:
-                    block[...] = _scale(tmp[:n], slope, inter)
-                else:
-                    block[...] = tmp[:n]
-            if check_finite:
-                _zero_nonfinite(block)
-        stream.verify_end()
-        stream.check_unchanged()
+                block[...] = tmp[:n]
+        if check_finite:
+            _zero_nonfinite(block)
     return out
 
 

@@ -224,15 +224,53 @@ def test_harvard_oxford_probabilistic_integration():
     arr = (rng.standard_normal(mask_img.shape + (6,)) * 10 + 100) * inside
     atlas = os.path.join(data, "atlas_harvard_oxford.nii.gz")
     out = {}
-    for dtype in (np.float64, np.float32):
-        run = nib.Nifti1Image(arr.astype(dtype), mask_img.affine)
-        for name, klass in (("nilearn", nl.NiftiMapsMasker), ("nimask", NiftiMapsMasker)):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out[name, dtype] = klass(atlas).fit_transform(run)
+    runs = {dtype: nib.Nifti1Image(arr.astype(dtype), mask_img.affine) for dtype in (np.float64, np.float32)}
+    for name, klass in (("nilearn", nl.NiftiMapsMasker), ("nimask", NiftiMapsMasker)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            masker = klass(atlas).fit(runs[np.float64])  # the atlas is resampled once per library
+            for dtype, run in runs.items():
+                out[name, dtype] = masker.transform(run)
     assert out["nimask", np.float64].shape == (6, 113)
     assert_oracle(out["nimask", np.float64], out["nilearn", np.float64])
     truth = out["nilearn", np.float64]
     assert out["nimask", np.float32].dtype == out["nilearn", np.float32].dtype == np.float32
     assert_oracle(out["nimask", np.float32], out["nilearn", np.float32], rtol=RTOL_FLOAT32)
     assert max_rel_err(out["nimask", np.float32], truth) <= max_rel_err(out["nilearn", np.float32], truth)
+
+
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_maps_factored_once_at_fit_and_reused_for_every_image(monkeypatch, use_mask):
+    """The least-squares operator depends on the maps only: built at fit, not per transform."""
+    import nimask.maskers.nifti_maps_masker as module
+
+    calls = []
+    real = module.prepare_maps
+    monkeypatch.setattr(module, "prepare_maps", lambda *a, **k: calls.append(1) or real(*a, **k))
+    masker = NiftiMapsMasker(_maps(), mask_img=_mask() if use_mask else None).fit(_img(np.float32))
+    assert len(calls) == 1
+    first = masker.transform(_img(np.float32, seed=2))
+    second = masker.transform(_img(np.float64, seed=3))
+    assert len(calls) == 1
+    assert first.shape == (40, 3) and second.shape == (40, 3)
+    expected, _ = _both({"mask_img": _mask() if use_mask else None}, _img(np.float32),
+                        lambda m: m.transform(_img(np.float64, seed=3)))
+    assert_oracle(second, expected)
+
+
+def test_nan_weights_counted_when_the_maps_are_resampled_at_fit(tmp_path):
+    """The streamed resampling path zeroes NaN/inf weights per chunk and warns once, with the maps."""
+    maps = np.asarray(_maps().dataobj).copy()
+    maps[2, 2, 2, 1] = np.nan
+    maps[4, 3, 4, 2] = np.inf
+    path = tmp_path / "maps.nii.gz"
+    nib.Nifti1Image(maps, AFF).to_filename(path)
+    img = nib.Nifti1Image(np.asarray(_img(np.float32).dataobj)[::2, ::2, ::2], AFF @ np.diag([2, 2, 2, 1]))
+    with pytest.warns(NimaskDataWarning, match=r"2 NaN/inf weights in maps \[1, 2\]"):
+        masker = NiftiMapsMasker(str(path)).fit(img)
+    fitted = np.asarray(masker.maps_img_.dataobj)
+    assert np.isfinite(fitted).all() and fitted.shape == img.shape[:3] + (3,)
+    clean = maps.copy()
+    clean[~np.isfinite(clean)] = 0
+    expected = NiftiMapsMasker(nib.Nifti1Image(clean, AFF)).fit(img)
+    np.testing.assert_array_equal(fitted, np.asarray(expected.maps_img_.dataobj))

@@ -81,16 +81,17 @@ def test_rank_deficient_maps_fall_back_to_lstsq():
     maps = _maps(k=3, dtype=np.float64)
     maps = np.concatenate([maps, maps[..., :1] * 2], axis=3)  # map 3 = 2 x map 0
     op = prepare_maps(maps)
-    assert op.pinv is None
+    assert op.gram is None
     img = _data(np.float64)
     expected, _ = nl_regions.img_to_signals_maps(img, nib.Nifti1Image(maps, AFF))
     actual, _ = img_to_signals_maps(img, nib.Nifti1Image(maps, AFF))
     assert_oracle(actual, expected)
 
 
-def test_well_conditioned_maps_use_one_product():
+def test_well_conditioned_maps_use_the_gram_factor():
     op = prepare_maps(_maps(k=4))
-    assert op.pinv is not None and op.pinv.shape == (4, op.n_rows)
+    assert op.gram is not None and op.gram[0].shape == (4, 4)
+    assert op.weights.dtype == np.float32  # the maps keep their dtype: no float64 copy
     # only the support of the maps is read
     assert op.n_rows == int(np.any(_maps(k=4) != 0, axis=3).sum())
 
@@ -127,3 +128,33 @@ def test_incompatible_grids_raise():
     moved[0, 3] = 1
     with pytest.raises(ValueError, match="different affine"):
         img_to_signals_maps(nib.Nifti1Image(np.zeros((7, 8, 9, 2), np.float32), moved), maps_img)
+
+
+@pytest.mark.parametrize("n_volumes", [1, 47, 48, 49, 130])
+def test_batched_extraction_equals_one_solve(n_volumes):
+    """Batches of gathered chunks (any split) give the signals of one whole-run solve."""
+    from nimask.regions._maps import extract_chunks
+
+    maps = _maps(k=4)
+    op = prepare_maps(maps)
+    rng = np.random.default_rng(n_volumes)
+    data = rng.standard_normal(maps.shape[:3] + (n_volumes,)).astype(np.float32)
+    whole = op.solve(op.gather(data))
+    chunks = [(t, data[..., t : t + 5]) for t in range(0, n_volumes, 5)]
+    batched = extract_chunks(op, iter(chunks))
+    assert batched.shape == (n_volumes, 4)
+    np.testing.assert_allclose(batched, whole, rtol=1e-6, atol=1e-6 * np.abs(whole).max())
+    expected = np.linalg.lstsq(op.weights.astype(np.float64), op.gather(data).astype(np.float64), rcond=None)[0].T
+    np.testing.assert_allclose(batched, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+
+
+def test_blocked_products_match_numpy_over_several_blocks(monkeypatch):
+    from nimask.regions import _maps
+
+    monkeypatch.setattr(_maps, "_ROW_BLOCK", 7)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((100, 3)).astype(np.float32)
+    b = rng.integers(-5, 5, (100, 4)).astype(np.int16)
+    got = _maps.blocked_products(a, b)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, a.astype(np.float64).T @ b.astype(np.float64), rtol=1e-12)

@@ -5,7 +5,10 @@ rotation), output voxel ``(i, j, k)`` reads source coordinate ``(a0 i + b0, a1 j
 a2 k + b2)``, so scipy's cubic B-spline interpolation is a tensor product of three 1D
 operators. Each 1D operator is a small dense matrix ``W_axis @ P_axis`` (the interpolation
 weights after the spline prefilter), and resampling a chunk of volumes becomes three
-matrix products in float64 (BLAS) instead of 64 spline taps per output voxel.
+matrix products in float64 (BLAS) instead of 64 spline taps per output voxel. Linear
+interpolation has at most two taps per output sample, so its 1D operators are applied as
+two gathers and a weighted sum (:class:`_Taps`) instead of dense products: about 50x fewer
+operations on a 1 mm -> 2 mm grid, for the same sums up to float64 rounding.
 
 The 1D matrices are *measured* from scipy itself: ``W`` by interpolating unit impulses with
 ``scipy.ndimage.affine_transform(prefilter=False)``, ``P`` by running
@@ -21,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
+
+from .._threads import single_threaded_blas
 
 __all__ = ["separable_weights", "resample_separable"]
 
@@ -51,6 +56,45 @@ def _axis_operator(n_in: int, n_out: int, scale: float, offset: float, order: in
     weights.setflags(write=False)
     outside.setflags(write=False)
     return weights, outside
+
+
+class _Taps:
+    """A 1D operator with few nonzeros per row: ``out[i] = sum_k weight[k, i] * x[index[k, i]]``."""
+
+    def __init__(self, dense: np.ndarray) -> None:
+        nonzero = dense != 0
+        n_taps = max(int(nonzero.sum(axis=1).max(initial=0)), 1)
+        self.shape = dense.shape
+        self.index = np.zeros((n_taps, dense.shape[0]), dtype=np.intp)
+        self.weight = np.zeros((n_taps, dense.shape[0]), dtype=np.float64)
+        for i, row in enumerate(nonzero):
+            cols = np.flatnonzero(row)
+            self.index[: cols.size, i] = cols
+            self.weight[: cols.size, i] = dense[i, cols]
+
+    @property
+    def is_selection(self) -> bool:
+        """Every output sample is one source sample (weight 1) or nothing (weight 0)."""
+        return self.index.shape[0] == 1 and bool(np.all((self.weight == 0) | (self.weight == 1)))
+
+    def apply(self, x: np.ndarray, axis: int) -> np.ndarray:
+        """Contract ``x`` along ``axis`` (the operator's columns) into the operator's rows."""
+        shape = [1] * x.ndim
+        shape[axis] = self.shape[0]
+        out = np.take(x, self.index[0], axis=axis) * self.weight[0].reshape(shape)  # float64
+        for index, weight in zip(self.index[1:], self.weight[1:]):
+            out += np.take(x, index, axis=axis) * weight.reshape(shape)
+        return out
+
+
+_MAX_TAPS = 2  # operators with at most this many nonzeros per row use _Taps
+
+
+def _as_taps(weights: np.ndarray):
+    """``weights`` as :class:`_Taps` when it is that sparse, else None."""
+    if weights.size and int((weights != 0).sum(axis=1).max()) <= _MAX_TAPS:
+        return _Taps(weights)
+    return None
 
 
 def separable_weights(matrix, offset, in_shape, out_shape, order: int):
@@ -93,25 +137,47 @@ def resample_separable(
     vox_in = int(np.prod(volumes.shape[:3]))
     threads = max(1, min(int(n_threads), n_vol))
     block = max(1, min(_BLOCK_VOXELS // max(vox_in, 1), -(-n_vol // threads)))
-    outside = o0[:, None, None] | o1[None, :, None] | o2[None, None, :]
-    any_outside = bool(outside.any())
+    # out-of-bounds samples form slabs (a sample is outside when it is outside on one axis):
+    # filling three slabs is much cheaper than a boolean mask over the whole output
+    outside = (o0, o1, o2)
+    any_outside = any(bool(o.any()) for o in outside)
+
+    taps = [_as_taps(m) for m in (m0, m1, m2)]
+
+    selection = all(t is not None and t.is_selection for t in taps)
+    if selection:  # grids on whole multiples of each other (1 mm -> 2 mm): no arithmetic at all
+        picks = [t.index[0] for t in taps]
+        dropped = tuple(t.weight[0] == 0 for t in taps)  # samples without a source tap: 0
+        any_dropped = any(bool(d.any()) for d in dropped)
 
     def one_block(t0: int) -> None:
         chunk = volumes[..., t0 : t0 + block]
-        # (t, z, y, x) in C order is the F-ordered (x, y, z, t) chunk: no transposed copies
-        data = np.asarray(chunk.T, dtype=np.float64)
-        nt, n2, n1, n0 = data.shape
-        x = data.reshape(-1, n0) @ m0.T  # contract x: one GEMM
-        x = m1 @ x.reshape(nt, n2, n1, m0.shape[0])  # contract y: batched GEMMs
-        n1o, n0o = x.shape[2], x.shape[3]
-        x = m2 @ x.reshape(nt, n2, n1o * n0o)  # contract z: one GEMM per volume
-        result = x.reshape(nt, m2.shape[0], n1o, n0o).T  # (X, Y, Z, t), F-ordered view
+        if selection:
+            # (t, z, y, x) view: take z, y, then x (outer axes first: row copies)
+            result = np.take(np.take(np.take(chunk.T, picks[2], axis=1), picks[1], axis=2), picks[0], axis=3).T
+            if any_dropped:
+                _fill_slabs(result, dropped, 0)
+        elif all(t is not None for t in taps):
+            # (t, z, y, x) C-ordered view; contract z, y, then x: the outer axes first, so
+            # the gathers copy whole rows, and the float64 sums start from the stored dtype
+            x = taps[2].apply(chunk.T, 1)
+            x = taps[1].apply(x, 2)
+            result = taps[0].apply(x, 3).T
+        else:
+            # (t, z, y, x) in C order is the F-ordered (x, y, z, t) chunk: no transposed copies
+            data = np.asarray(chunk.T, dtype=np.float64)
+            nt, n2, n1, n0 = data.shape
+            x = data.reshape(-1, n0) @ m0.T  # contract x: one GEMM
+            x = m1 @ x.reshape(nt, n2, n1, m0.shape[0])  # contract y: batched GEMMs
+            n1o, n0o = x.shape[2], x.shape[3]
+            x = m2 @ x.reshape(nt, n2, n1o * n0o)  # contract z: one GEMM per volume
+            result = x.reshape(nt, m2.shape[0], n1o, n0o).T  # (X, Y, Z, t), F-ordered view
         if any_outside:
-            result[outside] = fill_value
-        out[..., t0 : t0 + nt] = result
+            _fill_slabs(result, outside, fill_value)
+        out[..., t0 : t0 + result.shape[3]] = result
 
     starts = range(0, n_vol, block)
-    with _single_threaded_blas():
+    with single_threaded_blas():
         if threads > 1 and len(starts) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -122,12 +188,10 @@ def resample_separable(
                 one_block(t0)
 
 
-def _single_threaded_blas():
-    """Context limiting BLAS to one thread (a no-op when threadpoolctl is missing)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        from contextlib import nullcontext
-
-        return nullcontext()
-    return threadpool_limits(1, user_api="blas")
+def _fill_slabs(result: np.ndarray, rows: tuple, value: float) -> None:
+    """Set ``result[i, j, k, :]`` to ``value`` wherever ``rows[0][i] | rows[1][j] | rows[2][k]``."""
+    for axis, flagged in enumerate(rows):
+        if flagged.any():
+            index = [slice(None)] * result.ndim
+            index[axis] = flagged
+            result[tuple(index)] = value

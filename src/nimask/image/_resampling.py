@@ -35,7 +35,6 @@ Differences from nilearn
 """
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any, NamedTuple
 
@@ -43,6 +42,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._niimg import check_niimg
+from .._threads import n_threads
 from ..exceptions import GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 
 __all__ = ["resample_img", "resample_to_img", "resample_array", "target_grid", "clip_bounds"]
@@ -406,7 +406,7 @@ def _runs(indices: list[int]):
 
 
 def _n_threads(n_volumes: int) -> int:
-    return max(1, min(n_volumes, os.cpu_count() or 1, 4))
+    return n_threads(n_volumes)
 
 
 def resample_array(
@@ -508,11 +508,16 @@ def _clip_in_place(out: np.ndarray, bounds) -> None:
 
 # --------------------------------------------------------------------------- images
 def _chunks(img):
-    """Yield ``(t0, chunk)`` 4D chunks of a loaded image (streamed for files)."""
+    """Yield ``(t0, chunk)`` 4D chunks of a loaded image (streamed for files).
+
+    Chunks hold at least a few volumes so that the volume threads have work to share.
+    """
     from .._nifti_io import iter_volume_chunks
 
+    vol_bytes = int(np.prod(img.shape[:3])) * np.dtype(img.get_data_dtype()).itemsize
+    per_chunk = max(2 * n_threads(4), (8 << 20) // max(vol_bytes, 1))
     try:
-        yield from iter_volume_chunks(img)
+        yield from iter_volume_chunks(img, chunk_size=per_chunk)
     except Exception:  # not a NIfTI the streamer knows: fall back to the data object
         data = np.asanyarray(img.dataobj)
         yield 0, data[..., np.newaxis] if data.ndim == 3 else data
@@ -606,11 +611,15 @@ def resample_img(
     return new_img_like(img, data_out, affine, copy_header=copy_header)
 
 
-def _resample_chunks(img, source_affine, affine, shape, interpolation, clip, fill_value) -> np.ndarray:
+def _resample_chunks(
+    img, source_affine, affine, shape, interpolation, clip, fill_value, prepare=None
+) -> np.ndarray:
     """Resample ``img`` chunk by chunk into one F-ordered output array, clipping at the end.
 
     The clip bounds, the binary-data test and the non-finite warning cover the whole run,
     from per-volume statistics gathered while resampling (no extra pass over the data).
+    ``prepare``, when given, maps each ``(x, y, z, n)`` chunk to the array to resample
+    (e.g. a dtype conversion), so a file is never loaded whole for it.
     """
     in_shape = tuple(img.shape)
     order = _ORDERS[interpolation]
@@ -620,6 +629,8 @@ def _resample_chunks(img, source_affine, affine, shape, interpolation, clip, fil
     binary = False
     has_bad = False
     for t0, chunk in _chunks(img):
+        if prepare is not None:
+            chunk = prepare(chunk)
         if chunk.dtype == np.float16:
             chunk = chunk.astype(np.float32)
         if out is None:
@@ -663,6 +674,25 @@ def _copy_img(img):
 
     data = np.array(np.asanyarray(img.dataobj), copy=True)
     return new_img_like(img, data, np.array(img.affine, copy=True), copy_header=True)
+
+
+def resample_prepared(img: Any, target_img: Any, interpolation: str, clip: bool, prepare):
+    """``resample_to_img(img, target_img, interpolation, clip=clip)`` of ``prepare(data)``, streamed.
+
+    For callers that would otherwise load and convert a whole file first (the maps masker:
+    uint8 maps become float32 with non-finite values set to 0, then are resampled). The
+    output is a ``Nifti1Image`` on the target grid.
+    """
+    import nibabel as nib
+
+    img = check_niimg(img)
+    target = check_niimg(target_img)
+    source_affine = np.asarray(img.affine, dtype=np.float64)
+    affine = np.asarray(target.affine, dtype=np.float64)
+    data = _resample_chunks(
+        img, source_affine, affine, tuple(target.shape[:3]), interpolation, clip, 0.0, prepare=prepare
+    )
+    return nib.Nifti1Image(data, affine)
 
 
 def resample_to_img(

@@ -21,7 +21,6 @@ Differences from nilearn
 from __future__ import annotations
 
 import numbers
-import os
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -30,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._niimg import check_niimg, is_niimg_like
+from .._threads import n_threads
 from ..exceptions import NimaskWarning, ParameterError
 
 __all__ = ["smooth_img", "smooth_array", "fwhm_to_sigma"]
@@ -199,7 +199,7 @@ def _gaussian_in_place(arr: np.ndarray, sigmas) -> None:
 
 
 def _n_threads(n_volumes: int) -> int:
-    return max(1, min(n_volumes, os.cpu_count() or 1, 4))
+    return n_threads(n_volumes)
 
 
 def _smooth_one(img, fwhm):

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from .._niimg import check_niimg
+from .._threads import single_threaded_blas
 from ..exceptions import DimensionError, MaskError, NimaskDataWarning, ParameterError
 
 __all__ = ["_BaseMasker", "source_dtype", "binarised_mask", "fingerprint", "cached_call", "check_cache_location"]
@@ -455,6 +456,17 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags.requires_fit = True
         return tags
 
+    # ---- report --------------------------------------------------------------------------
+    def generate_report(self, title: str | None = None):
+        """An HTML report of the fitted masker (see :func:`nimask.reporting.masker_report`).
+
+        Needs matplotlib (``nimask[plotting]``). Returns a :class:`nimask.reporting.Report`
+        (``save_as_html``, ``open_in_browser``, ``_repr_html_`` in notebooks).
+        """
+        from ..reporting import masker_report
+
+        return masker_report(self, title=title)
+
 
 # --------------------------------------------------------------------------------- cleaning
 _CLEAN_BLOCK_ELEMENTS = 1 << 21  # ~8 MB of float32 per column block: stays in cache
@@ -516,7 +528,7 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
     n_threads = max(1, min(int(n_threads), 8, len(blocks) - 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with _single_threaded_blas(n_threads > 1):
+        with single_threaded_blas(n_threads > 1):
             if n_threads == 1:
                 for cols in blocks[1:]:
                     one(cols)
@@ -528,15 +540,3 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
                         future.result()
     return out
 
-
-def _single_threaded_blas(active: bool):
-    """BLAS limited to one thread while our own threads share the cores (no oversubscription)."""
-    import contextlib
-
-    if not active:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._niimg import _check_same_fov_list, check_niimg, is_niimg_like
 from ..exceptions import ConfoundsError, SampleMaskError
+from ..reporting._record import reported
 from .nifti_labels_masker import NiftiLabelsMasker
 
 __all__ = ["MultiNiftiLabelsMasker"]
@@ -70,6 +71,7 @@ class MultiNiftiLabelsMasker(NiftiLabelsMasker):
         if not isinstance(self.n_jobs, (int, np.integer)) or isinstance(self.n_jobs, bool):
             raise TypeError(f"'n_jobs' must be an int; got {self.n_jobs!r} ({type(self.n_jobs).__name__}).")
 
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """As NiftiLabelsMasker.fit; a list of images gives the grid of its first image."""
         if imgs is not None and not is_niimg_like(imgs):
@@ -77,10 +79,12 @@ class MultiNiftiLabelsMasker(NiftiLabelsMasker):
             imgs = imgs[0] if imgs else None
         return super().fit(imgs, y)
 
+    @reported("fit_transform")
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         """Fit on ``imgs`` then transform them (a list gives a list)."""
         return self.fit(imgs, y).transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
+    @reported("transform")
     def transform(self, imgs, confounds=None, sample_mask=None):
         """One image: as NiftiLabelsMasker. A list: a list of arrays, one per image."""
         self._check_fitted()

@@ -5,6 +5,7 @@ import numpy as np
 
 from .._niimg import _check_same_fov_list, check_niimg, is_niimg_like
 from ..exceptions import ConfoundsError, SampleMaskError
+from ..reporting._record import reported
 from .nifti_maps_masker import NiftiMapsMasker
 
 __all__ = ["MultiNiftiMapsMasker"]
@@ -56,6 +57,7 @@ class MultiNiftiMapsMasker(NiftiMapsMasker):
         if not isinstance(self.n_jobs, (int, np.integer)) or isinstance(self.n_jobs, bool):
             raise TypeError(f"'n_jobs' must be an int, found {self.n_jobs!r}.")
 
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """As NiftiMapsMasker.fit; a list of images gives the grid of its first image."""
         if imgs is not None and not is_niimg_like(imgs):
@@ -63,6 +65,7 @@ class MultiNiftiMapsMasker(NiftiMapsMasker):
             imgs = imgs[0] if imgs else None
         return super().fit(imgs, y)
 
+    @reported("transform")
     def transform(self, imgs, confounds=None, sample_mask=None):
         """One image: as NiftiMapsMasker. A list: a list of arrays (one per image)."""
         self._check_fitted()
@@ -93,6 +96,7 @@ class MultiNiftiMapsMasker(NiftiMapsMasker):
             for i, c, s in zip(loaded, confounds, sample_mask)
         )
 
+    @reported("fit_transform")
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         return self.fit(imgs, y).transform(imgs, confounds=confounds, sample_mask=sample_mask)
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._niimg import check_niimg, is_niimg_like, same_fov
 from ..exceptions import ConfoundsError, NimaskGeometryWarning, SampleMaskError
+from ..reporting._record import reported
 from ._base import fingerprint
 from .nifti_masker import NiftiMasker, _pop_sessions
 
@@ -139,6 +140,7 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
         return pd.DataFrame(data, columns=names)
 
     # ---- transform -----------------------------------------------------------------------
+    @reported("transform")
     def transform(self, imgs, confounds=None, sample_mask=None):
         """One image: as NiftiMasker. A list (or other iterable): a list of arrays."""
         self._check_fitted()
@@ -200,6 +202,7 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
         user = load_confounds_array(confounds, hv.shape[0])
         return np.hstack([user, hv])
 
+    @reported("fit_transform")
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         """Fit on ``imgs`` and transform them (a list gives a list)."""
         self._in_fit_transform = True

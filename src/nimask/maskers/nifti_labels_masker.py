@@ -33,7 +33,9 @@ Differences from nilearn
 * The median of integer data is averaged in float64 (scipy adds the two middle values in
   the integer dtype, which can overflow).
 * ``memory_level > 1`` without a cache location warns (nilearn 0.14.1 crashes).
-* Reports are not implemented: ``reports`` and ``cmap`` are accepted and stored.
+* ``generate_report()`` gives nimask's own self-contained HTML page (regions over the mean
+  image, coverage, dropped regions, cleaning steps, warnings, carpet plot); ``cmap`` colours
+  the regions and ``reports=False`` records nothing for it.
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ from ..regions._labels import (
     signals_to_labels_array,
 )
 from ._base import _BaseMasker, binarised_mask, fingerprint, source_dtype
+from ..reporting._record import reported
 
 __all__ = ["NiftiLabelsMasker"]
 
@@ -285,6 +288,7 @@ class NiftiLabelsMasker(_BaseMasker):
             )
 
     # ---- fit -----------------------------------------------------------------------------
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """Load the atlas, build ``lut_`` and (with ``imgs``) put atlas and mask on the data grid."""
         import nibabel as nib
@@ -437,10 +441,12 @@ class NiftiLabelsMasker(_BaseMasker):
         return list(self.region_names_.values())
 
     # ---- transform -----------------------------------------------------------------------
+    @reported("fit_transform")
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         """Fit on ``imgs`` then transform them."""
         return self.fit(imgs, y).transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
+    @reported("transform")
     def transform(self, imgs, confounds=None, sample_mask=None):
         """Region signals ``(T, n_regions)`` of a 3D/4D image (``(n_regions,)`` for 3D)."""
         self._check_fitted()

@@ -17,13 +17,13 @@ Differences from nilearn
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 
 from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
-from ..regions._maps import MapsOperator, extract_chunks, maps_array, prepare_maps, signals_to_array
+from ..regions._maps import MapsOperator, NonFiniteMaps, extract_chunks, maps_array, prepare_maps, signals_to_array
+from ..reporting._record import reported
 
 try:  # scikit-learn is a dependency of the estimators only
     from sklearn.base import BaseEstimator, TransformerMixin
@@ -218,13 +218,26 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self)
 
+    @reported("fit_transform")
     def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
         return self.fit(imgs, y).transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
+    @reported("transform")
     def transform(self, imgs, confounds=None, sample_mask=None):
         """Extract and clean the signals of ``imgs`` (3D gives 1-D output)."""
         self._check_fitted()
         return self.transform_single_imgs(imgs, confounds=confounds, sample_mask=sample_mask)
+
+    # ---- report --------------------------------------------------------------------------
+    def generate_report(self, title: str | None = None):
+        """An HTML report of the fitted masker (see :func:`nimask.reporting.masker_report`).
+
+        Needs matplotlib (``nimask[plotting]``). Returns a :class:`nimask.reporting.Report`
+        (``save_as_html``, ``open_in_browser``, ``_repr_html_`` in notebooks).
+        """
+        from ..reporting import masker_report
+
+        return masker_report(self, title=title)
 
 
 def _source_dtype(img) -> np.dtype:
@@ -320,6 +333,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
     _bool_params = ("detrend", "standardize_confounds", "keep_masked_maps")
 
     # ---- fit -----------------------------------------------------------------------------------
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """Load (and resample) the maps and the mask; ``imgs`` gives the grid for ``"data"``."""
         import nibabel as nib
@@ -344,9 +358,8 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         if len(raw.shape) not in (3, 4):
             raise DimensionError(len(raw.shape), 4, f"maps_img must be a 3D or 4D image (one map per volume), found a {len(raw.shape)}D image of shape {raw.shape}.")
         maps_img = check_niimg(raw, atleast_4d=True)
-        data = maps_array(maps_img)
         if len(raw.shape) == 3 and np.asanyarray(raw.dataobj).dtype.kind in "iu":
-            n_values = np.unique(data).size
+            n_values = np.unique(np.asanyarray(raw.dataobj)).size
             if n_values > 2:
                 warnings.warn(
                     f"maps_img is a 3D integer image with {n_values} distinct values: it looks like a "
@@ -354,7 +367,6 @@ class NiftiMapsMasker(_RegionMaskerMixin):
                     NimaskDataWarning,
                     stacklevel=2,
                 )
-        maps_img = nib.Nifti1Image(data, maps_img.affine)
         mask_img = self._binarised_mask(self.mask_img)
         if self.resampling_target == "mask" and mask_img is None:
             raise ParameterError(
@@ -373,7 +385,9 @@ class NiftiMapsMasker(_RegionMaskerMixin):
             ref_img = self._load_data(imgs)[0] if imgs is not None else None
             self._check_fov(maps_img, mask_img, ref_img)
         if ref is not None and not same_fov(ref, maps_img):
-            maps_img = self._resample_maps(maps_img, ref)
+            maps_img = self._resample_maps(maps_img, ref)  # streamed from the file, converted per chunk
+        else:
+            maps_img = nib.Nifti1Image(maps_array(maps_img), maps_img.affine)
         if mask_img is not None and ref is not None and not same_fov(ref, mask_img):
             mask_img = self._resample(mask_img, ref, "nearest")
         data = np.asarray(maps_img.dataobj)
@@ -397,12 +411,20 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         self.n_elements_ = int(data.shape[3])
         self._operators = {}
         self._reporting_data = None
+        if ref is not None and self.allow_overlap and (mask_img is None or same_fov(mask_img, maps_img)):
+            # the extraction grid is known: factor the maps now, once for every image
+            self._operator(maps_img, mask_img)
         return self
 
     def _resample_maps(self, maps_img, ref):
+        """Maps resampled to ``ref`` (linear, clipped), as float maps with non-finite values 0."""
+        from ..image._resampling import resample_prepared
+
+        tally = NonFiniteMaps()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            maps_img = self._resample(maps_img, ref, "linear", clip=True)
+            maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=tally)
+        tally.warn(stacklevel=3)
         if not np.any(np.asarray(maps_img.dataobj)):
             raise AtlasError(
                 "No map left after resampling maps_img (every resampled value is 0).", param="maps_img"
@@ -438,6 +460,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
     def transform_single_imgs(self, imgs, confounds=None, sample_mask=None):
         """Signals ``(T, n_maps)`` of one 3D/4D image (``(n_maps,)`` for a 3D image)."""
         from .._nifti_io import iter_volume_chunks
+        from .._threads import prefetched
 
         self._check_fitted()
         img, was_3d = self._load_data(imgs)
@@ -466,7 +489,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         if self.smoothing_fwhm is not None:
             img = self._smooth(img, self.smoothing_fwhm)
         op = self._operator(maps_img, mask_img)
-        signals = extract_chunks(op, iter_volume_chunks(img))
+        signals = extract_chunks(op, prefetched(iter_volume_chunks(img)))
         signals = self._clean(signals, confounds, sample_mask, img, source_dtype)
         return self._finish(self._cast(signals, source_dtype), was_3d)
 

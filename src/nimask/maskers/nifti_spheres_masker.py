@@ -28,6 +28,7 @@ from .._niimg import check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, MaskError
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from .nifti_maps_masker import _RegionMaskerMixin
+from ..reporting._record import reported
 
 __all__ = ["NiftiSpheresMasker"]
 
@@ -97,6 +98,7 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
         self.clean_args = clean_args
         self.empty_spheres = empty_spheres
 
+    @reported("fit")
     def fit(self, imgs=None, y=None):
         """Validate the seeds and the radius; the images are not needed."""
         self._check_params()
@@ -157,6 +159,7 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
         """Sphere signals ``(T, n_seeds)`` of one 3D/4D image (``(n_seeds,)`` for a 3D image)."""
         from .._nifti_io import iter_volume_chunks
         from .._nonfinite import collecting
+        from .._threads import prefetched
         from .nifti_maps_masker import _source_dtype
 
         self._check_fitted()
@@ -173,7 +176,7 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
             f"values which will be converted to zeroes",
             "inside the spheres",
         ):
-            for _, chunk in iter_volume_chunks(img):
+            for _, chunk in prefetched(iter_volume_chunks(img)):
                 parts.append(op.apply(chunk))
         signals = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
         signals = self._clean(signals, confounds, sample_mask, img, source_dtype)

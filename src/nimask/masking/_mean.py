@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from .._niimg import check_niimg
+from .._threads import prefetched
 
 __all__ = ["mean_volume"]
 
@@ -68,7 +69,7 @@ def _streamed_mean(img) -> np.ndarray:
 
     acc = None
     n = 0
-    for chunk in _prefetched(iter_volume_chunks(img)):
+    for _, chunk in prefetched(iter_volume_chunks(img)):
         if acc is None:
             kind = chunk.dtype
             acc_dtype = kind if kind in (np.float32, np.float64) else np.dtype(np.float64)
@@ -86,45 +87,3 @@ def _streamed_mean(img) -> np.ndarray:
     if kind == np.float16:
         mean = mean.astype(np.float16)
     return mean
-
-
-def _prefetched(chunks):
-    """The arrays of ``(t0, chunk)`` pairs, the next chunk decoded in a background thread.
-
-    Decompression releases the GIL, so it overlaps the summation (two chunks held at most).
-    """
-    import queue
-    import threading
-
-    box: queue.Queue = queue.Queue(maxsize=1)
-    done = object()
-    stop = threading.Event()
-
-    def produce():
-        try:
-            for _, chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        box.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            box.put(done)
-        except BaseException as exc:  # re-raised in the consumer
-            box.put(exc)
-
-    worker = threading.Thread(target=produce, daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = box.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()

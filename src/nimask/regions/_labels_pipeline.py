@@ -8,52 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._threads import prefetched
 from ._labels import LabelsOperator
 
 __all__ = ["labels_signals"]
-
-
-def _prefetch(iterator, depth: int = 2):
-    """Run ``iterator`` in a background thread, ``depth`` items ahead.
-
-    Decompression (which releases the GIL) then overlaps the reduction of the previous
-    chunk. Exceptions of the producer are re-raised in the consumer.
-    """
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def produce():
-        try:
-            for item in iterator:
-                if stop.is_set():
-                    return
-                q.put(item)
-        except BaseException as exc:  # handed over to the consumer
-            q.put(exc)
-            return
-        q.put(done)
-
-    worker = threading.Thread(target=produce, daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                worker.join(0.01)
 
 
 def labels_signals(
@@ -101,7 +59,7 @@ def labels_signals(
     chunks = iter_volume_chunks(img, chunk_size)
     where = "in the image (before smoothing)" if smoothing_fwhm is not None else "inside the regions"
     with collecting("labels extraction", where):
-        for t0, chunk in (chunks if in_memory else _prefetch(chunks)):
+        for t0, chunk in (chunks if in_memory else prefetched(chunks, depth=2)):
             part = _one_chunk(chunk, op, strategy, img, affine, resample, bounds, smoothing_fwhm, in_memory, note)
             if out is None:
                 out = np.empty((n_vol, op.n_regions), dtype=part.dtype)

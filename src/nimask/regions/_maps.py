@@ -2,14 +2,17 @@
 
 nilearn solves ``scipy.linalg.lstsq(M[rows], D[rows])`` for every image, with ``M`` the
 ``(voxels, maps)`` matrix and ``D`` the ``(voxels, scans)`` data. The solution only depends
-on ``M``, so :func:`prepare_maps` factors it once (its pseudo-inverse, in float64) and every
-chunk of volumes then costs one matrix product ``pinv @ D[rows]``. Rows where every map is
-zero do not change a least-squares solution, so only the union of the maps' support is
-read (nilearn uses every voxel when there is no mask; the numbers are the same).
+on ``M`` through its Gram matrix ``G = M^T M``, so :func:`prepare_maps` factors ``G`` once
+(Cholesky, float64) and each batch of volumes then costs one product ``D^T M`` (float64
+sums over blocks of rows, threads sharing the blocks) and a k x k solve. The maps stay in
+their own dtype (float32 for most atlases): no float64 copy of the maps, no pseudo-inverse
+of the size of the maps. Rows where every map is zero do not change a least-squares
+solution, so only the union of the maps' support is read (nilearn uses every voxel when
+there is no mask; the numbers are the same).
 
-When the restricted maps are rank deficient or badly conditioned, the pseudo-inverse and
-LAPACK ``gelsd`` can disagree in the last digits that matter, so the operator falls back to
-``scipy.linalg.lstsq`` per chunk (same driver and dtype as nilearn).
+The normal equations lose ``cond(M)^2 * 1e-16`` of relative accuracy; when ``cond(M)``
+exceeds ``_MAX_COND`` (1e4, i.e. worse than 1e-8) or the maps are rank deficient, the
+operator falls back to ``scipy.linalg.lstsq`` per batch (same driver and dtype as nilearn).
 """
 from __future__ import annotations
 
@@ -19,12 +22,16 @@ from typing import Any
 
 import numpy as np
 
+from .._threads import n_threads, single_threaded_blas
 from ..exceptions import AtlasError, GeometryError, NimaskDataWarning
+from ._gather import VoxelGather
 
 __all__ = ["MapsOperator", "prepare_maps", "img_to_signals_maps", "signals_to_img_maps"]
 
-# Above this condition number the pseudo-inverse is not trusted to reproduce gelsd.
+# Above this condition number of the maps the normal equations are not trusted.
 _MAX_COND = 1e4
+_ROW_BLOCK = 8192  # rows per float64 block of the products (a few MB per block)
+_BATCH_VOLUMES = 48  # volumes gathered before one product: the maps are read once per batch
 
 
 @dataclass
@@ -41,16 +48,17 @@ class MapsOperator:
         Indices of the maps that are extracted (columns of the output).
     weights : ndarray, (n_rows, n_kept)
         The kept maps on the rows, in the maps' dtype.
-    pinv : ndarray or None
-        ``(n_kept, n_rows)`` float64 pseudo-inverse, or None when ``lstsq`` is used.
+    gram : tuple or None
+        ``scipy.linalg.cho_factor`` of ``weights^T weights`` (float64), or None when
+        ``lstsq`` is used.
     """
 
     shape: tuple
     rows: tuple
     kept: np.ndarray
     weights: np.ndarray
-    pinv: np.ndarray | None
-    _f_index: np.ndarray = field(repr=False, default=None)
+    gram: tuple | None
+    _gather: VoxelGather = field(repr=False, default=None)
 
     @property
     def n_rows(self) -> int:
@@ -58,23 +66,21 @@ class MapsOperator:
 
     def gather(self, chunk: np.ndarray) -> np.ndarray:
         """The ``(n_rows, n)`` regression rows of a ``(x, y, z, n)`` chunk (no copy of the chunk)."""
-        if chunk.ndim == 3:
-            chunk = chunk[..., np.newaxis]
-        n = chunk.shape[3]
-        if chunk.flags.f_contiguous:
-            if self._f_index is None:
-                self._f_index = np.ravel_multi_index(self.rows, self.shape, order="F")
-            return chunk.reshape(-1, n, order="F")[self._f_index]
-        return chunk[self.rows]
+        if self._gather is None:
+            self._gather = VoxelGather(self.rows, self.shape)
+        return self._gather(chunk)
 
     def apply(self, chunk: np.ndarray) -> np.ndarray:
-        """Signals ``(n, n_kept)`` of a ``(x, y, z, n)`` chunk, in nilearn's dtype.
+        """Signals ``(n, n_kept)`` of a ``(x, y, z, n)`` chunk, in nilearn's dtype."""
+        return self.solve(self.gather(chunk))
+
+    def solve(self, data: np.ndarray) -> np.ndarray:
+        """Signals ``(n, n_kept)`` of gathered rows ``(n_rows, n)``, in nilearn's dtype.
 
         The output dtype is the common type of the maps and the data (``lstsq``'s rule):
         float32 maps with int16/uint8/float32 data give float32, int32 or float64 data
         give float64. Non-finite data values count as 0.
         """
-        data = self.gather(chunk)
         out_dtype = np.result_type(self.weights.dtype, data.dtype)
         if out_dtype.kind != "f":
             out_dtype = np.dtype(np.float64)
@@ -87,13 +93,48 @@ class MapsOperator:
                 data = np.where(bad, 0, data)
         if self.kept.size == 0:
             return np.zeros((data.shape[1], 0), out_dtype)
-        if self.pinv is None:
+        if self.gram is None:
             from scipy.linalg import lstsq
 
             coef = lstsq(self.weights.astype(out_dtype, copy=False), data.astype(out_dtype, copy=False))[0]
             return np.ascontiguousarray(coef.T)
-        signals = data.T.astype(np.float64, copy=False) @ self.pinv.T
+        from scipy.linalg import cho_solve
+
+        products = blocked_products(data, self.weights)  # (n, k) = data^T weights, float64
+        signals = cho_solve(self.gram, products.T).T
         return signals.astype(out_dtype, copy=False)
+
+
+def blocked_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a.T @ b`` in float64 for tall ``a`` ``(n, p)`` and ``b`` ``(n, q)``, by blocks of rows.
+
+    Each block is converted to float64 on its own (no float64 copy of the inputs); blocks
+    are shared by a few threads with single-threaded BLAS, and the partial sums are added
+    in a fixed order (the same bits on every run).
+    """
+    n = a.shape[0]
+    starts = list(range(0, n, _ROW_BLOCK))
+    threads = n_threads(len(starts))
+    groups = np.array_split(np.asarray(starts, dtype=np.int64), threads)
+
+    def partial(group) -> np.ndarray:
+        acc = np.zeros((a.shape[1], b.shape[1]), dtype=np.float64)
+        for r0 in group:
+            r1 = min(int(r0) + _ROW_BLOCK, n)
+            acc += np.asarray(a[r0:r1], dtype=np.float64).T @ np.asarray(b[r0:r1], dtype=np.float64)
+        return acc
+
+    with single_threaded_blas(threads > 1):
+        if threads == 1:
+            return partial(starts)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(partial, groups))
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def prepare_maps(
@@ -114,7 +155,7 @@ def prepare_maps(
     keep_masked_maps : bool
         Keep maps that are all zero inside the mask (they give zero columns).
     for_inverse : bool
-        Build only the support and weights (no map dropped, no pseudo-inverse).
+        Build only the support and weights (no map dropped, no factorisation).
     """
     if maps_data.ndim == 3:
         maps_data = maps_data[..., np.newaxis]
@@ -122,7 +163,9 @@ def prepare_maps(
     k = maps_data.shape[3]
     if mask is None:
         kept = np.arange(k)
-        support = np.any(maps_data != 0, axis=3)
+        support = np.zeros(shape, dtype=bool)
+        for j in range(k):  # one map at a time: no (x, y, z, k) boolean temporary
+            support |= maps_data[..., j] != 0
     else:
         mask = np.asarray(mask, dtype=bool)
         inside = maps_data[mask]  # (n_mask, k)
@@ -149,22 +192,26 @@ def prepare_maps(
         support = np.zeros(shape, dtype=bool)
         support[mask] = np.any(inside[:, kept] != 0, axis=1)
     rows = np.nonzero(support)
-    weights = maps_data[rows][:, kept]
-    pinv = None if for_inverse else _pseudo_inverse(weights)
-    return MapsOperator(shape=shape, rows=rows, kept=kept, weights=weights, pinv=pinv)
+    weights = maps_data[rows]
+    if kept.size != k:
+        weights = weights[:, kept]
+    gram = None if for_inverse else _gram_factor(weights)
+    return MapsOperator(shape=shape, rows=rows, kept=kept, weights=weights, gram=gram)
 
 
-def _pseudo_inverse(weights: np.ndarray) -> np.ndarray | None:
-    """float64 pseudo-inverse, or None when the maps are too ill-conditioned to trust it."""
+def _gram_factor(weights: np.ndarray) -> tuple | None:
+    """Cholesky factor of ``weights^T weights``, or None when the maps are too ill-conditioned."""
+    from scipy.linalg import cho_factor
+
     if weights.shape[1] == 0:
-        return np.zeros((0, weights.shape[0]))
+        return (np.zeros((0, 0)), False)
     if weights.shape[0] < weights.shape[1]:
         return None
-    w = weights.astype(np.float64)
-    u, s, vt = np.linalg.svd(w, full_matrices=False)
-    if s[-1] <= 0 or s[0] / s[-1] > _MAX_COND:
+    gram = blocked_products(weights, weights)
+    eig = np.linalg.eigvalsh(gram)
+    if eig[0] <= 0 or np.sqrt(eig[-1] / eig[0]) > _MAX_COND:
         return None
-    return (vt.T / s) @ u.T
+    return cho_factor(gram, lower=False, check_finite=False)
 
 
 def _check_same_grid(img, maps_img, mask_img=None) -> None:
@@ -190,29 +237,61 @@ def _check_same_grid(img, maps_img, mask_img=None) -> None:
 def maps_array(maps_img) -> np.ndarray:
     """The maps as a 4D float array with NaN/inf set to 0 (nilearn's ``clean_img`` on the maps).
 
-    Non-float maps become float32 (8-byte integers: float64).
+    Non-float maps become float32 (8-byte integers: float64). nilearn zeroes NaN/inf weights
+    silently; here a :class:`~nimask.exceptions.NimaskDataWarning` gives their count and maps.
     """
     data = np.asanyarray(maps_img.dataobj)
     if data.ndim == 3:
         data = data[..., np.newaxis]
+    tally = NonFiniteMaps()
+    data = tally(data, copy=True)
+    tally.warn(stacklevel=3)
+    return data
+
+
+def float_maps(data: np.ndarray, copy: bool = False) -> np.ndarray:
+    """``data`` as float maps: non-float to float32 (8-byte integers: float64), NaN/inf to 0.
+
+    Works on any chunk of map volumes; float data without non-finite values are returned
+    as they are unless ``copy``.
+    """
     if data.dtype.kind != "f":
-        data = data.astype(np.float64 if data.dtype.itemsize == 8 else np.float32)
-    else:
-        data = np.array(data, copy=True)
+        return data.astype(np.float64 if data.dtype.itemsize == 8 else np.float32)
     bad = ~np.isfinite(data)
-    n_bad = int(bad.sum())
-    if n_bad:  # nilearn zeroes them silently
-        import warnings
-
-        from ..exceptions import NimaskDataWarning
-
-        warnings.warn(
-            f"maps_img: {n_bad} NaN/inf weights in maps {sorted(set(np.nonzero(bad)[3].tolist()))[:10]} "
-            f"were set to 0.",
-            NimaskDataWarning, stacklevel=2,
-        )
+    if copy or bad.any():
+        data = np.array(data, copy=True)
         data[bad] = 0
     return data
+
+
+class NonFiniteMaps:
+    """:func:`float_maps` over consecutive chunks of maps, counting the NaN/inf weights it zeroes."""
+
+    def __init__(self) -> None:
+        self.n_bad = 0
+        self.maps: list[int] = []
+        self._seen = 0
+
+    def __call__(self, chunk: np.ndarray, copy: bool = False) -> np.ndarray:
+        if chunk.ndim == 3:
+            chunk = chunk[..., np.newaxis]
+        if chunk.dtype.kind == "f":
+            bad = ~np.isfinite(chunk)
+            n_bad = int(bad.sum())
+            if n_bad:
+                self.n_bad += n_bad
+                self.maps.extend((np.flatnonzero(bad.any(axis=(0, 1, 2))) + self._seen).tolist())
+        self._seen += chunk.shape[3]
+        return float_maps(chunk, copy=copy)
+
+    def warn(self, stacklevel: int = 2) -> None:
+        if self.n_bad:
+            from ..exceptions import NimaskDataWarning
+
+            warnings.warn(
+                f"maps_img: {self.n_bad} NaN/inf weights in maps {self.maps[:10]} were set to 0.",
+                NimaskDataWarning, stacklevel=stacklevel + 1,
+            )
 
 
 def _mask_array(mask_img) -> np.ndarray | None:
@@ -258,14 +337,29 @@ def img_to_signals_maps(imgs: Any, maps_img: Any, mask_img: Any = None, keep_mas
 
 
 def extract_chunks(op: MapsOperator, chunks) -> np.ndarray:
-    """Concatenate :meth:`MapsOperator.apply` over ``(t0, chunk)`` pairs."""
+    """Signals ``(T, n_kept)`` of ``(t0, chunk)`` pairs, solved by batches of volumes.
+
+    The rows of consecutive chunks are gathered (in the stored dtype) until a batch holds
+    ``_BATCH_VOLUMES`` volumes, so the maps are streamed once per batch, not per chunk.
+    NaN/inf data values are zeroed and counted (one warning for the whole image).
+    """
     from .._nonfinite import collecting
 
+    parts, pending, n_pending = [], [], 0
     with collecting("maps extraction", "under the maps"):
-        parts = [op.apply(chunk) for _, chunk in chunks]
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts, axis=0)
+        for _, chunk in chunks:
+            pending.append(op.gather(chunk))
+            n_pending += pending[-1].shape[1]
+            if n_pending >= _BATCH_VOLUMES:
+                parts.append(op.solve(_stack(pending)))
+                pending, n_pending = [], 0
+        if pending or not parts:
+            parts.append(op.solve(_stack(pending) if pending else np.zeros((op.n_rows, 0), op.weights.dtype)))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
+
+def _stack(blocks: list) -> np.ndarray:
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
 
 
 def signals_to_img_maps(region_signals: Any, maps_img: Any, mask_img: Any = None):

@@ -18,12 +18,13 @@ chunk of volumes is then one sparse product.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import AtlasError, NimaskDataWarning, ParameterError
+from ._gather import VoxelGather
 
 __all__ = ["SpheresOperator", "check_seeds", "check_radius", "sphere_members", "prepare_spheres"]
 
@@ -162,8 +163,21 @@ def sphere_members(
         if np.all(nearest >= 0) and np.all(nearest < shape):
             if mask is None or mask[tuple(nearest)]:
                 found.append(np.array([np.ravel_multi_index(tuple(nearest), shape)]))
-        members.append(np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64))
+        members.append(_sorted_union(found))
     return members
+
+
+def _sorted_union(parts: list) -> np.ndarray:
+    """Sorted unique union of a sorted unique array and single extra indices (cheaper than np.unique)."""
+    if not parts:
+        return np.zeros(0, np.int64)
+    base = np.asarray(parts[0], dtype=np.int64)
+    for extra in parts[1:]:
+        for value in np.asarray(extra, dtype=np.int64):
+            pos = int(np.searchsorted(base, value))
+            if pos == base.size or base[pos] != value:
+                base = np.insert(base, pos, value)
+    return base
 
 
 def overlap_pairs(members: list[np.ndarray], limit: int = 5) -> list[tuple[int, int]]:
@@ -204,6 +218,7 @@ class SpheresOperator:
     matrix: Any
     sizes: np.ndarray
     empty: np.ndarray
+    _gather: VoxelGather = field(repr=False, default=None)
 
     def apply(self, chunk: np.ndarray, out_dtype=None) -> np.ndarray:
         """Sphere means ``(n, n_seeds)`` of a ``(x, y, z, n)`` chunk.
@@ -214,7 +229,9 @@ class SpheresOperator:
         if chunk.ndim == 3:
             chunk = chunk[..., np.newaxis]
         out_dtype = np.dtype(chunk.dtype if out_dtype is None else out_dtype)
-        data = chunk[self.voxels]  # (n_voxels, n)
+        if self._gather is None:
+            self._gather = VoxelGather(self.voxels, self.shape)
+        data = self._gather(chunk)  # (n_voxels, n)
         if data.dtype.kind == "f":
             from .._nonfinite import note
 
