@@ -81,12 +81,19 @@ def _snapshot(st: os.stat_result) -> tuple[int, int, int]:
 class _ByteStream:
     """Sequential reader of a file's (decompressed) bytes, with errors naming the file."""
 
-    def __init__(self, path: str, compressed: bool) -> None:
+    def __init__(self, path: str, compressed: bool, expect: tuple | None = None) -> None:
         self.path = path
         self.compressed = compressed
         self.pos = 0  # position in the decompressed stream
         self._fh = open(path, "rb")
         self._snapshot = _snapshot(os.fstat(self._fh.fileno()))
+        if expect is not None and self._snapshot != expect:
+            self._fh.close()
+            raise CorruptImageError(
+                f"Input file {path!r} changed after its header was read (size, modification time "
+                f"or inode differ): load it again to read the new content with its own header.",
+                path=path, expected=expect, found=self._snapshot,
+            )
         self._dec = _decompressobj() if compressed else None
         self._tail = b""  # compressed input not yet consumed
         self._eof = False
@@ -321,6 +328,13 @@ def _parse_header(stream: _ByteStream, path: str):
         shape = header.get_data_shape()
     except Exception as exc:
         raise UnsupportedImageError(f"Unsupported or invalid NIfTI header in {path!r}: {exc}", path=path) from exc
+    raw_offset = float(header["vox_offset"])
+    if not np.isfinite(raw_offset) or raw_offset != int(raw_offset) or raw_offset < 0:
+        raise CorruptImageError(
+            f"Invalid header in {path!r}: vox_offset={raw_offset!r} must be a non-negative whole "
+            f"number of bytes.",
+            path=path, param="vox_offset", found=raw_offset,
+        )
     if fixes:  # nibabel only logs these (invisible in most pipelines)
         warnings.warn(
             f"Header of {path!r} has {len(fixes)} invalid field(s), read as nibabel fixes them: "
@@ -346,6 +360,28 @@ class _Collect(logging.Handler):
     def emit(self, record) -> None:
         if record.levelno >= logging.WARNING:
             self.messages.append(record.getMessage())
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record) -> bool:
+        return False
+
+
+def _nibabel_log_silenced():
+    """Context: nibabel's header-fix log records dropped (they repeat a warning already given)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def silenced():
+        logger = logging.getLogger("nibabel.global")
+        drop = _DropAll()
+        logger.addFilter(drop)
+        try:
+            yield
+        finally:
+            logger.removeFilter(drop)
+
+    return silenced()
 
 
 def _check_fix(header) -> list[str]:
@@ -437,7 +473,7 @@ def _check_size(path: str, compressed: bool, file_size: int, vox_offset: int, sh
 # --------------------------------------------------------------------------------------
 # Array proxy for .nii.gz files and raw reads
 # --------------------------------------------------------------------------------------
-def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int, b: int, out=None):
+def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int, b: int, out=None, expect=None):
     """Read elements ``[..., a:b]`` (along the last axis) of a file's F-ordered array, unscaled."""
     shape = tuple(int(s) for s in shape)
     frame = int(np.prod(shape[:-1], dtype=np.int64)) if shape else 1
@@ -446,7 +482,7 @@ def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int,
     if out is None:
         out = np.empty(frame * n * dtype.itemsize, dtype=np.uint8)
     want = frame * n * dtype.itemsize
-    with _ByteStream(path, compressed) as stream:
+    with _ByteStream(path, compressed, expect) as stream:
         stream.skip(offset + frame * a * dtype.itemsize)
         got = stream.readinto(memoryview(out)[:want])
         if got < want:
@@ -498,7 +534,8 @@ class GzipArrayProxy(ArrayProxy):
         return chunk[canon[:-1] + (slice(None),)]
 
     def _read(self, a: int, b: int):
-        return _read_frames(os.fspath(self.file_like), True, self.offset, self.shape, self.dtype, a, b)
+        return _read_frames(os.fspath(self.file_like), True, self.offset, self.shape, self.dtype, a, b,
+                            expect=getattr(self, "_nimask_snapshot", None))
 
 
 def _canonical(slicer, shape):
@@ -591,12 +628,19 @@ def load_file(path: str | os.PathLike):
         proxy = GzipArrayProxy(path, header.copy(), mmap=False, keep_file_open=False)
     else:
         proxy = ArrayProxy(path, header.copy(), mmap=True, keep_file_open=False)
-    img = klass(proxy, affine, header=header, file_map=file_map)
+    proxy._nimask_snapshot = _snapshot(st)  # streamed reads check the file is still this one
+    with _nibabel_log_silenced():  # the header fixes were already warned about, once
+        img = klass(proxy, affine, header=header, file_map=file_map)
     # klass(...) with an affine may rewrite the header's q/sform codes; keep the file's
     for key in ("qform_code", "sform_code", "quatern_b", "quatern_c", "quatern_d",
                 "qoffset_x", "qoffset_y", "qoffset_z", "srow_x", "srow_y", "srow_z", "pixdim"):
         img.header[key] = header[key]
     return img
+
+
+def _loaded_snapshot(img):
+    """(size, mtime_ns, inode) of the file when :func:`load_file` read its header, or None."""
+    return getattr(img.dataobj, "_nimask_snapshot", None)
 
 
 def _file_source(img):
@@ -688,7 +732,7 @@ def iter_volume_chunks(img_or_path, chunk_size: int | None = None) -> Iterator[t
                 yield t0, np.asanyarray(img.dataobj[..., t0 : t0 + step])
         return
     path, compressed, offset, fshape, dtype, slope, inter = src
-    with _ByteStream(path, compressed) as stream:
+    with _ByteStream(path, compressed, _loaded_snapshot(img)) as stream:
         stream.skip(offset)
         for t0 in range(0, n_vol, step):
             n = min(step, n_vol - t0)
@@ -762,7 +806,7 @@ def gather_masked(
     if src is None:
         out = _gather_in_memory(img, mask, dtype, ensure_finite)
     else:
-        out = _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite)
+        out = _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite, _loaded_snapshot(img))
     return out[0] if len(shape) == 3 else out
 
 
@@ -771,7 +815,7 @@ def _source_dtype(raw_dtype: np.dtype, slope, inter) -> np.dtype:
     return probe.dtype
 
 
-def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite):
+def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite, expect=None):
     path, compressed, offset, shape, raw_dtype, slope, inter = src
     scaled = not (np.all(np.asanyarray(slope) == 1) and np.all(np.asanyarray(inter) == 0))
     src_dtype = _source_dtype(raw_dtype, slope, inter)
@@ -790,7 +834,7 @@ def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite):
         # three buffers in turn: one being gathered, one queued, one being decoded
         bufs = [np.empty(vol_elems * raw_dtype.itemsize * min(step, max(n_vol, 1)), dtype=np.uint8)
                 for _ in range(3 if n_vol > step else 1)]
-        with _ByteStream(path, compressed) as stream:
+        with _ByteStream(path, compressed, expect) as stream:
             stream.skip(offset)
             for i, t0 in enumerate(range(0, n_vol, step)):
                 n = min(step, n_vol - t0)

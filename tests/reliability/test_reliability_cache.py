@@ -165,3 +165,39 @@ def test_L9_version_is_part_of_the_key(tmp_path, monkeypatch):
     monkeypatch.setattr(nimask, "__version__", "99.0")
     _fit(NiftiMasker, path, cache)
     assert len(_entries(cache)) == 2
+
+
+_DISK_FULL_SCRIPT = r"""
+import resource, signal, sys, warnings
+import numpy as np, nibabel as nib
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+from nimask.maskers import NiftiMasker
+img_path, cache, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+mask = nib.Nifti1Image(np.ones((7, 8, 9), np.uint8), np.diag([2.0, 2.0, 2.0, 1.0]))
+expected = NiftiMasker(mask).fit_transform(img_path)
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+with warnings.catch_warnings(record=True) as rec:
+    warnings.simplefilter("always")
+    got = NiftiMasker(mask, memory=cache).fit_transform(img_path)
+assert np.array_equal(got, expected)
+print("OK", len(rec))
+"""
+
+
+@pytest.mark.slow
+def test_L4_disk_full_while_writing_an_entry_still_returns_the_result(tmp_path):
+    """L4 (partly): with writes failing (RLIMIT_FSIZE), the result is computed and returned."""
+    import subprocess
+    import sys
+
+    resource = pytest.importorskip("resource")
+    del resource
+    path = str(tmp_path / "bold.nii")
+    nib.save(run_img(t=40), path)
+    script = tmp_path / "full.py"
+    script.write_text(_DISK_FULL_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), path, str(tmp_path / "cache"), "2048"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(__import__("sys").path)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("OK")

@@ -232,3 +232,18 @@ def test_F14_one_bad_file_in_a_list_is_named(tmp_path):
     masker = MultiNiftiMasker(nib.Nifti1Image(np.ones((7, 8, 9), np.uint8), np.diag([2.0, 2.0, 2.0, 1.0])))
     with raises(CorruptImageError, OSError, bad):
         masker.fit_transform([good, bad])
+
+
+@pytest.mark.parametrize("ext", [".nii", ".nii.gz"])
+def test_F7_file_rewritten_between_load_and_read(tmp_path, ext):
+    """F7: a loaded image whose file is then replaced is not read with the old header."""
+    from nimask._nifti_io import gather_masked, load_file
+
+    path = str(tmp_path / f"run{ext}")
+    nib.save(run_img(t=4), path)
+    img = load_file(path)
+    nib.save(run_img(t=6, seed=2), path)  # another shape: the old header would misread it
+    with raises(CorruptImageError, OSError, path, "changed after its header was read"):
+        gather_masked(img, np.asarray(mask_img().dataobj) > 0)
+    fresh = load_file(path)
+    assert gather_masked(fresh, np.asarray(mask_img().dataobj) > 0).shape == (6, 64)

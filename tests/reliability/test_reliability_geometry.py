@@ -10,7 +10,7 @@ import pytest
 from _rel import AFFINE, SHAPE, labels_img, mask_img, nifti_bytes, patch, raises, run_img, write
 from nimask import image, masking
 from nimask.exceptions import DimensionError, GeometryError, NimaskDataWarning, NimaskGeometryWarning
-from nimask.maskers import MultiNiftiMasker, NiftiLabelsMasker, NiftiMapsMasker, NiftiMasker
+from nimask.maskers import MultiNiftiMasker, NiftiLabelsMasker, NiftiMasker
 
 RAW = nifti_bytes()
 

@@ -1,7 +1,6 @@
 """Catalogue §2.2 (header fields, H1-H11): validated at load, errors name the file and field."""
 from __future__ import annotations
 
-import struct
 import warnings
 
 import nibabel as nib

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from .._niimg import check_niimg, is_niimg_like, same_fov
-from ..exceptions import ConfoundsError, SampleMaskError
+from ..exceptions import ConfoundsError, NimaskGeometryWarning, SampleMaskError
 from ..reporting._record import reported
 from ._base import fingerprint
 from .nifti_masker import NiftiMasker, _pop_sessions
@@ -187,7 +187,7 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
                 continue
             if not warned:
                 warnings.warn("Affine is different across subjects. Realignment on first subject affine forced",
-                              UserWarning, stacklevel=3)
+                              NimaskGeometryWarning, stacklevel=3)
                 warned = True
             out.append(resample_img(img, target_affine=ref.affine, target_shape=ref.shape[:3]))
         return out

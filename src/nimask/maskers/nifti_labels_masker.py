@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
-from ..exceptions import AtlasError, GeometryError, NimaskDataWarning, ParameterError
+from ..exceptions import AtlasError, GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 from ..regions._labels import (
     check_labels_data,
     check_strategy,
@@ -376,7 +376,7 @@ class NiftiLabelsMasker(_BaseMasker):
                 f"After resampling the label image to the data image, the following labels were removed: "
                 f"{set(removed.tolist())}. Label image only contains {after.size} labels (including "
                 f"background).",
-                UserWarning, stacklevel=3,
+                NimaskDataWarning, stacklevel=3,
             )
         return nib.Nifti1Image(np.asanyarray(out.dataobj), out.affine, out.header)
 
@@ -463,17 +463,17 @@ class NiftiLabelsMasker(_BaseMasker):
                 warnings.warn(
                     "Resampling labels at transform time... The data grid differs from the grid the "
                     "labels were fitted on; fit the masker on these images to avoid it.",
-                    UserWarning, stacklevel=4,
+                    NimaskGeometryWarning, stacklevel=4,
                 )
                 labels_img = self._resample_labels(labels_img, img, at="transform")
             if mask_img is not None and not same_fov(img, mask_img):
-                warnings.warn("Resampling mask at transform time...", UserWarning, stacklevel=4)
+                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning, stacklevel=4)
                 mask_img = self._resample(mask_img, img, "nearest")
         else:
             if not same_fov(img, labels_img):
                 warnings.warn(
                     "Resampling images at transform time (the data grid differs from the labels grid)...",
-                    UserWarning, stacklevel=4,
+                    NimaskGeometryWarning, stacklevel=4,
                 )
             if mask_img is not None and not same_fov(labels_img, mask_img):
                 mask_img = self._resample(mask_img, labels_img, "nearest")

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
-from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, ParameterError
+from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 from ..regions._maps import MapsOperator, NonFiniteMaps, extract_chunks, maps_array, prepare_maps, signals_to_array
 from ..reporting._record import reported
 
@@ -472,15 +472,15 @@ class NiftiMapsMasker(_RegionMaskerMixin):
             self._check_fov(maps_img, mask_img, img)
         elif target == "data":
             if not same_fov(img, maps_img):
-                warnings.warn("Resampling maps at transform time...", UserWarning, stacklevel=2)
+                warnings.warn("Resampling maps at transform time...", NimaskGeometryWarning, stacklevel=2)
                 maps_img = self._resample_maps(maps_img, img)
             if mask_img is not None and not same_fov(img, mask_img):
-                warnings.warn("Resampling mask at transform time...", UserWarning, stacklevel=2)
+                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning, stacklevel=2)
                 mask_img = self._resample(mask_img, img, "nearest")
         elif not same_fov(img, maps_img):
             warnings.warn(
                 "Resampling images at transform time (the data grid differs from the maps grid)...",
-                UserWarning,
+                NimaskGeometryWarning,
                 stacklevel=2,
             )
             img = self._resample(img, maps_img, "continuous", clip=True)

@@ -49,7 +49,7 @@ import numpy as np
 
 from .._niimg import affines_close, check_header_t_r, check_niimg
 from .._threads import n_threads, prefetched
-from ..exceptions import MaskError, NimaskDataWarning, ParameterError
+from ..exceptions import MaskError, NimaskGeometryWarning, ParameterError
 from ._base import _BaseMasker, binarised_mask, clean_by_columns, fingerprint, source_dtype
 from ..reporting._record import reported
 
@@ -515,7 +515,7 @@ class NiftiMasker(_BaseMasker):
 
     def _signals(self, img, confounds, sample_mask) -> np.ndarray:
         if tuple(img.shape[:3]) != self._mask.shape or not affines_close(img.affine, self.mask_img_.affine):
-            warnings.warn(_RESAMPLING_WARNING, UserWarning, stacklevel=5)
+            warnings.warn(_RESAMPLING_WARNING, NimaskGeometryWarning, stacklevel=5)
         signals, n_bad = masked_signals(
             img, self._mask, self.mask_img_.affine, smoothing_fwhm=self.smoothing_fwhm,
         )

@@ -22,12 +22,10 @@ Differences from nilearn
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .._niimg import check_header_t_r, check_niimg, same_fov
-from ..exceptions import AtlasError, MaskError, NimaskDataWarning
+from ..exceptions import AtlasError, MaskError
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from .nifti_maps_masker import _RegionMaskerMixin
 from ..reporting._record import reported

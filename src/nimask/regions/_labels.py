@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..exceptions import AtlasError, DimensionError, GeometryError
+from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning
 
 __all__ = [
     "STRATEGIES",
@@ -379,7 +379,7 @@ def warn_masked_labels(labels: np.ndarray, masked: np.ndarray, background_label:
         f"After applying mask to the labels image, the following labels were removed: "
         f"{set(removed.tolist())}. Out of {before.size} labels, the masked labels image only contains "
         f"{after.size} labels (including background).",
-        UserWarning, stacklevel=3,
+        NimaskDataWarning, stacklevel=3,
     )
 
 

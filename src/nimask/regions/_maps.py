@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._threads import n_threads, single_threaded_blas
-from ..exceptions import AtlasError, GeometryError
+from ..exceptions import AtlasError, GeometryError, NimaskDataWarning
 from ._gather import VoxelGather
 
 __all__ = ["MapsOperator", "prepare_maps", "img_to_signals_maps", "signals_to_img_maps"]
@@ -186,7 +186,7 @@ def prepare_maps(
                     "After applying mask to the maps image, maps with the following indices were "
                     f"removed: {set(removed.tolist())}. Out of {k} maps, the masked map image only "
                     f"contains {kept.size} maps.",
-                    UserWarning,
+                    NimaskDataWarning,
                     stacklevel=3,
                 )
         support = np.zeros(shape, dtype=bool)
