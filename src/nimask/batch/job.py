@@ -38,8 +38,6 @@ from .strategies import Strategy, read_confounds_tsv, select_confounds
 
 __all__ = ["RunTask", "run_task", "output_paths", "sha256_file"]
 
-FLOAT_FORMAT = "%.10g"
-
 
 @dataclass(frozen=True)
 class RunTask:
@@ -78,8 +76,10 @@ def sha256_file(path: str | None) -> str | None:
 
 
 def _tsv(table) -> str:
+    """TSV text of ``table``: each value in the shortest form that reads back to the same float of
+    its column's dtype (float32 or float64), NaN as ``n/a`` (BIDS)."""
     buf = io.StringIO()
-    table.to_csv(buf, sep="\t", index=False, na_rep="n/a", float_format=FLOAT_FORMAT, lineterminator="\n")
+    table.to_csv(buf, sep="\t", index=False, na_rep="n/a", lineterminator="\n")
     return buf.getvalue()
 
 

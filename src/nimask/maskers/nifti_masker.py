@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .._niimg import affines_close, check_header_t_r, check_niimg
+from .._nonfinite import zero_nonfinite
 from .._threads import n_threads, prefetched
 from ..exceptions import MaskError, NimaskGeometryWarning, ParameterError
 from ._base import _BaseMasker, binarised_mask, clean_by_columns, fingerprint, source_dtype
@@ -80,19 +81,6 @@ def _mask_box(mask: np.ndarray, affine: np.ndarray):
     box_affine = np.array(affine, dtype=np.float64)
     box_affine[:3, 3] = box_affine[:3, :3] @ start + box_affine[:3, 3]
     return np.ascontiguousarray(box), box_affine
-
-
-def _zero_nonfinite(signals: np.ndarray) -> int:
-    """Set NaN/inf to 0 in place; return how many there were (cheap when there are none)."""
-    if signals.dtype.kind not in "fc" or signals.size == 0:
-        return 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(signals, axis=None, dtype=np.float64)):
-            return 0
-    bad = ~np.isfinite(signals)
-    count = int(bad.sum())
-    signals[bad] = 0
-    return count
 
 
 def _smoothing_box(mask: np.ndarray, sigmas) -> tuple[slice, ...]:
@@ -133,7 +121,7 @@ def _smooth_volumes(part: np.ndarray, sigmas, out: np.ndarray) -> None:
     from scipy import ndimage
 
     out[...] = part.T
-    _zero_nonfinite(out)
+    zero_nonfinite(out)
     for axis, sigma in enumerate(sigmas):
         if sigma > 0:
             ndimage.gaussian_filter1d(out, sigma, axis=3 - axis, output=out)
@@ -175,7 +163,7 @@ def masked_signals(
     n_vol = img.shape[3] if len(img.shape) == 4 else 1
     if not resample and smoothing_fwhm is None:
         signals = gather_masked(img, mask, chunk_size=chunk_size, ensure_finite=False).reshape(n_vol, -1)
-        return signals, _zero_nonfinite(signals)
+        return signals, zero_nonfinite(signals)
     from ..image._resampling import clip_bounds
 
     grid_mask, grid_affine = _mask_box(mask, mask_affine) if resample else (mask, np.asarray(img.affine))
@@ -204,7 +192,7 @@ def masked_signals(
     finally:
         if pool is not None:
             pool.shutdown()
-    n_bad += _zero_nonfinite(signals)
+    n_bad += zero_nonfinite(signals)
     if resample and smoothing_fwhm is None and bounds is not None:
         np.clip(signals, signals.dtype.type(bounds[0]), signals.dtype.type(bounds[1]), out=signals)
     return signals, n_bad
