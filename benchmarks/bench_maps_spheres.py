@@ -5,7 +5,7 @@ Cases, each in a fresh process (wall time and peak RSS):
 * maps: nilearn ``NiftiMapsMasker`` with the 1 mm atlas (resampled to the data at fit, the
   documented 42 s / 4.2 GB case), nilearn and nimask with the atlas already on the data grid
   (extraction alone; the atlas is resampled once by nilearn, untimed, in ``main``), and nimask
-  with the 1 mm atlas when ``nimask.image.resample_img`` is available;
+  with the 1 mm atlas (resampled at fit);
 * spheres: 100 seeds r=6 mm and 1000 seeds r=10 mm (allow_overlap=True) drawn inside the brain mask.
 Targets: maps <= 0.1x wall and <= 0.2x peak RSS; spheres <= 0.05x wall.
 """
@@ -121,20 +121,6 @@ def nimask_spheres_1000():
     return _spheres(NiftiSpheresMasker, 1000, 10.0, 1)
 
 
-def _resample_available() -> bool:
-    import nibabel as nib
-    import numpy as np
-
-    from nimask.image import resample_img
-
-    try:
-        resample_img(nib.Nifti1Image(np.zeros((2, 2, 2), np.float32), np.eye(4)), target_affine=np.eye(4) * 2,
-                     target_shape=(2, 2, 2))
-    except NotImplementedError:
-        return False
-    return True
-
-
 def main():
     import nibabel as nib
     from nilearn.image import resample_to_img
@@ -148,11 +134,9 @@ def main():
     if "maps" in which:
         cases = {"nilearn maps (1 mm atlas)": "bench_maps_spheres:nilearn_maps_1mm",
                  "nilearn maps (atlas on grid)": "bench_maps_spheres:nilearn_maps",
-                 "nimask maps (atlas on grid)": "bench_maps_spheres:nimask_maps"}
-        compare = ("nimask maps (atlas on grid)",)
-        if _resample_available():
-            cases["nimask maps (1 mm atlas)"] = "bench_maps_spheres:nimask_maps_1mm"
-            compare += ("nimask maps (1 mm atlas)",)
+                 "nimask maps (atlas on grid)": "bench_maps_spheres:nimask_maps",
+                 "nimask maps (1 mm atlas)": "bench_maps_spheres:nimask_maps_1mm"}
+        compare = ("nimask maps (atlas on grid)", "nimask maps (1 mm atlas)")
         run_cases(cases, baseline="nilearn maps (1 mm atlas)", reference="nilearn maps (atlas on grid)",
                   compare=compare, title="maps_masker: HarvardOxford prob. 113 maps, 300 volumes")
     if "spheres" in which:
