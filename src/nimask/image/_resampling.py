@@ -612,14 +612,16 @@ def resample_img(
 
 
 def _resample_chunks(
-    img, source_affine, affine, shape, interpolation, clip, fill_value, prepare=None
+    img, source_affine, affine, shape, interpolation, clip, fill_value, prepare=None, dtype=None
 ) -> np.ndarray:
     """Resample ``img`` chunk by chunk into one F-ordered output array, clipping at the end.
 
     The clip bounds, the binary-data test and the non-finite warning cover the whole run,
     from per-volume statistics gathered while resampling (no extra pass over the data).
     ``prepare``, when given, maps each ``(x, y, z, n)`` chunk to the array to resample
-    (e.g. a dtype conversion), so a file is never loaded whole for it.
+    (e.g. a dtype conversion), so a file is never loaded whole for it. ``dtype`` forces the
+    output dtype (integer chunks resampled straight into float: the kernels compute in
+    float64 from the stored values, the same numbers as converting the chunk first).
     """
     in_shape = tuple(img.shape)
     order = _ORDERS[interpolation]
@@ -634,8 +636,9 @@ def _resample_chunks(
         if chunk.dtype == np.float16:
             chunk = chunk.astype(np.float32)
         if out is None:
-            dtype = output_dtype(chunk.dtype, interpolation)
-            if dtype != chunk.dtype:
+            forced = dtype is not None
+            dtype = np.dtype(dtype) if forced else output_dtype(chunk.dtype, interpolation)
+            if dtype != chunk.dtype and not forced:
                 warnings.warn(f"Casting data from {chunk.dtype} to {dtype}", NimaskDataWarning, stacklevel=4)
             n_vol = in_shape[3] if len(in_shape) == 4 else 1
             out = np.empty(shape + (n_vol,), dtype=dtype, order="F")
@@ -676,7 +679,7 @@ def _copy_img(img):
     return new_img_like(img, data, np.array(img.affine, copy=True), copy_header=True)
 
 
-def resample_prepared(img: Any, target_img: Any, interpolation: str, clip: bool, prepare):
+def resample_prepared(img: Any, target_img: Any, interpolation: str, clip: bool, prepare=None, dtype=None):
     """``resample_to_img(img, target_img, interpolation, clip=clip)`` of ``prepare(data)``, streamed.
 
     For callers that would otherwise load and convert a whole file first (the maps masker:
@@ -690,7 +693,7 @@ def resample_prepared(img: Any, target_img: Any, interpolation: str, clip: bool,
     source_affine = np.asarray(img.affine, dtype=np.float64)
     affine = np.asarray(target.affine, dtype=np.float64)
     data = _resample_chunks(
-        img, source_affine, affine, tuple(target.shape[:3]), interpolation, clip, 0.0, prepare=prepare
+        img, source_affine, affine, tuple(target.shape[:3]), interpolation, clip, 0.0, prepare=prepare, dtype=dtype
     )
     return nib.Nifti1Image(data, affine)
 

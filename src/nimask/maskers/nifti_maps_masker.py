@@ -240,6 +240,13 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
         return masker_report(self, title=title)
 
 
+def _scaled(img) -> bool:
+    """The image's data are scaled by a header slope/intercept (values are then float64)."""
+    proxy = img.dataobj
+    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
+    return not (np.all(np.asarray(slope) == 1) and np.all(np.asarray(inter) == 0))
+
+
 def _source_dtype(img) -> np.dtype:
     """nilearn's source dtype: the array dtype (float64 for files with a scale slope/intercept)."""
     proxy = img.dataobj
@@ -421,9 +428,15 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         from ..image._resampling import resample_prepared
 
         tally = NonFiniteMaps()
+        stored = np.dtype(maps_img.get_data_dtype())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=tally)
+            if stored.kind in "iub" and not _scaled(maps_img):
+                # integer maps (no NaN possible) go straight into float: no float copy of the 1 mm maps
+                float_dtype = np.float64 if stored.itemsize == 8 else np.float32
+                maps_img = resample_prepared(maps_img, ref, "linear", clip=True, dtype=float_dtype)
+            else:
+                maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=tally)
         tally.warn(stacklevel=3)
         if not np.any(np.asarray(maps_img.dataobj)):
             raise AtlasError(
