@@ -275,7 +275,7 @@ class Extractor:
 
             src = source_dtype(img)
             return masker._finish(_clean_labels(masker, raw.copy(order="K"), confounds, sample_mask), False, src)
-        from ..maskers.nifti_maps_masker import _source_dtype
+        from ..maskers._base import source_dtype as _source_dtype
 
         src = _source_dtype(img)
         return masker._cast(masker._clean(raw.copy(order="K"), confounds, sample_mask, img, src), src)

@@ -24,7 +24,7 @@ from .._niimg import check_niimg
 from .._threads import single_threaded_blas
 from ..exceptions import DimensionError, MaskError, NimaskDataWarning, ParameterError
 
-__all__ = ["_BaseMasker", "source_dtype", "binarised_mask", "fingerprint", "cached_call", "check_cache_location"]
+__all__ = ["_BaseMasker", "source_dtype", "has_scaling", "binarised_mask", "fingerprint", "cached_call", "check_cache_location"]
 
 STANDARDIZE_VALUES = ("zscore_sample", "psc", True, False, None)
 _NUMBER = (int, float, np.integer, np.floating)
@@ -39,12 +39,16 @@ def source_dtype(img) -> np.dtype:
     proxy = img.dataobj
     if isinstance(proxy, np.ndarray):
         return proxy.dtype
-    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
     if hasattr(proxy, "dtype"):
-        if np.all(np.asarray(slope) == 1) and np.all(np.asarray(inter) == 0):
-            return np.dtype(proxy.dtype)
-        return np.dtype(np.float64)
-    return np.asanyarray(proxy[:1, :1, :1, ...]).dtype
+        return np.dtype(np.float64) if has_scaling(img) else np.dtype(proxy.dtype)
+    return np.asanyarray(proxy[:1, :1, :1, ...]).dtype  # unusual proxies: read one voxel
+
+
+def has_scaling(img) -> bool:
+    """The image's data are scaled by a header slope/intercept (nibabel then gives float64)."""
+    proxy = img.dataobj
+    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
+    return not (np.all(np.asarray(slope) == 1) and np.all(np.asarray(inter) == 0))
 
 
 def binarised_mask(mask_img, *, param: str = "mask_img"):

@@ -24,6 +24,8 @@ from .._niimg import affines_close, check_header_t_r, check_niimg, same_fov
 from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 from ..regions._maps import MapsOperator, NonFiniteMaps, extract_chunks, maps_array, prepare_maps, signals_to_array
 from ..reporting._record import reported
+from ._base import has_scaling
+from ._base import source_dtype as base_source_dtype
 
 try:  # scikit-learn is a dependency of the estimators only
     from sklearn.base import BaseEstimator, TransformerMixin
@@ -240,26 +242,6 @@ class _RegionMaskerMixin(TransformerMixin, BaseEstimator):
         return masker_report(self, title=title)
 
 
-def _scaled(img) -> bool:
-    """The image's data are scaled by a header slope/intercept (values are then float64)."""
-    proxy = img.dataobj
-    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
-    return not (np.all(np.asarray(slope) == 1) and np.all(np.asarray(inter) == 0))
-
-
-def _source_dtype(img) -> np.dtype:
-    """nilearn's source dtype: the array dtype (float64 for files with a scale slope/intercept)."""
-    proxy = img.dataobj
-    if isinstance(proxy, np.ndarray):
-        return proxy.dtype
-    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
-    if hasattr(proxy, "dtype") and (slope, inter) == (1.0, 0.0):
-        return np.dtype(proxy.dtype)
-    if hasattr(proxy, "dtype"):
-        return np.dtype(np.float64)
-    return np.asanyarray(proxy[:1, :1, :1, ...]).dtype  # unusual proxies: read one voxel
-
-
 def _signature_overlap(maps: np.ndarray) -> tuple[int, int] | None:
     """A pair of maps that are both positive in one voxel, or None."""
     positive = maps > 0
@@ -431,7 +413,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         stored = np.dtype(maps_img.get_data_dtype())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if stored.kind in "iub" and not _scaled(maps_img):
+            if stored.kind in "iub" and not has_scaling(maps_img):
                 # integer maps (no NaN possible) go straight into float: no float copy of the 1 mm maps
                 float_dtype = np.float64 if stored.itemsize == 8 else np.float32
                 maps_img = resample_prepared(maps_img, ref, "linear", clip=True, dtype=float_dtype)
@@ -478,7 +460,7 @@ class NiftiMapsMasker(_RegionMaskerMixin):
         self._check_fitted()
         img, was_3d = self._load_data(imgs)
         check_header_t_r(img, self.t_r, type(self).__name__)
-        source_dtype = _source_dtype(img)
+        source_dtype = base_source_dtype(img)
         maps_img, mask_img = self.maps_img_, self.mask_img_
         target = self.resampling_target
         if target is None:

@@ -108,7 +108,7 @@ def _smoothed(part: np.ndarray, sigmas, pool=None) -> np.ndarray:
     if pool is None or n < 2:
         _smooth_volumes(part, sigmas, out)
         return out
-    splits = np.array_split(np.arange(n), min(n, pool._max_workers))
+    splits = np.array_split(np.arange(n), n_threads(n))  # the pool holds n_threads(n_vol) >= these
     futures = [pool.submit(_smooth_volumes, part[..., s[0] : s[-1] + 1], sigmas, out[s[0] : s[-1] + 1])
                for s in splits if s.size]
     for future in futures:

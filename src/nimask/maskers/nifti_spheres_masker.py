@@ -160,7 +160,7 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
         from .._nifti_io import iter_volume_chunks
         from .._nonfinite import collecting
         from .._threads import prefetched
-        from .nifti_maps_masker import _source_dtype
+        from ._base import source_dtype as _source_dtype
 
         self._check_fitted()
         load_dtype = self.dtype
