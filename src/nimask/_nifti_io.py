@@ -30,6 +30,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from ._nonfinite import zero_nonfinite
 from ._threads import prefetched
 from nibabel.arrayproxy import ArrayProxy
 from nibabel.volumeutils import apply_read_scaling
@@ -856,14 +857,8 @@ def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite, expect=None
             else:
                 block[...] = tmp[:n]
         if check_finite:
-            _zero_nonfinite(block)
+            zero_nonfinite(block)
     return out
-
-
-def _zero_nonfinite(block: np.ndarray) -> None:
-    bad = ~np.isfinite(block)
-    if bad.any():
-        block[bad] = 0
 
 
 def _gather_in_memory(img, mask, dtype, ensure_finite):
@@ -875,5 +870,5 @@ def _gather_in_memory(img, mask, dtype, ensure_finite):
     if np.shares_memory(out, data):
         out = out.copy()
     if ensure_finite and out.dtype.kind in "fc":
-        _zero_nonfinite(out)
+        zero_nonfinite(out)
     return out

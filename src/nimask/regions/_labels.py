@@ -185,13 +185,6 @@ class LabelsOperator:
         return out.astype(out_dtype, copy=False)
 
 
-def _zero_nonfinite(values: np.ndarray) -> None:
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(values, axis=None, dtype=np.float64)):
-            return
-    values[~np.isfinite(values)] = 0
-
-
 def _reduce(values: np.ndarray, starts: np.ndarray, counts: np.ndarray, strategy: str) -> np.ndarray:
     """``(n, n_groups)`` statistic of each contiguous group of columns of ``values`` (float64)."""
     if strategy in ("minimum", "maximum"):
