@@ -151,8 +151,10 @@ def test_G10_subjects_with_different_shapes(tmp_path):
     a, b = str(tmp_path / "a.nii"), str(tmp_path / "b.nii")
     nib.save(run_img(t=3), a)
     nib.save(nib.Nifti1Image(np.ones((7, 8, 8, 3), np.float32), AFFINE), b)
-    with raises(GeometryError, ValueError, "img_#1", "same shape"):
+    with raises(GeometryError, ValueError, "img_#1", "same shape", a, b):
         MultiNiftiMasker().fit([a, b])
+    with raises(GeometryError, ValueError, "img_#1", a, b):  # the background strategy too
+        MultiNiftiMasker(mask_strategy="background").fit([a, b])
 
 
 def test_G11_list_of_3d_images_with_different_affines_names_the_file(tmp_path):

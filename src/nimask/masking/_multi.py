@@ -5,7 +5,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from ..exceptions import ParameterError
+from ..exceptions import GeometryError, ParameterError
 from ._background import compute_background_mask
 from ._checks import ParameterTypeError
 from ._epi import compute_epi_mask
@@ -38,6 +38,32 @@ def _n_workers(n_jobs: Any, n_items: int) -> int:
     cpus = os.cpu_count() or 1
     n = n_jobs if n_jobs > 0 else max(1, cpus + 1 + n_jobs)
     return max(1, min(n, n_items))
+
+
+def _run_name(item: Any) -> str | None:
+    """The file a run was read from (a path, an image's file, a list's first file), or None."""
+    if isinstance(item, (list, tuple)) and item:
+        item = item[0]
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    get_filename = getattr(item, "get_filename", None)
+    return get_filename() if callable(get_filename) else None
+
+
+def _intersect_runs(masks: list, items: list, threshold: float, connected: bool):
+    """``intersect_masks`` of the runs' masks; a field-of-view error names the runs' files."""
+    try:
+        return intersect_masks(masks, threshold=threshold, connected=connected)
+    except GeometryError as exc:
+        other = _run_name(items[exc.index]) if exc.index is not None and exc.path is None else None
+        if other is None:
+            raise
+        raise GeometryError(
+            f"{exc}\nThe masks were computed from the runs {_run_name(items[0])!r} (img_#0) and "
+            f"{other!r} (img_#{exc.index}); give runs on one grid, or a target_affine/target_shape "
+            f"to resample them.",
+            param=exc.param, index=exc.index, path=other, expected=exc.expected, found=exc.found,
+        ) from None
 
 
 def _map(func: Callable, items: list, n_jobs: Any) -> list:
@@ -90,7 +116,7 @@ def compute_multi_epi_mask(
         ),
         items, n_jobs,
     )
-    return intersect_masks(masks, threshold=threshold, connected=connected)
+    return _intersect_runs(masks, items, threshold, connected)
 
 
 def compute_multi_background_mask(
@@ -124,4 +150,4 @@ def compute_multi_background_mask(
         ),
         items, n_jobs,
     )
-    return intersect_masks(masks, threshold=threshold, connected=connected)
+    return _intersect_runs(masks, items, threshold, connected)
