@@ -8,6 +8,7 @@ on every hit.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import warnings
 
@@ -168,25 +169,27 @@ def test_L9_version_is_part_of_the_key(tmp_path, monkeypatch):
 
 
 _DISK_FULL_SCRIPT = r"""
-import resource, signal, sys, warnings
+import json, resource, signal, sys, warnings
 import numpy as np, nibabel as nib
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 from nimask.maskers import NiftiMasker
 img_path, cache, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
 mask = nib.Nifti1Image(np.ones((7, 8, 9), np.uint8), np.diag([2.0, 2.0, 2.0, 1.0]))
 expected = NiftiMasker(mask).fit_transform(img_path)
-resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))  # soft limit: lifted again below
 with warnings.catch_warnings(record=True) as rec:
     warnings.simplefilter("always")
     got = NiftiMasker(mask, memory=cache).fit_transform(img_path)
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
 assert np.array_equal(got, expected)
-print("OK", len(rec))
+print("OK" + json.dumps([[w.category.__name__, str(w.message)] for w in rec]))
 """
 
 
 @pytest.mark.slow
 def test_L4_disk_full_while_writing_an_entry_still_returns_the_result(tmp_path):
-    """L4 (partly): with writes failing (RLIMIT_FSIZE), the result is computed and returned."""
+    """L4: with writes failing (RLIMIT_FSIZE) the result is returned, the warning says why, no temp files stay."""
     import subprocess
     import sys
 
@@ -201,3 +204,65 @@ def test_L4_disk_full_while_writing_an_entry_still_returns_the_result(tmp_path):
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(__import__("sys").path)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("OK")
+    caught = json.loads(proc.stdout[2:])
+    cache_warnings = [text for cat, text in caught if "cache" in cat.lower()]
+    # one accurate warning (the OS error, not joblib's "race condition"), no half-written files
+    assert len(cache_warnings) == 1, caught
+    assert cache_warnings[0].startswith("The result could not be written to the cache")
+    assert "File too large" in cache_warnings[0] and "race condition" not in cache_warnings[0]
+    assert [cat for cat, text in caught if text == cache_warnings[0]] == ["NimaskCacheWarning"]
+    leftovers = [f for _, _, files in os.walk(tmp_path / "cache") for f in files
+                 if f.startswith(("output.pkl.", "metadata.json."))]
+    assert leftovers == []
+
+
+def test_L4_warnings_of_a_cached_computation_are_given_again_on_a_hit_and_strict_filters_refuse(tmp_path):
+    """A cache hit gives the warnings of the computation it stores; "error" filters refuse every time."""
+    from nimask.exceptions import NimaskNonFiniteWarning
+
+    data = np.asarray(run_img(t=6).dataobj, dtype=np.float32).copy()
+    data[3, 3, 3, :] = np.nan
+    path = str(tmp_path / "nan.nii")
+    nib.save(nib.Nifti1Image(data, run_img(t=6).affine), path)
+    cache = str(tmp_path / "cache")
+    for call in ("computed", "cache hit"):  # the cached answer warns as the computed one did
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            warnings.simplefilter("ignore", FutureWarning)
+            _fit(NiftiMasker, path, cache)
+        assert [w.category for w in rec] == [NimaskNonFiniteWarning], (call, [str(w.message) for w in rec])
+        assert "6 NaN/inf values" in str(rec[0].message)
+    assert len(_entries(cache)) >= 1
+    strict = str(tmp_path / "strict")
+    for _ in range(2):  # the refused signals are not stored: the second call is refused too
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NimaskNonFiniteWarning)
+            with pytest.raises(NimaskNonFiniteWarning):
+                _fit(NiftiMasker, path, strict)
+
+
+def test_L5_stale_temporary_files_of_killed_writers_are_swept(tmp_path):
+    """L5: half-written entry files older than an hour are removed when the cache is first used."""
+    import time
+
+    from nimask.maskers import _base
+
+    path = str(tmp_path / "bold.nii")
+    nib.save(run_img(t=5), path)
+    cache = tmp_path / "cache"
+    folder = cache / "joblib" / "nimask" / "maskers" / "_base" / "_run" / "0123abcd"
+    folder.mkdir(parents=True)
+    stale = folder / "output.pkl.5d9b4c0e1f2a4b6c8d7e9f0a1b2c3d4e-4242-139871234567"
+    stale_meta = folder / "metadata.json.0e1f2a4b6c8d7e9f0a1b2c3d4e5d9b4c-4242-139871234567"
+    fresh = folder / "output.pkl.aa9b4c0e1f2a4b6c8d7e9f0a1b2c3d4e-4243-139871234567"
+    keep = folder / "output.pkl"  # a finished entry is never touched, however old
+    for f in (stale, stale_meta, fresh, keep):
+        f.write_bytes(b"partial")
+    old = time.time() - 2 * _base.STALE_TEMP_SECONDS
+    for f in (stale, stale_meta, keep):
+        os.utime(f, (old, old))
+    _base._SWEPT.discard(str(cache))
+    _fit(NiftiMasker, path, str(cache))
+    assert not stale.exists() and not stale_meta.exists()
+    assert fresh.exists() and keep.exists()
+    assert _base.sweep_stale_temps(str(cache), older_than=-1) == 1  # the fresh one, when asked

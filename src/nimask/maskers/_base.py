@@ -11,6 +11,7 @@ each masker lists its boolean parameters in ``_bool_params`` and its fitted attr
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -143,7 +144,7 @@ def fingerprint(obj: Any) -> Any:
 
 
 _ENTRY_TAG = "nimask-cache-entry"
-_CACHE_FORMAT = 1  # bump when the meaning of a cached result changes (part of every key)
+_CACHE_FORMAT = 2  # bump when the meaning of a cached result changes (part of every key)
 
 
 def _checksum(obj: Any) -> str:
@@ -170,15 +171,44 @@ def _checksum(obj: Any) -> str:
 
 
 def _run(key: Any, compute: Callable[[], Any]) -> Any:  # the cached kernel (``compute`` is not hashed)
-    result = compute()
-    return (_ENTRY_TAG, _checksum(result), result)
+    with _recorded() as caught:
+        result = compute()
+    warned = None if caught is None else [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
+    return (_ENTRY_TAG, _checksum((result, warned)), result, warned)
+
+
+@contextlib.contextmanager
+def _recorded():
+    """The warnings given inside the block (the caller's filters apply: "error" still raises).
+
+    Recording swaps process-wide state, so it is only done on the main thread; elsewhere the
+    warnings go straight out and this yields None (a later hit then cannot repeat them).
+    When the block raises, its warnings are given before the exception goes on.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            yield caught
+    except BaseException:
+        _replay(caught)
+        raise
+
+
+def _replay(caught) -> None:
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
 def _entry_ok(entry: Any) -> bool:
-    if not (isinstance(entry, tuple) and len(entry) == 3 and entry[0] == _ENTRY_TAG):
+    if not (isinstance(entry, tuple) and len(entry) == 4 and entry[0] == _ENTRY_TAG):
         return False
     try:
-        return entry[1] == _checksum(entry[2])
+        return entry[1] == _checksum((entry[2], entry[3]))
     except Exception:  # an unpicklable / damaged payload
         return False
 
@@ -196,6 +226,90 @@ class _UnreadableEntryFilter:
         return True
 
 
+_JOBLIB_WRITE_FAILED = "Unable to cache to disk"  # joblib's CacheWarning when an entry cannot be written
+
+
+@contextlib.contextmanager
+def _write_failures():
+    """Collect the text of joblib's "Unable to cache to disk" warnings; give all others again.
+
+    joblib blames "a race condition" for any failed write (disk full, file size limit,
+    permissions). Main thread only (see :func:`_recorded`; elsewhere this yields None); the
+    caller also checks that the entry exists.
+    """
+    failures: list[str] = []
+    with _recorded() as caught:
+        yield None if caught is None else failures
+    others = []
+    for w in caught or ():
+        text = str(w.message)
+        if w.category.__name__ == "CacheWarning" and text.startswith(_JOBLIB_WRITE_FAILED):
+            failures.append(text.split("Exception: ", 1)[-1].rstrip("."))
+        else:
+            others.append(w)
+    _replay(others)
+
+
+_SWEPT: set = set()  # cache locations swept for stale temporary files by this process
+STALE_TEMP_SECONDS = 3600.0
+
+
+def _is_temp(name: str) -> bool:
+    """joblib's temporary entry files: ``output.pkl.<uuid hex>-<pid>-<thread id>`` (or metadata.json)."""
+    stem, _, tag = name.partition(".pkl.") if name.startswith("output.pkl.") else name.partition(".json.")
+    parts = tag.split("-")
+    return stem in ("output", "metadata") and len(parts) == 3 and all(p.isalnum() for p in parts)
+
+
+def sweep_stale_temps(location: str, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Remove half-written entry files older than ``older_than`` seconds; return how many.
+
+    A writer killed mid-dump (SIGKILL, power loss) leaves its temporary file behind forever.
+    Age is the only test: the process id in the name says nothing about writers on other
+    hosts sharing the cache, and no entry write takes an hour.
+    """
+    import time
+
+    now, removed = time.time(), 0
+    for folder, _, files in os.walk(location):
+        for name in files:
+            if not _is_temp(name):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                if now - os.stat(path).st_mtime > older_than:
+                    os.remove(path)
+                    removed += 1
+            except OSError:  # gone already, or not ours to remove
+                pass
+    return removed
+
+
+def _report_failed_write(location: str, failures: list[str] | None) -> None:
+    """Remove this thread's half-written entry files and say why the entry was not stored."""
+    import threading
+
+    from ..exceptions import NimaskCacheWarning
+
+    suffix = f"-{os.getpid()}-{id(threading.current_thread())}"
+    removed = 0
+    for folder, _, files in os.walk(location):
+        for name in files:  # joblib writes "<file>.<uuid hex>-<pid>-<thread id>", then renames
+            if name.endswith(suffix) and _is_temp(name):
+                try:
+                    os.remove(os.path.join(folder, name))
+                    removed += 1
+                except OSError:
+                    pass
+    reason = "; ".join(dict.fromkeys(failures)) if failures else "the entry is missing after the write"
+    warnings.warn(
+        f"The result could not be written to the cache {location!r} ({reason}); it was computed "
+        f"and returned, but will be recomputed next time. Free space or raise the file size limit "
+        f"to cache it ({removed} partial file(s) removed).",
+        NimaskCacheWarning, stacklevel=4,
+    )
+
+
 def cached_call(memory, key: Any, compute: Callable[[], Any]) -> Any:
     """``compute()``, cached in ``memory`` under ``key`` when ``memory`` has a location.
 
@@ -203,35 +317,45 @@ def cached_call(memory, key: Any, compute: Callable[[], Any]) -> Any:
     nimask version and the cache format, and stored with a CRC32 of the result that is
     verified on every hit: a damaged entry (bit flip, truncation, foreign content) is
     recomputed and rewritten, with a :class:`~nimask.exceptions.NimaskCacheWarning`,
-    never returned.
+    never returned. The warnings ``compute`` gave (non-finite values zeroed, ...) are stored
+    with the result and given again on every hit: a cached answer says what the computed one
+    said. An entry that cannot be written (disk full, file size limit) leaves no partial
+    files and a warning that says why; the result is returned.
     """
     if memory is None or getattr(memory, "location", None) is None:
         return compute()
     from .. import __version__
     from ..exceptions import NimaskCacheWarning
 
+    if memory.location not in _SWEPT:
+        _SWEPT.add(memory.location)
+        sweep_stale_temps(memory.location)
     func = memory.cache(_run, ignore=["compute"])
     full_key = ("nimask", __version__, _CACHE_FORMAT, key)
     unreadable = _UnreadableEntryFilter()
     logger = logging.getLogger("joblib")  # joblib logs a full traceback for an unreadable entry
     logger.addFilter(unreadable)
     try:
-        entry = func(full_key, compute)
+        with _write_failures() as failures:
+            entry = func(full_key, compute)
+            if not _entry_ok(entry):
+                warnings.warn(
+                    f"A corrupted cache entry in {memory.location!r} failed its checksum; it was "
+                    f"recomputed and rewritten (the stored result was not used).",
+                    NimaskCacheWarning, stacklevel=3,
+                )
+                entry = func.call(full_key, compute)[0]
+            elif unreadable.seen:
+                warnings.warn(
+                    f"An unreadable cache entry in {memory.location!r} was recomputed and rewritten.",
+                    NimaskCacheWarning, stacklevel=3,
+                )
+        if failures or not func.check_call_in_cache(full_key, compute):
+            _report_failed_write(memory.location, failures)
     finally:
         logger.removeFilter(unreadable)
-    if _entry_ok(entry):
-        if unreadable.seen:
-            warnings.warn(
-                f"An unreadable cache entry in {memory.location!r} was recomputed and rewritten.",
-                NimaskCacheWarning, stacklevel=3,
-            )
-        return entry[2]
-    warnings.warn(
-        f"A corrupted cache entry in {memory.location!r} failed its checksum; it was recomputed "
-        f"and rewritten (the stored result was not used).",
-        NimaskCacheWarning, stacklevel=3,
-    )
-    entry = func.call(full_key, compute)[0]
+    for category, message, filename, lineno in entry[3] or ():
+        warnings.warn_explicit(message, category, filename, lineno)
     return entry[2]
 
 
