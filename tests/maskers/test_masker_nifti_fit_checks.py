@@ -35,7 +35,7 @@ def test_plausible_t_r_accepted():
 
 def test_no_file_checksum_without_a_cache(tmp_path, monkeypatch):
     """Cache keys (file checksums) are only built when a cache location is used."""
-    import nimask.maskers._base as base
+    import nimask.maskers._cache as base
 
     path = tmp_path / "run.nii.gz"
     rng = np.random.default_rng(0)

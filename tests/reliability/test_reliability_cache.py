@@ -1,6 +1,6 @@
 """Catalogue §2.11 (cache, L1-L10) and F9/E7: content-keyed, checksummed masker cache.
 
-The maskers' ``memory=`` cache (``nimask.maskers._base.cached_call``) keys each entry on a
+The maskers' ``memory=`` cache (``nimask.maskers._cache.cached_call``) keys each entry on a
 content fingerprint of the inputs (size, mtime and a blake2b checksum of each file), the
 nimask version and a cache format number, and stores a CRC32 of the result that is checked
 on every hit.
@@ -245,7 +245,7 @@ def test_L5_stale_temporary_files_of_killed_writers_are_swept(tmp_path):
     """L5: half-written entry files older than an hour are removed when the cache is first used."""
     import time
 
-    from nimask.maskers import _base
+    from nimask.maskers import _cache as _base
 
     path = str(tmp_path / "bold.nii")
     nib.save(run_img(t=5), path)
