@@ -1,7 +1,9 @@
 """Command-line entry point: ``nimask extract`` and ``nimask demo`` (also ``python -m nimask``).
 
 Exit codes: 0 every run done (or already done), 1 some runs failed (see
-``OUTPUT_DIR/nimask_failures.tsv``), 2 usage error (bad option, nothing to do).
+``OUTPUT_DIR/nimask_failures.tsv``), 2 usage error (bad option, nothing to do), 128 + the
+signal number when stopped by SIGINT (130) or SIGTERM (143): the finished runs are kept and
+the same command resumes the others.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def _setup_logging(quiet: bool, verbose: int, log_file: str | None) -> None:
 
 def _extract(args) -> int:
     from .batch import extract_batch, parse_atlas, parse_spheres, parse_strategy
-    from .exceptions import NimaskError
+    from .exceptions import BatchInterrupted, NimaskError
 
     _setup_logging(args.quiet, args.verbose, args.log_file)
     log = logging.getLogger("nimask.batch")
@@ -46,11 +48,19 @@ def _extract(args) -> int:
         summary = extract_batch(
             args.bids_dir, args.output_dir, atlases, strategies, space=args.space, task=args.task,
             participant_label=args.participant_label, n_jobs=args.n_jobs, dask_scheduler=args.dask_scheduler,
-            progress=not args.quiet and not args.no_progress,
+            progress=not args.quiet and not args.no_progress, overwrite=args.overwrite,
         )
     except (NimaskError, OSError) as exc:  # bad options, nothing to do, unreachable scheduler
         log.error("%s", exc)
         return EXIT_USAGE
+    except BatchInterrupted as exc:
+        import signal
+
+        s = exc.summary
+        finished = f"{len(s.done) + len(s.skipped)} of {s.n_runs} runs finished" if s else "no run finished"
+        print(f"nimask extract: interrupted by {signal.Signals(exc.signum).name}: {finished}; run the same "
+              f"command again to resume the others.", file=sys.stderr)
+        return exc.exit_code
     if not args.quiet:
         print(f"nimask extract: {summary.n_runs} runs: {len(summary.done)} done, {len(summary.skipped)} already "
               f"done, {len(summary.failed)} failed ({summary.wall_s:.2f} s; peak worker RSS "
@@ -132,7 +142,8 @@ def _parser() -> argparse.ArgumentParser:
         "extract", help="region time series of every run of an fMRIPrep derivatives tree",
         description="Read each *_desc-preproc_bold.nii[.gz] once and write one _timeseries.tsv (+ .json) per run x "
                     "atlas x strategy, and a _coverage.tsv per run x atlas. Reruns skip finished runs. Exit "
-                    "codes: 0 all done, 1 some runs failed, 2 usage error.",
+                    "codes: 0 all done, 1 some runs failed, 2 usage error, 130/143 stopped by SIGINT/SIGTERM "
+                    "(finished runs kept; rerun to resume).",
     )
     ex.add_argument("bids_dir", help="fMRIPrep output folder (holding sub-*/)")
     ex.add_argument("output_dir", help="output folder (BIDS derivatives)")
@@ -149,6 +160,10 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--n-jobs", type=int, default=1, help="local worker processes (default 1)")
     ex.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                     help="run the per-run tasks on this Dask distributed scheduler (e.g. tcp://host:8786)")
+    ex.add_argument("--overwrite", action="store_true",
+                    help="replace existing output files that no earlier run of the same inputs and options "
+                         "wrote (without it, such a run fails naming the file); finished runs with the same "
+                         "inputs are still skipped")
     ex.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
     ex.add_argument("-v", "--verbose", action="count", default=0, help="log each run (-vv: debug)")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")

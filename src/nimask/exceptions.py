@@ -30,6 +30,8 @@ __all__ = [
     "AllVolumesRemovedError",
     "ParameterError",
     "CacheError",
+    "OutputExistsError",
+    "BatchInterrupted",
     "NimaskWarning",
     "NimaskDataWarning",
     "NimaskNonFiniteWarning",
@@ -159,6 +161,34 @@ class ParameterError(NimaskError, ValueError):
 
 class CacheError(NimaskError, OSError):
     """The cache location is unusable."""
+
+
+class OutputExistsError(NimaskError, FileExistsError):
+    """An output file already exists and was not written by a finished run of the same inputs
+    (``nimask extract`` replaces it only with ``--overwrite``); ``path`` names it."""
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """A batch was stopped by SIGINT or SIGTERM (not an error: the finished runs are kept).
+
+    Derives from ``KeyboardInterrupt`` (not from :class:`NimaskError`), so that ``except
+    Exception`` does not swallow it.
+
+    Parameters
+    ----------
+    signum : int
+        The signal number; the command-line exit code is ``128 + signum``.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+        self.summary = None  # the BatchSummary of the runs finished so far, set by extract_batch
+
+    @property
+    def exit_code(self) -> int:
+        """``128 + signum`` (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
 
 
 class NimaskWarning(UserWarning):

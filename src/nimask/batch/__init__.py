@@ -7,6 +7,7 @@
 * :mod:`~nimask.batch.atlases` fits labels / maps / spheres atlases on a run's grid;
 * :mod:`~nimask.batch.job` streams a run once and writes every atlas x strategy output;
 * :mod:`~nimask.batch.atomic` and :mod:`~nimask.batch.manifest` make reruns safe;
+* :mod:`~nimask.batch.interrupt` stops a batch gracefully on SIGINT / SIGTERM;
 * :mod:`~nimask.batch.runner` runs the jobs here, in local processes or on Dask.
 """
 from .atlases import AtlasSpec, parse_atlas, parse_spheres

@@ -6,6 +6,12 @@ into place. A run is *done* when its latest record has status ``done``, the same
 (run + atlases + strategies + nimask version) and the same input fingerprint (size and
 mtime of every input file), and all its outputs exist. A line cut short by ``kill -9`` is
 ignored, so the run it described is simply redone.
+
+Before the runs start, a ``started`` record per run claims its output paths for its task
+key and input fingerprint: an existing output file is *owned* (may be replaced without
+``--overwrite``) only when the run's latest ``started`` or ``done`` record has the same
+key and fingerprint (:meth:`Manifest.owns`); so the outputs of a run cut short by a kill
+or a signal are redone by the next run, and other files are refused (catalogue B8).
 """
 from __future__ import annotations
 
@@ -43,6 +49,7 @@ class Manifest:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "manifest.jsonl"
         self._latest: dict[str, dict] = {}
+        self._claims: dict[str, tuple] = {}  # run -> (key, fingerprint) of its latest started/done record
         self._load()
 
     def _load(self) -> None:
@@ -55,7 +62,12 @@ class Manifest:
                 except json.JSONDecodeError:  # a line cut short by a kill: that run is redone
                     continue
                 if isinstance(record, dict) and "run" in record:
-                    self._latest[record["run"]] = record
+                    self._remember(record)
+
+    def _remember(self, record: dict) -> None:
+        self._latest[record["run"]] = record
+        if record.get("status") in ("started", "done"):
+            self._claims[record["run"]] = (record.get("key"), record.get("fingerprint"))
 
     def is_done(self, run: str, key: str, fingerprint: dict, outputs: list[str]) -> bool:
         """Whether ``run`` finished with these inputs and parameters and its outputs are all there."""
@@ -67,10 +79,18 @@ class Manifest:
         root = self.folder.parent
         return all((root / rel).is_file() for rel in outputs)
 
-    def append(self, record: dict) -> None:
-        """Add a record (one line, flushed and fsync'ed)."""
-        slim = {k: v for k, v in record.items() if k != "traceback"}
-        line = json.dumps(slim, sort_keys=True, default=str) + "\n"
+    def owns(self, run: str, key: str, fingerprint: dict) -> bool:
+        """Whether the existing outputs of ``run`` were written for this task key and these inputs
+        (by a finished run, or one cut short), so that redoing the run may replace them."""
+        return self._claims.get(run) == (key, fingerprint)
+
+    def append(self, record: dict | list[dict]) -> None:
+        """Add a record, or several (one line each, written at once and fsync'ed)."""
+        records = [record] if isinstance(record, dict) else list(record)
+        if not records:
+            return
+        slims = [{k: v for k, v in rec.items() if k != "traceback"} for rec in records]
+        line = "".join(json.dumps(slim, sort_keys=True, default=str) + "\n" for slim in slims)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             if os.fstat(fd).st_size:  # a partial last line from a kill: start on a new line
@@ -82,4 +102,5 @@ class Manifest:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._latest[record["run"]] = slim
+        for slim in slims:
+            self._remember(slim)

@@ -9,6 +9,13 @@
   workers read the files themselves and send back a small record.
 
 This process alone writes the manifest and the failures file, after each run returns.
+
+An existing output file that no earlier run of the same task and inputs wrote is not
+replaced unless ``overwrite=True`` (catalogue B8; :meth:`Manifest.owns`). SIGINT and
+SIGTERM stop the batch gracefully (catalogue B5, :mod:`~nimask.batch.interrupt`): the run
+in progress aborts its atomic write, local workers are stopped, queued Dask tasks are
+cancelled, the manifest keeps the runs finished so far, and
+:class:`~nimask.exceptions.BatchInterrupted` is raised with the summary.
 """
 from __future__ import annotations
 
@@ -21,10 +28,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..exceptions import ParameterError
+from ..exceptions import BatchInterrupted, OutputExistsError, ParameterError
 from .atlases import AtlasSpec
 from .atomic import atomic_write_text, remove_stale_temporaries
 from .bids import BoldRun, find_runs
+from .interrupt import Interrupter, run_in_worker, stop_processes, worker_init
 from .job import RunTask, output_paths, run_task
 from .manifest import Manifest, file_fingerprint, task_key
 from .strategies import Strategy
@@ -42,8 +50,9 @@ class BatchSummary:
     n_runs: int = 0
     done: list = field(default_factory=list)  # records of the runs done now
     skipped: list = field(default_factory=list)  # bold paths already done
-    failed: list = field(default_factory=list)  # records of the failed runs
+    failed: list = field(default_factory=list)  # records of the failed (or refused) runs
     wall_s: float = 0.0
+    interrupted: int | None = None  # the signal that stopped the batch
 
     @property
     def exit_code(self) -> int:
@@ -158,18 +167,27 @@ def _log_above_bar():
 
 
 def _execute(tasks, n_jobs: int, client):
-    """Yield the records of ``tasks`` as they complete."""
+    """Yield the records of ``tasks`` as they complete.
+
+    If the consumer stops early (an interrupt, an error), the queued tasks are cancelled and
+    the local workers stopped; a task already running on a Dask worker cannot be stopped and
+    finishes there (its writes are atomic, and the next run redoes it).
+    """
     if client is not None:
         from distributed import as_completed
 
         futures = [client.submit(run_task, t, key=f"nimask-run-{t.key}", pure=False) for t in tasks]
         by_key = {f.key: t for f, t in zip(futures, tasks)}
-        for fut in as_completed(futures):
-            try:
-                yield fut.result()
-            except Exception as exc:  # the worker died (killed, out of memory)
-                yield _lost(by_key[fut.key], exc)
-            fut.release()
+        try:
+            for fut in as_completed(futures):
+                try:
+                    yield fut.result()
+                except Exception as exc:  # the worker died (killed, out of memory)
+                    yield _lost(by_key[fut.key], exc)
+                fut.release()
+        except BaseException:
+            client.cancel([f for f in futures if not f.done()])
+            raise
         return
     if n_jobs == 1:
         for t in tasks:
@@ -179,13 +197,37 @@ def _execute(tasks, n_jobs: int, client):
     from concurrent.futures import ProcessPoolExecutor, as_completed as cf_completed
 
     ctx = mp.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
-        futures = {pool.submit(run_task, t): t for t in tasks}
+    before = set(mp.active_children())
+    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=worker_init)
+    try:
+        futures = {pool.submit(run_in_worker, t): t for t in tasks}
         for fut in cf_completed(futures):
             try:
                 yield fut.result()
             except Exception as exc:  # BrokenProcessPool: a worker died
                 yield _lost(futures[fut], exc)
+    except BaseException:  # stopped early: no queued run starts, the running ones abort their writes
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_processes([p for p in mp.active_children() if p not in before])
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _refused(task: RunTask, output_dir: str, manifest: Manifest) -> dict | None:
+    """The failure record of a task whose existing outputs it may not replace (None if it may)."""
+    if manifest.owns(task.run.bold, task.key, task.fingerprint):
+        return None
+    clash = [os.path.join(output_dir, rel) for rel in sorted(output_paths(task).values())
+             if os.path.lexists(os.path.join(output_dir, rel))]
+    if not clash:
+        return None
+    more = f" (and {len(clash) - 1} more outputs of this run)" if len(clash) > 1 else ""
+    exc = OutputExistsError(
+        f"Output {clash[0]!r}{more} already exists and was not written by a finished nimask run of the same "
+        f"inputs and parameters; pass --overwrite (overwrite=True) to replace it.", path=clash[0], param="overwrite")
+    return {"status": "failed", "key": task.key, "run": task.run.bold, "fingerprint": task.fingerprint,
+            "error_type": type(exc).__name__, "error": str(exc), "path": clash[0]}
 
 
 def _lost(task: RunTask, exc: BaseException) -> dict:
@@ -207,6 +249,7 @@ def extract_batch(
     dask_scheduler: str | None = None,
     dask_timeout: float = 20.0,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> BatchSummary:
     """Extract every atlas x strategy time series of every run of a derivatives tree.
 
@@ -233,10 +276,21 @@ def extract_batch(
         Seconds to wait for that scheduler.
     progress : bool
         Show a progress bar (tqdm) on stderr.
+    overwrite : bool
+        Replace existing output files that no finished (or interrupted) run of the same task
+        and inputs wrote. Without it such a run fails with
+        :class:`~nimask.exceptions.OutputExistsError` naming the file, and the others go on.
+        Runs already done with the same inputs are skipped either way.
 
     Returns
     -------
     BatchSummary
+
+    Raises
+    ------
+    BatchInterrupted
+        On SIGINT or SIGTERM (handled while this runs in the main thread): the runs finished so
+        far are in the manifest (a rerun skips them) and in the exception's ``summary``.
     """
     t_start = time.perf_counter()
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
@@ -263,11 +317,13 @@ def extract_batch(
         _dataset_description(output_dir, bids_dir)
         tasks = plan_tasks(runs, atlases, strategies, output_dir)
         summary = BatchSummary(n_runs=len(tasks))
-        pending = []
+        pending, refused = [], []
         for t in tasks:
             if manifest.is_done(t.run.bold, t.key, t.fingerprint, sorted(output_paths(t).values())):
                 summary.skipped.append(t.run.bold)
                 log.debug("skip (done): %s", t.run.bold)
+            elif not overwrite and (rec := _refused(t, output_dir, manifest)) is not None:
+                refused.append(rec)
             else:
                 pending.append(t)
         log.info("%d runs found, %d already done, %d to do (%d atlases x %d strategies each)",
@@ -285,6 +341,24 @@ def extract_batch(
             except (OSError, TimeoutError) as exc:
                 raise ParameterError(f"Cannot connect to the Dask scheduler {dask_scheduler!r}: {exc}",
                                      param="dask_scheduler", found=dask_scheduler) from exc
+
+        def record(rec: dict) -> None:
+            manifest.append(rec)
+            if rec["status"] == "done":
+                summary.done.append(rec)
+                failures.pop(rec["run"], None)
+                log.info("done %s (%.2f s, %d outputs, peak RSS %.0f MB)", rec["run"],
+                         rec["timings"]["total_s"], len(rec["outputs"]), rec["peak_rss_mb"])
+                for w in rec.get("warnings", []):
+                    log.debug("warning for %s: %s", rec["run"], w)
+            else:
+                summary.failed.append(rec)
+                failures[rec["run"]] = rec
+                log.error("FAILED %s: %s: %s", rec["run"], rec.get("error_type"), rec.get("error"))
+                if rec.get("traceback"):
+                    log.debug("%s", rec["traceback"])
+            _write_failures(output_dir, failures)
+
         bar = None
         redirect = contextlib.nullcontext()
         if progress and pending:
@@ -292,31 +366,34 @@ def extract_batch(
 
             bar = tqdm(total=len(pending), unit="run", desc="nimask extract", dynamic_ncols=True)
             redirect = _log_above_bar()
+        stop = Interrupter()
         try:
-            with redirect:
-                for rec in _execute(pending, n_jobs, client):
-                    manifest.append(rec)
-                    if rec["status"] == "done":
-                        summary.done.append(rec)
-                        failures.pop(rec["run"], None)
-                        log.info("done %s (%.2f s, %d outputs, peak RSS %.0f MB)", rec["run"],
-                                 rec["timings"]["total_s"], len(rec["outputs"]), rec["peak_rss_mb"])
-                        for w in rec.get("warnings", []):
-                            log.debug("warning for %s: %s", rec["run"], w)
-                    else:
-                        summary.failed.append(rec)
-                        failures[rec["run"]] = rec
-                        log.error("FAILED %s: %s: %s", rec["run"], rec.get("error_type"), rec.get("error"))
-                        if rec.get("traceback"):
-                            log.debug("%s", rec["traceback"])
-                    _write_failures(output_dir, failures)
-                    if bar is not None:
-                        bar.set_postfix(failed=len(summary.failed), refresh=False)
-                        bar.update(1)
+            with stop, redirect:
+                with stop.hold():
+                    for rec in refused:
+                        record(rec)
+                    # claim the outputs of the runs about to start (see Manifest.owns)
+                    manifest.append([{"status": "started", "run": t.run.bold, "key": t.key,
+                                      "fingerprint": t.fingerprint} for t in pending])
+                with contextlib.closing(_execute(pending, n_jobs, client)) as results:
+                    for rec in results:
+                        with stop.hold():
+                            record(rec)
+                            if bar is not None:
+                                bar.set_postfix(failed=len(summary.failed), refresh=False)
+                                bar.update(1)
+        except BatchInterrupted as exc:
+            summary.interrupted = exc.signum
+            summary.wall_s = time.perf_counter() - t_start
+            log.info("interrupted by signal %d: %d runs done now, %d already done, %d failed, %d not finished",
+                        exc.signum, len(summary.done), len(summary.skipped), len(summary.failed),
+                        len(pending) - len(summary.done) - (len(summary.failed) - len(refused)))
+            exc.summary = summary
+            raise
         finally:
             if bar is not None:
                 bar.close()
-        _write_failures(output_dir, failures)
+            _write_failures(output_dir, failures)
         summary.wall_s = time.perf_counter() - t_start
         log.info("finished: %d done, %d skipped, %d failed in %.2f s", len(summary.done), len(summary.skipped),
                  len(summary.failed), summary.wall_s)
