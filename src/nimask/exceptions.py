@@ -174,6 +174,9 @@ class OutputWriteError(NimaskError, OSError):
     disk full, file-size limit, permissions. ``path`` names the file and ``errno`` keeps the
     operating system's error number; nothing half-written is left at ``path``."""
 
+    def __str__(self) -> str:  # the message, not OSError's "[Errno N] strerror" once errno is set
+        return str(self.args[0]) if self.args else ""
+
 
 class BatchInterrupted(KeyboardInterrupt):
     """A batch was stopped by SIGINT or SIGTERM (not an error: the finished runs are kept).

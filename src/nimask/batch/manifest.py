@@ -29,11 +29,11 @@ def file_fingerprint(paths: dict[str, str | None]) -> dict[str, list | None]:
     """``{name: [size, mtime_ns]}`` of the input files (None for a missing one)."""
     out: dict[str, list | None] = {}
     for name, path in paths.items():
-        if path is None:
-            out[name] = None
-            continue
-        st = os.stat(path)
-        out[name] = [st.st_size, st.st_mtime_ns]
+        try:
+            st = os.stat(path) if path is not None else None
+        except FileNotFoundError:  # gone since it was found: the run fails naming it (job._require_files)
+            st = None
+        out[name] = None if st is None else [st.st_size, st.st_mtime_ns]
     return out
 
 
