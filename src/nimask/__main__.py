@@ -1,7 +1,8 @@
 """Command-line entry point: ``nimask extract`` and ``nimask demo`` (also ``python -m nimask``).
 
 Exit codes: 0 every run done (or already done), 1 some runs failed (see
-``OUTPUT_DIR/nimask_failures.tsv``), 2 usage error (bad option, nothing to do), 128 + the
+``OUTPUT_DIR/nimask_failures.tsv``) or the output folder's bookkeeping (manifest, failures
+file) could not be written (disk full: the message names the file), 2 usage error (bad option, nothing to do), 128 + the
 signal number when stopped by SIGINT (130) or SIGTERM (143): the finished runs are kept and
 the same command resumes the others.
 """
@@ -38,7 +39,7 @@ def _setup_logging(quiet: bool, verbose: int, log_file: str | None) -> None:
 
 def _extract(args) -> int:
     from .batch import extract_batch, parse_atlas, parse_spheres, parse_strategy
-    from .exceptions import BatchInterrupted, NimaskError
+    from .exceptions import BatchInterrupted, NimaskError, OutputWriteError
 
     _setup_logging(args.quiet, args.verbose, args.log_file)
     log = logging.getLogger("nimask.batch")
@@ -50,6 +51,10 @@ def _extract(args) -> int:
             participant_label=args.participant_label, n_jobs=args.n_jobs, dask_scheduler=args.dask_scheduler,
             progress=not args.quiet and not args.no_progress, overwrite=args.overwrite,
         )
+    except OutputWriteError as exc:  # the manifest or failures file: the batch cannot record its runs
+        print(f"nimask extract: error: {exc} The batch stopped; runs not recorded as done in the manifest are "
+              f"redone by the next 'nimask extract'.", file=sys.stderr)
+        return EXIT_FAILED
     except (NimaskError, OSError) as exc:  # bad options, nothing to do, unreachable scheduler
         log.error("%s", exc)
         return EXIT_USAGE
@@ -142,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         "extract", help="region time series of every run of an fMRIPrep derivatives tree",
         description="Read each *_desc-preproc_bold.nii[.gz] once and write one _timeseries.tsv (+ .json) per run x "
                     "atlas x strategy, and a _coverage.tsv per run x atlas. Reruns skip finished runs. Exit "
-                    "codes: 0 all done, 1 some runs failed, 2 usage error, 130/143 stopped by SIGINT/SIGTERM "
+                    "codes: 0 all done, 1 some runs failed (or the output folder could not be written), 2 usage error, 130/143 stopped by SIGINT/SIGTERM "
                     "(finished runs kept; rerun to resume).",
     )
     ex.add_argument("bids_dir", help="fMRIPrep output folder (holding sub-*/)")

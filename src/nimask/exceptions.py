@@ -31,6 +31,7 @@ __all__ = [
     "ParameterError",
     "CacheError",
     "OutputExistsError",
+    "OutputWriteError",
     "BatchInterrupted",
     "NimaskWarning",
     "NimaskDataWarning",
@@ -166,6 +167,15 @@ class CacheError(NimaskError, OSError):
 class OutputExistsError(NimaskError, FileExistsError):
     """An output file already exists and was not written by a finished run of the same inputs
     (``nimask extract`` replaces it only with ``--overwrite``); ``path`` names it."""
+
+
+class OutputWriteError(NimaskError, OSError):
+    """An output file (a time series, the manifest, the failures file) could not be written:
+    disk full, file-size limit, permissions. ``path`` names the file and ``errno`` keeps the
+    operating system's error number; nothing half-written is left at ``path``."""
+
+    def __str__(self) -> str:  # the message, not OSError's "[Errno N] strerror" once errno is set
+        return str(self.args[0]) if self.args else ""
 
 
 class BatchInterrupted(KeyboardInterrupt):

@@ -185,6 +185,7 @@ def test_one_bad_run_is_recorded_and_does_not_stop_the_others(tmp_path):
     failures = pd.read_csv(out / "nimask_failures.tsv", sep="\t")
     assert len(failures) == 1 and "sub-02" in failures["run"][0]
     assert failures["error_type"][0] == "CorruptImageError"
+    assert bad.name in failures["error"][0]  # F14: the failing file is named
     assert len(list(out.rglob("*_timeseries.tsv"))) == 2
     bad.write_bytes(good_bytes)  # repaired: the rerun does only that run
     assert main(argv) == 0

@@ -10,27 +10,63 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temporaries", "TMP_SUFFIX"]
+from ..exceptions import OutputWriteError
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temporaries", "write_error", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".nimask-tmp"
 
 
+def write_error(path: str | os.PathLike, exc: OSError) -> OutputWriteError:
+    """An :class:`~nimask.exceptions.OutputWriteError` naming ``path`` and the OS error of ``exc``.
+
+    Parameters
+    ----------
+    path : path
+        The file that could not be written.
+    exc : OSError
+        The error of the failed write (``ENOSPC``, ``EFBIG``, ``EACCES``...).
+
+    Returns
+    -------
+    OutputWriteError
+        Its message names the file and gives the OS error's text and symbol, e.g.
+        ``Cannot write '/out/x.tsv': File too large (EFBIG)``; its ``errno`` is the OS one.
+    """
+    import errno as _errno
+
+    what = exc.strerror or str(exc)
+    code = _errno.errorcode.get(exc.errno or -1)
+    err = OutputWriteError(f"Cannot write {os.fspath(path)!r}: {what}{f' ({code})' if code else ''}.", path=path)
+    err.errno, err.strerror = exc.errno, exc.strerror
+    return err
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (the folder is created if needed)."""
+    """Write ``data`` to ``path`` atomically (the folder is created if needed).
+
+    Raises
+    ------
+    OutputWriteError
+        The file could not be written (disk full, file-size limit, permissions); the
+        temporary file is removed and ``path`` is untouched.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}{TMP_SUFFIX}"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, OutputWriteError):
+            raise write_error(path, exc) from exc
         raise
     _fsync_dir(path.parent)
 

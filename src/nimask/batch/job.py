@@ -87,8 +87,78 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _require_files(task: RunTask) -> None:
+    """Every input path of ``task`` exists as given: a path is never read as a glob pattern.
+
+    The loaders expand a *missing* path holding ``*``, ``?`` or ``[`` as a pattern (nilearn's
+    behaviour); checking the literal paths first makes batch mode literal (catalogue F12).
+
+    Raises
+    ------
+    ImageNotFoundError
+        Naming the first missing file and what it is.
+    """
+    from ..exceptions import ImageNotFoundError
+
+    run = task.run
+    items = [("BOLD run", run.bold), ("brain mask", run.mask), ("confounds", run.confounds),
+             ("sidecar", run.sidecar)]
+    for spec in task.atlases:
+        items += [(f"atlas {spec.name!r}", spec.path), (f"look-up table of atlas {spec.name!r}", spec.lut)]
+    for what, path in items:
+        if path is not None and not os.path.isfile(path):
+            raise ImageNotFoundError(f"The {what} file {path!r} does not exist (paths are literal in batch mode; "
+                                     f"no wildcard is expanded).", path=path)
+
+
+def check_low_pass(strategies, t_r: float, where: str) -> None:
+    """Refuse a strategy whose ``low_pass`` is at or above the Nyquist frequency ``1 / (2 t_r)``.
+
+    The library lowers such a cutoff to Nyquist with a warning (nilearn's behaviour); in batch
+    mode the warning would be lost among hundreds of runs, so the run fails (catalogue T3).
+
+    Parameters
+    ----------
+    strategies : sequence of Strategy
+        The run's strategies.
+    t_r : float
+        The run's repetition time in seconds (no check when it is not positive).
+    where : str
+        Where ``t_r`` comes from, for the message.
+
+    Raises
+    ------
+    ParameterError
+        Naming the strategy, its ``low_pass``, the Nyquist frequency and ``t_r``.
+    """
+    from ..exceptions import ParameterError
+
+    if not t_r or t_r <= 0:
+        return
+    nyquist = 1.0 / (2.0 * t_r)
+    for s in strategies:
+        if s.low_pass is not None and s.low_pass >= nyquist:
+            raise ParameterError(
+                f"Strategy {s.name!r}: low_pass={s.low_pass} Hz is at or above the Nyquist frequency "
+                f"{nyquist:g} Hz of this run (t_r={t_r:g} s, from {where}); give a low_pass below {nyquist:g} Hz "
+                f"or none.", param="low_pass", expected=f"< {nyquist:g}", found=s.low_pass)
+
+
+def _remove_outputs(root: str, written) -> None:
+    """Delete the outputs a failed run already renamed into place: a run leaves all or none."""
+    for rel in written:
+        try:
+            os.unlink(os.path.join(root, rel))
+        except OSError:
+            pass
+
+
 def extract_run(task: RunTask) -> dict:
-    """Do one run (raises on error); return its record (outputs, timings, peak memory)."""
+    """Do one run (raises on error); return its record (outputs, timings, peak memory).
+
+    A run that fails after writing some of its outputs removes them: the output folder holds
+    either every output of a run or none.
+    """
     import pandas as pd
 
     from .. import __version__
@@ -102,8 +172,9 @@ def extract_run(task: RunTask) -> dict:
     run = task.run
     with ThreadPoolExecutor(max_workers=1) as pool, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        _require_files(task)
         checksum = pool.submit(sha256_file, run.bold)
-        img = check_niimg(run.bold)
+        img = check_niimg(run.bold, wildcards=False)
         if len(img.shape) != 4:
             raise DimensionError(len(img.shape), 4, f"{run.bold!r}: a BOLD run must be 4D; found shape "
                                                     f"{tuple(img.shape)}.", path=run.bold)
@@ -113,6 +184,7 @@ def extract_run(task: RunTask) -> dict:
         if t_r is None:
             t_r = float(img.header.get_zooms()[3])
             tr_source = "NIfTI header pixdim[4]"
+        check_low_pass(task.strategies, t_r, tr_source)
         needs_conf = any(s.confounds or s.fd_threshold is not None for s in task.strategies)
         table = None
         if needs_conf:
@@ -147,37 +219,42 @@ def extract_run(task: RunTask) -> dict:
         paths = output_paths(task)
         root = task.output_dir
         written = {}
-        for i, (spec, ex) in enumerate(zip(task.atlases, extractors)):
-            rel = paths[f"{spec.name}/coverage"]
-            atomic_write_text(os.path.join(root, rel), _tsv(ex.coverage))
-            written[rel] = None
-            for s, (conf, sample_mask) in zip(task.strategies, denoise):
-                signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img)
-                rel = paths[f"{spec.name}/{s.label}"]
-                atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex.names)))
-                kept = list(range(n_vol)) if sample_mask is None else np.asarray(sample_mask).tolist()
-                sidecar = {
-                    "Description": f"Region time series of atlas {spec.name!r} denoised with strategy {s.name!r}.",
-                    "Sources": [f"{run.relpath}/{os.path.basename(run.bold)}"],  # in the input derivatives
-                    "SoftwareName": "nimask",
-                    "SoftwareVersion": __version__,
-                    "RepetitionTime": t_r,
-                    "RepetitionTimeSource": tr_source,
-                    "NumberOfVolumes": n_vol,
-                    "NumberOfVolumesKept": len(kept),
-                    "VolumesKept": kept,
-                    "Columns": list(ex.names),
-                    "Atlas": spec.to_dict(),
-                    "Strategy": s.to_dict(),
-                    "ConfoundsColumns": list(s.confounds),
-                    "MaskFile": run.mask,
-                    "InputChecksums": {**inputs, "atlas": atlas_sums[spec.name]},
-                    "Warnings": sorted({str(w.message) for w in caught}),
-                }
-                jrel = paths[f"{spec.name}/{s.label}/json"]
-                atomic_write_text(os.path.join(root, jrel), json.dumps(sidecar, indent=1) + "\n")
+        try:
+            for i, (spec, ex) in enumerate(zip(task.atlases, extractors)):
+                rel = paths[f"{spec.name}/coverage"]
+                atomic_write_text(os.path.join(root, rel), _tsv(ex.coverage))
                 written[rel] = None
-                written[jrel] = None
+                for s, (conf, sample_mask) in zip(task.strategies, denoise):
+                    signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img)
+                    rel = paths[f"{spec.name}/{s.label}"]
+                    atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex.names)))
+                    written[rel] = None
+                    kept = list(range(n_vol)) if sample_mask is None else np.asarray(sample_mask).tolist()
+                    sidecar = {
+                        "Description": f"Region time series of atlas {spec.name!r} denoised with strategy "
+                                       f"{s.name!r}.",
+                        "Sources": [f"{run.relpath}/{os.path.basename(run.bold)}"],  # in the input derivatives
+                        "SoftwareName": "nimask",
+                        "SoftwareVersion": __version__,
+                        "RepetitionTime": t_r,
+                        "RepetitionTimeSource": tr_source,
+                        "NumberOfVolumes": n_vol,
+                        "NumberOfVolumesKept": len(kept),
+                        "VolumesKept": kept,
+                        "Columns": list(ex.names),
+                        "Atlas": spec.to_dict(),
+                        "Strategy": s.to_dict(),
+                        "ConfoundsColumns": list(s.confounds),
+                        "MaskFile": run.mask,
+                        "InputChecksums": {**inputs, "atlas": atlas_sums[spec.name]},
+                        "Warnings": sorted({str(w.message) for w in caught}),
+                    }
+                    jrel = paths[f"{spec.name}/{s.label}/json"]
+                    atomic_write_text(os.path.join(root, jrel), json.dumps(sidecar, indent=1) + "\n")
+                    written[jrel] = None
+        except BaseException:
+            _remove_outputs(root, written)
+            raise
         t_write = time.perf_counter() - t0
     return {
         "status": "done",
@@ -199,13 +276,17 @@ def run_task(task: RunTask) -> dict:
     try:
         return extract_run(task)
     except Exception as exc:  # one bad run must not stop the others; the record names it
+        message = str(exc)
+        if isinstance(exc, MemoryError):  # often without a message: say what ran out (catalogue B6)
+            message = (f"out of memory while extracting {task.run.bold!r}" + (f": {message}" if message else "")
+                       + f" (peak RSS {_peak_rss_mb():.0f} MB); the other runs go on")
         return {
             "status": "failed",
             "key": task.key,
             "run": task.run.bold,
             "fingerprint": task.fingerprint,
             "error_type": type(exc).__name__,
-            "error": str(exc),
+            "error": message,
             "traceback": traceback.format_exc(),
             "peak_rss_mb": _peak_rss_mb(),
             "pid": os.getpid(),

@@ -20,6 +20,8 @@ import json
 import os
 from pathlib import Path
 
+from .atomic import write_error
+
 __all__ = ["Manifest", "file_fingerprint", "task_key"]
 
 
@@ -27,11 +29,11 @@ def file_fingerprint(paths: dict[str, str | None]) -> dict[str, list | None]:
     """``{name: [size, mtime_ns]}`` of the input files (None for a missing one)."""
     out: dict[str, list | None] = {}
     for name, path in paths.items():
-        if path is None:
-            out[name] = None
-            continue
-        st = os.stat(path)
-        out[name] = [st.st_size, st.st_mtime_ns]
+        try:
+            st = os.stat(path) if path is not None else None
+        except FileNotFoundError:  # gone since it was found: the run fails naming it (job._require_files)
+            st = None
+        out[name] = None if st is None else [st.st_size, st.st_mtime_ns]
     return out
 
 
@@ -85,21 +87,42 @@ class Manifest:
         return self._claims.get(run) == (key, fingerprint)
 
     def append(self, record: dict | list[dict]) -> None:
-        """Add a record, or several (one line each, written at once and fsync'ed)."""
+        """Add a record, or several (one line each, written at once and fsync'ed).
+
+        Raises
+        ------
+        OutputWriteError
+            The manifest could not be written (disk full, file-size limit): it is cut back to
+            its size before this call, so no record (and no part of one) was added.
+        """
         records = [record] if isinstance(record, dict) else list(record)
         if not records:
             return
         slims = [{k: v for k, v in rec.items() if k != "traceback"} for rec in records]
         line = "".join(json.dumps(slim, sort_keys=True, default=str) + "\n" for slim in slims)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            if os.fstat(fd).st_size:  # a partial last line from a kill: start on a new line
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
+        size = None
+        try:
+            size = os.fstat(fd).st_size
+            if size:  # a partial last line from a kill: start on a new line
                 with open(self.path, "rb") as fh:
                     fh.seek(-1, os.SEEK_END)
                     if fh.read(1) != b"\n":
                         line = "\n" + line
-            os.write(fd, line.encode("utf-8"))
+            data = memoryview(line.encode("utf-8"))
+            while data:  # a short write (disk full, file-size limit) is followed by an error
+                data = data[os.write(fd, data):]
             os.fsync(fd)
+        except OSError as exc:
+            if size is not None:  # no half-written record: drop what this append wrote
+                try:
+                    os.ftruncate(fd, size)
+                except OSError:
+                    pass
+            raise write_error(self.path, exc) from exc
         finally:
             os.close(fd)
         for slim in slims:

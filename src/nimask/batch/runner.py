@@ -291,6 +291,12 @@ def extract_batch(
     BatchInterrupted
         On SIGINT or SIGTERM (handled while this runs in the main thread): the runs finished so
         far are in the manifest (a rerun skips them) and in the exception's ``summary``.
+    OutputWriteError
+        The manifest, the failures file or ``dataset_description.json`` could not be written
+        (disk full, file-size limit; catalogue B7): the batch stops, since it could no longer
+        record what it did. The manifest holds whole records only, so no run is claimed done
+        that was not. A run whose own outputs cannot be written is a failed run instead (its
+        written outputs are removed) and the others go on.
     """
     t_start = time.perf_counter()
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
