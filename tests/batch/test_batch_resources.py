@@ -184,3 +184,55 @@ def test_B6_out_of_memory_in_one_run_is_recorded_and_the_others_go_on(tmp_path):
     # without the limit the same run succeeds: it was the memory, not the data
     assert main([*argv, "-q"]) == 0
     assert _done_runs(out) == {"sub-01", "sub-02", "sub-03"}
+
+
+def _mount_tmpfs(folder: Path, size: int) -> bool:
+    """Mount a tmpfs of ``size`` bytes on ``folder`` (root with CAP_SYS_ADMIN only); True when mounted."""
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.slow  # two batch runs
+def test_B7_real_full_disk_enospc_fails_the_run_cleanly_and_the_rerun_completes(tmp_path):
+    """B7 on a real full filesystem (a small tmpfs): ENOSPC, not a file-size limit."""
+    kw = dict(shape=(8, 9, 8), n_regions=4)
+    data = write_bids_derivatives(tmp_path / "tree", subjects=("01", "02", "03"), n_volumes=20, **kw)
+    long = write_bids_derivatives(tmp_path / "long", subjects=("02",), n_volumes=3000, **kw)
+    func = data["root"] / "sub-02" / "func"
+    shutil.rmtree(func)
+    shutil.copytree(long["root"] / "sub-02" / "func", func)
+    ref_dir = tmp_path / "reference"
+    assert main([*_argv(data, ref_dir), "-q"]) == 0
+    reference = _outputs(ref_dir)
+    page = 4096
+    pages = {p: -(-p.stat().st_size // page) or 1 for p in ref_dir.rglob("*") if p.is_file()}
+    big = [n for p, n in pages.items() if p.name.startswith("sub-02") and p.name.endswith("_timeseries.tsv")][0]
+    small = sum(pages.values()) - big
+    size = (2 * small + 8) * page  # room for every other file twice over (temp + rename, failures file)
+    assert big * page > size  # sub-02's time series cannot fit
+    out = tmp_path / "out"
+    out.mkdir()
+    if not _mount_tmpfs(out, size):
+        pytest.skip("cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)")
+    try:
+        code = main(_argv(data, out))
+        assert code == 1
+        failures = pd.read_csv(out / "nimask_failures.tsv", sep="\t")
+        assert len(failures) == 1 and "sub-02" in failures["run"][0]
+        assert failures["error_type"][0] == "OutputWriteError"
+        assert "_timeseries.tsv': No space left on device (ENOSPC)" in failures["error"][0]
+        assert not list(out.rglob(f"*{TMP_SUFFIX}"))
+        got = _outputs(out)
+        assert not [rel for rel in got if "sub-02" in rel]
+        assert {rel: got[rel] for rel in got if rel != "nimask_failures.tsv"} == \
+            {rel: b for rel, b in reference.items() if "sub-02" not in rel}
+        assert _done_runs(out) == {"sub-01", "sub-03"}
+        # space freed: the rerun does sub-02 only and ends with the uninterrupted run's outputs
+        assert subprocess.run(["mount", "-o", "remount,size=64m", str(out)], capture_output=True).returncode == 0
+        assert main([*_argv(data, out), "-q"]) == 0
+        assert _outputs(out) == reference
+        assert _done_runs(out) == {"sub-01", "sub-02", "sub-03"}
+    finally:
+        subprocess.run(["umount", str(out)], capture_output=True)
