@@ -144,3 +144,22 @@ def test_sigterm_with_dask_cancels_the_queued_runs(tree, tmp_path):
         n_written = len({k.split("_task")[0] for k in _outputs(out) if k.endswith("_timeseries.tsv")})
         assert n_written <= len(_done_records(out)) + 1 < N_RUNS  # the queued runs were cancelled
     _check_and_resume(data, out, reference, proc, err, signal.SIGTERM)
+
+
+def test_a_signal_whose_exception_was_swallowed_still_stops_the_batch():
+    """The handler's exception can be lost (a signal landing in a __del__); check() raises it again."""
+    import signal as _signal
+
+    from nimask.batch.interrupt import Interrupter
+    from nimask.exceptions import BatchInterrupted
+
+    stop = Interrupter()
+    with stop:
+        try:
+            _signal.raise_signal(_signal.SIGTERM)
+        except BatchInterrupted:
+            pass  # what "Exception ignored in __del__" amounts to
+        with pytest.raises(BatchInterrupted) as info:
+            stop.check()
+    assert info.value.signum == _signal.SIGTERM and info.value.exit_code == 143
+    Interrupter().check()  # no signal: nothing raised

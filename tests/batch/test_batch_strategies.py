@@ -75,6 +75,8 @@ def test_json_strategy(tmp_path, run):
     ({"confounds": ["csf"], "fd": 0.5}, "unknown keys"),
     ({"confounds": ["csf"], "fd_threshold": -1}, "fd_threshold"),
     ({"confounds": ["csf"], "standardize": "yes"}, "standardize"),
+    ({"confounds": ["csf"], "min_volumes": 0}, "min_volumes"),
+    ({"confounds": ["csf"], "min_volumes": True}, "min_volumes"),
 ])
 def test_bad_json_strategy(tmp_path, content, match):
     path = tmp_path / "bad.json"
@@ -109,3 +111,28 @@ def test_confound_errors_name_the_problem(run):
     holes.loc[3, "framewise_displacement"] = np.nan
     with pytest.raises(ConfoundsError, match="framewise_displacement is n/a at rows"):
         select_confounds(holes, parse_strategy("scrub0.5"), 40)
+
+
+def test_S9_too_few_volumes_left_after_scrubbing_fail_the_run(run, tmp_path):
+    """S9: a run left with fewer than min_volumes volumes fails with the counts (the library only warns)."""
+    from nimask.exceptions import SampleMaskError
+
+    table = pd.read_csv(run.confounds, sep="\t", na_values="n/a")
+    fd = table["framewise_displacement"].fillna(0).to_numpy()
+    threshold = float(np.sort(fd)[0]) + 1e-9  # keeps the volume(s) with the smallest FD
+    kept = int((fd <= threshold).sum())
+    assert 1 <= kept < 2
+    spec = tmp_path / "strict.json"
+    spec.write_text(json.dumps({"name": "strict", "fd_threshold": threshold, "min_segment": 0}))
+    with pytest.raises(SampleMaskError, match=rf"keeps {kept} of 40 volumes, fewer than the strategy 'strict'"
+                                              r"'s min_volumes=2") as exc:
+        select_confounds(table, parse_strategy(str(spec)), 40, source="c.tsv")
+    assert exc.value.param == "min_volumes" and exc.value.found == kept
+    # a study's own minimum: 30 of 40 volumes
+    loose = float(np.sort(fd)[24])  # keeps about 25 volumes
+    spec.write_text(json.dumps({"name": "study", "fd_threshold": loose, "min_segment": 0, "min_volumes": 30}))
+    with pytest.raises(SampleMaskError, match="min_volumes=30"):
+        select_confounds(table, parse_strategy(str(spec)), 40)
+    spec.write_text(json.dumps({"name": "study", "fd_threshold": loose, "min_segment": 0, "min_volumes": 20}))
+    _, mask = select_confounds(table, parse_strategy(str(spec)), 40)
+    assert len(mask) >= 20

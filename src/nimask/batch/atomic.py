@@ -15,6 +15,16 @@ from ..exceptions import OutputWriteError
 __all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temporaries", "write_error", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".nimask-tmp"
+IN_PROGRESS: set[str] = set()  # temporary files of this process's writes in progress
+
+
+def remove_in_progress() -> None:
+    """Remove the temporary files of this process's writes in progress (from a signal handler)."""
+    for tmp in list(IN_PROGRESS):
+        try:
+            os.unlink(tmp)
+        except OSError:  # not created yet, or already renamed into place
+            pass
 
 
 def write_error(path: str | os.PathLike, exc: OSError) -> OutputWriteError:
@@ -53,6 +63,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """
     path = Path(path)
     tmp = path.parent / f".{path.name}.{os.getpid()}{TMP_SUFFIX}"
+    IN_PROGRESS.add(str(tmp))  # before the file exists: a worker's SIGTERM handler removes it
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
@@ -68,6 +79,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         if isinstance(exc, OSError) and not isinstance(exc, OutputWriteError):
             raise write_error(path, exc) from exc
         raise
+    finally:
+        IN_PROGRESS.discard(str(tmp))
     _fsync_dir(path.parent)
 
 

@@ -8,8 +8,8 @@ removed, see :mod:`~nimask.batch.atomic`); the outputs it had already renamed in
 are redone by the next run, which owns them through the manifest's ``started`` record.
 
 Local pool workers (:func:`worker_init`) ignore SIGINT (a terminal's Ctrl-C reaches the
-whole process group: the coordinator decides) and turn SIGTERM into the same abort, then
-exit; the coordinator stops them with :func:`stop_processes`.
+whole process group: the coordinator decides); on SIGTERM they remove the temporary file of
+the write in progress and exit at once; the coordinator stops them with :func:`stop_processes`.
 """
 from __future__ import annotations
 
@@ -59,6 +59,12 @@ class Interrupter:
         else:
             raise BatchInterrupted(signum)
 
+    def check(self) -> None:
+        """Raise :class:`BatchInterrupted` if a signal arrived: the handler's own exception is
+        lost when the signal lands in a ``__del__`` ("Exception ignored in ...")."""
+        if self.signum is not None and not self._hold:
+            raise BatchInterrupted(self.signum)
+
     @contextlib.contextmanager
     def hold(self):
         """A section a signal does not cut: it is raised when the section ends."""
@@ -72,12 +78,12 @@ class Interrupter:
             raise BatchInterrupted(self.signum)
 
 
-_in_task = False
-
-
 def _worker_sigterm(signum: int, frame) -> None:
-    if _in_task:
-        raise BatchInterrupted(signum)  # aborts the atomic write in progress; run_in_worker exits
+    # Remove the write in progress and exit at once. Raising here instead could be swallowed
+    # when the signal lands in a __del__ ("Exception ignored in ...") and the worker would go on.
+    from .atomic import remove_in_progress
+
+    remove_in_progress()
     os._exit(128 + signum)
 
 
@@ -88,17 +94,10 @@ def worker_init() -> None:
 
 
 def run_in_worker(task) -> dict:
-    """:func:`~nimask.batch.job.run_task` in a pool worker; the worker exits on SIGTERM."""
+    """:func:`~nimask.batch.job.run_task` in a pool worker (which exits on SIGTERM, see :func:`worker_init`)."""
     from .job import run_task
 
-    global _in_task
-    try:
-        _in_task = True
-        return run_task(task)
-    except BatchInterrupted as exc:  # the temporary file of the write in progress is removed
-        os._exit(exc.exit_code)
-    finally:
-        _in_task = False
+    return run_task(task)
 
 
 def stop_processes(processes, timeout: float = 10.0) -> None:

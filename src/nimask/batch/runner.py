@@ -388,6 +388,8 @@ def extract_batch(
                             if bar is not None:
                                 bar.set_postfix(failed=len(summary.failed), refresh=False)
                                 bar.update(1)
+                        stop.check()
+                stop.check()  # never report a finished batch after a signal
         except BatchInterrupted as exc:
             summary.interrupted = exc.signum
             summary.wall_s = time.perf_counter() - t_start

@@ -16,7 +16,7 @@ from ``+``-joined tokens, e.g. ``motion24+wm_csf+gsr+scrub0.5``:
 =============  =====================================================================
 
 A JSON file gives the same fields (``name``, ``confounds``, ``fd_threshold``,
-``min_segment``, ``demean`` and any of ``detrend``, ``standardize``,
+``min_segment``, ``min_volumes``, ``demean`` and any of ``detrend``, ``standardize``,
 ``standardize_confounds``, ``low_pass``, ``high_pass``).
 
 Missing values (``n/a``)
@@ -30,6 +30,10 @@ else raises :class:`~nimask.exceptions.ConfoundsError` (nothing is repaired sile
 
 Scrubbing keeps the volumes with ``framewise_displacement <= fd_threshold`` and, as
 nilearn's ``scrub=5``, also drops kept segments shorter than ``min_segment`` volumes.
+A run left with fewer than ``min_volumes`` volumes (default 2) fails, naming the counts:
+the library would return it unstandardised with a warning (nilearn's behaviour), which a
+batch of hundreds of runs would bury (catalogue S9). Raise ``min_volumes`` to enforce a
+study's own minimum of retained data.
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import AllVolumesRemovedError, ConfoundsError, ParameterError
+from ..exceptions import AllVolumesRemovedError, ConfoundsError, ParameterError, SampleMaskError
 
 __all__ = ["Strategy", "parse_strategy", "load_strategy_file", "select_confounds", "PRESET_TOKENS"]
 
@@ -87,6 +91,9 @@ class Strategy:
         Censor volumes whose framewise displacement exceeds it (mm).
     min_segment : int
         With scrubbing, kept segments shorter than this are censored too (nilearn: 5).
+    min_volumes : int
+        A run with fewer volumes left after scrubbing fails (default 2: standardising one
+        volume is meaningless).
     demean : bool
         Demean the confounds over the kept volumes (nilearn's ``load_confounds`` default).
     detrend, standardize, standardize_confounds, low_pass, high_pass
@@ -97,6 +104,7 @@ class Strategy:
     confounds: tuple[str, ...] = ()
     fd_threshold: float | None = None
     min_segment: int = 5
+    min_volumes: int = 2
     demean: bool = True
     detrend: bool = True
     standardize: Any = "zscore_sample"
@@ -157,7 +165,7 @@ def load_strategy_file(path: str | os.PathLike) -> Strategy:
     if not isinstance(spec, dict):
         raise ParameterError(f"Strategy file {path!r} must hold a JSON object; found {type(spec).__name__}.",
                              param="strategy", path=path)
-    allowed = {"name", "confounds", "fd_threshold", "min_segment", "demean", *_CLEAN_KEYS}
+    allowed = {"name", "confounds", "fd_threshold", "min_segment", "min_volumes", "demean", *_CLEAN_KEYS}
     unknown = sorted(set(spec) - allowed)
     if unknown:
         raise ParameterError(f"Strategy file {path!r}: unknown keys {unknown}; allowed {sorted(allowed)}.",
@@ -180,6 +188,9 @@ def _checked(s: Strategy, where: str) -> Strategy:
     if isinstance(s.min_segment, bool) or not isinstance(s.min_segment, int) or s.min_segment < 0:
         raise ParameterError(f"Strategy {where!r}: min_segment must be an int >= 0; found {s.min_segment!r}.",
                              param="min_segment", found=s.min_segment)
+    if isinstance(s.min_volumes, bool) or not isinstance(s.min_volumes, int) or s.min_volumes < 1:
+        raise ParameterError(f"Strategy {where!r}: min_volumes must be an int >= 1; found {s.min_volumes!r}.",
+                             param="min_volumes", found=s.min_volumes)
     if not any(s.standardize is v or (isinstance(v, str) and s.standardize == v) for v in _STANDARDIZE):
         raise ParameterError(f"Strategy {where!r}: standardize must be one of {_STANDARDIZE}; found "
                              f"{s.standardize!r}.", param="standardize", found=s.standardize)
@@ -261,6 +272,13 @@ def select_confounds(table, strategy: Strategy, n_volumes: int, *, source: str =
                 f"{strategy.min_segment} censors all {n_volumes} volumes (framewise displacement: median "
                 f"{np.nanmedian(fd):.3g} mm, max {np.nanmax(fd):.3g} mm).",
                 path=source, param="fd_threshold", found=strategy.fd_threshold,
+            )
+        if keep.sum() < strategy.min_volumes:
+            raise SampleMaskError(
+                f"{source}: scrubbing with fd_threshold={strategy.fd_threshold} mm and min_segment="
+                f"{strategy.min_segment} keeps {int(keep.sum())} of {n_volumes} volumes, fewer than the "
+                f"strategy {strategy.name!r}'s min_volumes={strategy.min_volumes}.",
+                path=source, param="min_volumes", expected=strategy.min_volumes, found=int(keep.sum()),
             )
         if not keep.all():
             sample_mask = np.flatnonzero(keep)
