@@ -74,15 +74,21 @@ def _argv(data, out: Path, strategy: str = "motion6") -> list[str]:
 def long_sub02(tmp_path_factory):
     """Three runs of 20 volumes, except sub-02's of 400: only its time series are big files."""
     root = tmp_path_factory.mktemp("fsize")
+    data, reference = _tree_with_long_sub02(root, 400)
+    return data, root, _outputs(reference), reference
+
+
+def _tree_with_long_sub02(root: Path, n_long: int):
+    """(tree, reference output folder): three runs of 20 volumes, sub-02's of ``n_long``."""
     kw = dict(shape=(8, 9, 8), n_regions=4)
     data = write_bids_derivatives(root / "tree", subjects=("01", "02", "03"), n_volumes=20, **kw)
-    long = write_bids_derivatives(root / "long", subjects=("02",), n_volumes=400, **kw)
+    long = write_bids_derivatives(root / "long", subjects=("02",), n_volumes=n_long, **kw)
     func = data["root"] / "sub-02" / "func"
     shutil.rmtree(func)
     shutil.copytree(long["root"] / "sub-02" / "func", func)
     reference = root / "reference"
     assert main([*_argv(data, reference), "-q"]) == 0
-    return data, root, _outputs(reference), reference
+    return data, reference
 
 
 def _sizes(reference: Path) -> tuple[int, int]:
@@ -91,6 +97,23 @@ def _sizes(reference: Path) -> tuple[int, int]:
     big = [p.stat().st_size for p in files if p.name.startswith("sub-02") and p.name.endswith("_timeseries.tsv")]
     small = [p.stat().st_size for p in files if not (p.name.startswith("sub-02") and p.name.endswith("_timeseries.tsv"))]
     return max(small), min(big)
+
+
+def _assert_sub02_failed_cleanly(out: Path, reference: dict, error: str) -> None:
+    """sub-02's write failed with ``error``; nothing of it is left and the other runs are complete."""
+    failures = pd.read_csv(out / "nimask_failures.tsv", sep="\t")
+    assert len(failures) == 1 and "sub-02" in failures["run"][0]
+    assert failures["error_type"][0] == "OutputWriteError"
+    assert error in failures["error"][0]
+    # no temporary file, no partial output: the failed run's coverage table (written before the
+    # failure) is removed too; the other runs' outputs are those of the uninterrupted run
+    assert not list(out.rglob(f"*{TMP_SUFFIX}"))
+    got = _outputs(out)
+    assert not [rel for rel in got if "sub-02" in rel]
+    assert {rel: got[rel] for rel in got if rel != "nimask_failures.tsv"} == \
+        {rel: b for rel, b in reference.items() if "sub-02" not in rel}
+    # the manifest claims the two finished runs only
+    assert _done_runs(out) == {"sub-01", "sub-03"}
 
 
 @pytest.mark.slow  # a CLI subprocess (~3 s of imports on 2 busy cores)
@@ -106,19 +129,7 @@ def test_B7_disk_full_fails_the_run_cleanly_and_the_rerun_completes(long_sub02, 
     assert "1 failed" in proc.stdout and "2 done" in proc.stdout
     # the message names the file and the OS error
     assert "FAILED" in proc.stderr and "sub-02" in proc.stderr and "File too large (EFBIG)" in proc.stderr
-    failures = pd.read_csv(out / "nimask_failures.tsv", sep="\t")
-    assert len(failures) == 1 and "sub-02" in failures["run"][0]
-    assert failures["error_type"][0] == "OutputWriteError"
-    assert "desc-motion6_timeseries.tsv': File too large (EFBIG)" in failures["error"][0]
-    # no temporary file, no partial output: the failed run's coverage table (written before the
-    # failure) is removed too; the other runs' outputs are those of the uninterrupted run
-    assert not list(out.rglob(f"*{TMP_SUFFIX}"))
-    got = _outputs(out)
-    assert not [rel for rel in got if "sub-02" in rel]
-    assert {rel: got[rel] for rel in got if rel != "nimask_failures.tsv"} == \
-        {rel: b for rel, b in reference.items() if "sub-02" not in rel}
-    # the manifest claims the two finished runs only
-    assert _done_runs(out) == {"sub-01", "sub-03"}
+    _assert_sub02_failed_cleanly(out, reference, "desc-motion6_timeseries.tsv': File too large (EFBIG)")
     failed = [r for r in _records(out) if r["status"] == "failed"]
     assert len(failed) == 1 and "sub-02" in failed[0]["run"]
     # the rerun without the limit does sub-02 only and gives the uninterrupted run's outputs
@@ -197,14 +208,7 @@ def _mount_tmpfs(folder: Path, size: int) -> bool:
 @pytest.mark.slow  # two batch runs
 def test_B7_real_full_disk_enospc_fails_the_run_cleanly_and_the_rerun_completes(tmp_path):
     """B7 on a real full filesystem (a small tmpfs): ENOSPC, not a file-size limit."""
-    kw = dict(shape=(8, 9, 8), n_regions=4)
-    data = write_bids_derivatives(tmp_path / "tree", subjects=("01", "02", "03"), n_volumes=20, **kw)
-    long = write_bids_derivatives(tmp_path / "long", subjects=("02",), n_volumes=3000, **kw)
-    func = data["root"] / "sub-02" / "func"
-    shutil.rmtree(func)
-    shutil.copytree(long["root"] / "sub-02" / "func", func)
-    ref_dir = tmp_path / "reference"
-    assert main([*_argv(data, ref_dir), "-q"]) == 0
+    data, ref_dir = _tree_with_long_sub02(tmp_path, 3000)
     reference = _outputs(ref_dir)
     page = 4096
     pages = {p: -(-p.stat().st_size // page) or 1 for p in ref_dir.rglob("*") if p.is_file()}
@@ -219,16 +223,7 @@ def test_B7_real_full_disk_enospc_fails_the_run_cleanly_and_the_rerun_completes(
     try:
         code = main(_argv(data, out))
         assert code == 1
-        failures = pd.read_csv(out / "nimask_failures.tsv", sep="\t")
-        assert len(failures) == 1 and "sub-02" in failures["run"][0]
-        assert failures["error_type"][0] == "OutputWriteError"
-        assert "_timeseries.tsv': No space left on device (ENOSPC)" in failures["error"][0]
-        assert not list(out.rglob(f"*{TMP_SUFFIX}"))
-        got = _outputs(out)
-        assert not [rel for rel in got if "sub-02" in rel]
-        assert {rel: got[rel] for rel in got if rel != "nimask_failures.tsv"} == \
-            {rel: b for rel, b in reference.items() if "sub-02" not in rel}
-        assert _done_runs(out) == {"sub-01", "sub-03"}
+        _assert_sub02_failed_cleanly(out, reference, "_timeseries.tsv': No space left on device (ENOSPC)")
         # space freed: the rerun does sub-02 only and ends with the uninterrupted run's outputs
         assert subprocess.run(["mount", "-o", "remount,size=64m", str(out)], capture_output=True).returncode == 0
         assert main([*_argv(data, out), "-q"]) == 0
