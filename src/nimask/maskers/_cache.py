@@ -180,6 +180,21 @@ def _is_temp(name: str) -> bool:
     return stem in ("output", "metadata") and len(parts) == 3 and all(p.isalnum() for p in parts)
 
 
+def _remove_temps(location: str, select: Callable[[str, str], bool]) -> int:
+    """Remove the joblib temporary files under ``location`` that ``select(name, path)`` picks."""
+    removed = 0
+    for folder, _, files in os.walk(location):
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                if _is_temp(name) and select(name, path):
+                    os.remove(path)
+                    removed += 1
+            except OSError:  # gone already, or not ours to remove
+                pass
+    return removed
+
+
 def sweep_stale_temps(location: str, older_than: float = STALE_TEMP_SECONDS) -> int:
     """Remove half-written entry files older than ``older_than`` seconds; return how many.
 
@@ -189,19 +204,8 @@ def sweep_stale_temps(location: str, older_than: float = STALE_TEMP_SECONDS) -> 
     """
     import time
 
-    now, removed = time.time(), 0
-    for folder, _, files in os.walk(location):
-        for name in files:
-            if not _is_temp(name):
-                continue
-            path = os.path.join(folder, name)
-            try:
-                if now - os.stat(path).st_mtime > older_than:
-                    os.remove(path)
-                    removed += 1
-            except OSError:  # gone already, or not ours to remove
-                pass
-    return removed
+    now = time.time()
+    return _remove_temps(location, lambda name, path: now - os.stat(path).st_mtime > older_than)
 
 
 def _report_failed_write(location: str, failures: list[str] | None) -> None:
@@ -210,16 +214,9 @@ def _report_failed_write(location: str, failures: list[str] | None) -> None:
 
     from ..exceptions import NimaskCacheWarning
 
+    # joblib writes "<file>.<uuid hex>-<pid>-<thread id>", then renames
     suffix = f"-{os.getpid()}-{id(threading.current_thread())}"
-    removed = 0
-    for folder, _, files in os.walk(location):
-        for name in files:  # joblib writes "<file>.<uuid hex>-<pid>-<thread id>", then renames
-            if name.endswith(suffix) and _is_temp(name):
-                try:
-                    os.remove(os.path.join(folder, name))
-                    removed += 1
-                except OSError:
-                    pass
+    removed = _remove_temps(location, lambda name, path: name.endswith(suffix))
     reason = "; ".join(dict.fromkeys(failures)) if failures else "the entry is missing after the write"
     warnings.warn(
         f"The result could not be written to the cache {location!r} ({reason}); it was computed "

@@ -5,6 +5,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+from .._niimg import _filename
 from ..exceptions import GeometryError, ParameterError
 from ._background import compute_background_mask
 from ._checks import ParameterTypeError
@@ -46,8 +47,7 @@ def _run_name(item: Any) -> str | None:
         item = item[0]
     if isinstance(item, (str, os.PathLike)):
         return os.fspath(item)
-    get_filename = getattr(item, "get_filename", None)
-    return get_filename() if callable(get_filename) else None
+    return _filename(item)
 
 
 def _intersect_runs(masks: list, items: list, threshold: float, connected: bool):
