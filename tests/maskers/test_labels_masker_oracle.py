@@ -151,7 +151,10 @@ def test_labels_masker_oracle_names_and_attributes(params):
                 df = m.transform(img)
             pair.append((before, lut, s, after, list(df.columns), m))
         (b1, l1, s1, a1, c1, n), (b2, l2, s2, a2, c2, mine) = pair
-        assert str(b2) == str(b1)
+        # nilearn rewrites these attributes in transform when the mask empties a region; nimask
+        # computes them at fit with the mask applied (equal to nilearn's after its transform) and
+        # transform leaves them unchanged
+        assert str(b2) == str(a1)
         assert str(a2) == str(a1)
         assert str(l2) == str(l1)
         assert c2 == c1

@@ -2,11 +2,12 @@
 
 An :class:`AtlasSpec` names an atlas file (or a coordinates TSV). For one run,
 :func:`prepare_extractor` fits the matching nimask masker once on the run's grid (only the
-header of the run is read) and returns an extractor whose :meth:`apply` reduces a chunk
-of volumes to region values and whose :meth:`clean` turns the gathered ``(T, regions)``
-signals into exactly what ``masker.fit_transform(run, confounds=..., sample_mask=...)``
-returns for a strategy's cleaning parameters. The run itself is streamed once by the job
-(:mod:`nimask.batch.job`), and every extractor consumes the same chunks.
+header of the run is read) and returns an extractor holding the masker's operator on that
+grid (``masker.operator_for(run)``) and whose :meth:`Extractor.clean` turns the gathered
+``(T, regions)`` signals into exactly what ``masker.fit_transform(run, confounds=...,
+sample_mask=...)`` returns for a strategy's cleaning parameters
+(``masker.clean_signals``). The run itself is streamed once by the job through every
+extractor's operator at once (:func:`nimask.pipeline.stream`).
 
 Labels atlases use ``keep_all_regions=True``: one column per region of the atlas / LUT,
 NaN (written ``n/a``) for the regions that the brain mask or resampling leave empty.
@@ -152,7 +153,7 @@ def read_seeds(path: str) -> tuple[list[list[float]], list[str]]:
 def _map_names(lut: str | None, n: int) -> list[str]:
     if lut is None:
         return [f"map{i:03d}" for i in range(n)]
-    from ..maskers.nifti_labels_masker import read_lut
+    from ..regions._lut import read_lut
 
     table = read_lut(lut)
     names = [str(v) for v in table["name"]]
@@ -162,144 +163,32 @@ def _map_names(lut: str | None, n: int) -> list[str]:
     return names
 
 
-_END = object()
-
-
-class _Parts:
-    """Per-chunk reduction (labels, spheres), gathered like the maskers gather it."""
-
-    def __init__(self, apply, contiguous: bool) -> None:
-        self._apply = apply
-        self._contiguous = contiguous
-        self._parts: list[np.ndarray] = []
-
-    def add(self, item) -> None:
-        self._parts.append(self._apply(item[1]))
-
-    def result(self) -> np.ndarray:
-        parts = self._parts
-        if self._contiguous:  # labels_signals fills one C-ordered (T, regions) array
-            out = np.empty((sum(p.shape[0] for p in parts), parts[0].shape[1]), dtype=parts[0].dtype)
-            t = 0
-            for p in parts:
-                out[t : t + p.shape[0]] = p
-                t += p.shape[0]
-            return out
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-
-    def close(self) -> None:
-        self._parts = []
-
-
-class _Pushed:
-    """Run ``fn(iterator of items)`` in a thread and push the items to it one by one."""
-
-    def __init__(self, fn) -> None:
-        import queue
-        import threading
-
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
-        self._result = None
-        self._error: BaseException | None = None
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
-        self._thread.start()
-
-    def _items(self):
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                return
-            yield item
-
-    def _run(self, fn) -> None:
-        items = self._items()
-        try:
-            self._result = fn(items)
-        except BaseException as exc:  # re-raised by result()
-            self._error = exc
-        for _ in items:  # keep draining, so that the producer never blocks
-            pass
-
-    def add(self, item) -> None:
-        self._queue.put(item)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._queue.put(_END)
-            self._thread.join()
-
-    def result(self):
-        self.close()
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
 class Extractor:
-    """One atlas fitted on one run's grid: ``apply`` per chunk, ``clean`` per strategy."""
+    """One atlas fitted on one run's grid: its operator (streamed by the job) and its cleaning.
 
-    def __init__(self, spec: AtlasSpec, masker, op, names: list[str], coverage, apply) -> None:
+    Attributes
+    ----------
+    spec : AtlasSpec
+    masker : the fitted nimask masker the outputs reproduce
+    op : the masker's operator on the run's grid (see :mod:`nimask.pipeline`)
+    names : list of str, one per output column
+    coverage : DataFrame, one row per output column
+    """
+
+    def __init__(self, spec: AtlasSpec, masker: Any, op: Any, names: list[str], coverage: Any) -> None:
         self.spec = spec
         self.masker = masker
         self.op = op
         self.names = names
-        self.coverage = coverage  # DataFrame, one row per output column
-        self._apply = apply
+        self.coverage = coverage
 
-    def apply(self, chunk: np.ndarray) -> np.ndarray:
-        return self._apply(chunk)
-
-    def accumulator(self):
-        """A fresh consumer of this run's ``(t0, chunk)`` pairs: ``add`` each, then ``result()``.
-
-        Labels and spheres reduce each chunk at once; maps run nimask's own
-        ``extract_chunks`` (which solves batches of volumes) in a thread fed chunk by chunk.
-        The result is laid out as the masker's own matrix (memory layout changes the
-        rounding of float32 cleaning, so it is kept identical).
-        """
-        if self.spec.kind == "maps":
-            from ..regions._maps import extract_chunks
-
-            op = self.op
-            return _Pushed(lambda chunks: extract_chunks(op, chunks))
-        return _Parts(self._apply, contiguous=self.spec.kind == "labels")
-
-    def clean(self, raw: np.ndarray, clean_params: dict, confounds, sample_mask, img) -> np.ndarray:
+    def clean(self, raw: np.ndarray, clean_params: dict, confounds: Any, sample_mask: Any, img: Any) -> np.ndarray:
         """The masker's output for these raw signals of ``img``, cleaned with ``clean_params``."""
-        masker = self.masker
-        masker.set_params(**clean_params)
-        if self.spec.kind == "labels":
-            from ..maskers._base import source_dtype
-
-            src = source_dtype(img)
-            return masker._finish(_clean_labels(masker, raw.copy(order="K"), confounds, sample_mask), False, src)
-        from ..maskers._base import source_dtype as _source_dtype
-
-        src = _source_dtype(img)
-        return masker._cast(masker._clean(raw.copy(order="K"), confounds, sample_mask, img, src), src)
+        self.masker.set_params(**clean_params)
+        return self.masker.clean_signals(raw, img, confounds=confounds, sample_mask=sample_mask, op=self.op)
 
 
-def _clean_labels(masker, signals, confounds, sample_mask):
-    """The cleaning half of ``NiftiLabelsMasker._signals`` (all-NaN columns are left out)."""
-    from ..signal import clean
-
-    finite_cols = ~np.isnan(signals).all(axis=0)
-    kwargs = dict(
-        detrend=masker.detrend, standardize=masker.standardize, standardize_confounds=masker.standardize_confounds,
-        t_r=masker.t_r, low_pass=masker.low_pass, high_pass=masker.high_pass, confounds=confounds,
-        sample_mask=sample_mask, **masker.clean_args_,
-    )
-    if finite_cols.all():
-        return clean(signals, **kwargs)
-    cleaned = clean(signals[:, finite_cols], **kwargs)
-    out = np.full((cleaned.shape[0], signals.shape[1]), np.nan, dtype=cleaned.dtype)
-    out[:, finite_cols] = cleaned
-    return out
-
-
-def make_masker(spec: AtlasSpec, mask: str | None, t_r: float | None, **clean_params):
+def make_masker(spec: AtlasSpec, mask: str | None, t_r: float | None, **clean_params: Any) -> Any:
     """The nimask masker that the batch job reproduces for ``spec`` (also used by the tests)."""
     from ..maskers import NiftiLabelsMasker, NiftiMapsMasker, NiftiSpheresMasker
 
@@ -313,45 +202,19 @@ def make_masker(spec: AtlasSpec, mask: str | None, t_r: float | None, **clean_pa
                               **clean_params)
 
 
-def prepare_extractor(spec: AtlasSpec, img, mask: str | None, t_r: float | None) -> Extractor:
+def prepare_extractor(spec: AtlasSpec, img: Any, mask: str | None, t_r: float | None) -> Extractor:
     """Fit the atlas on the grid of ``img`` (a lazily loaded 4D run); no volume is read."""
-    import pandas as pd
+    from ..regions._coverage import maps_coverage, spheres_coverage
 
     masker = make_masker(spec, mask, t_r)
+    masker.fit(img)
+    op = masker.operator_for(img)
     if spec.kind == "labels":
-        masker.fit(img)
-        labels, mask_arr, affine = masker._grid(img)
-        op, _masked, cov, _key = masker._operator(labels, mask_arr, affine)
-        ids = op.region_ids
-        names = masker._name_of(ids)
-        coverage = pd.DataFrame({
-            "index": ids, "name": names, "voxels_in_atlas": cov["in_atlas"], "voxels_kept": cov["kept"],
-            "fraction": cov["fraction"], "reason": cov["reason"],
-        })
-        strategy = masker.strategy
-        return Extractor(spec, masker, op, names, coverage, lambda chunk: op.apply(chunk, strategy))
+        return Extractor(spec, masker, op, list(op.names), op.coverage.drop(columns="low"))
     if spec.kind == "maps":
-        masker.fit(img)
-        if not masker.allow_overlap:
-            masker._zero_small_weights(masker.maps_img_)
-        op = masker._operator(masker.maps_img_, masker.mask_img_)
         names = _map_names(spec.lut, masker.n_elements_)
-        data = np.asarray(masker.maps_img_.dataobj, dtype=np.float64)
-        total = np.abs(data).sum(axis=(0, 1, 2))
-        if masker.mask_img_ is not None:
-            inside = np.asarray(masker.mask_img_.dataobj) != 0
-            kept = np.abs(data[inside]).sum(axis=0)
-        else:
-            kept = total
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fraction = np.where(total > 0, kept / np.where(total > 0, total, 1), 0.0)
-        coverage = pd.DataFrame({"index": np.arange(len(names)), "name": names, "weight_in_map": total,
-                                 "weight_kept": kept, "fraction": fraction})
-        return Extractor(spec, masker, op, names, coverage, op.apply)
-    masker.fit()
-    op = masker._operator(img)
+        inside = None if masker.mask_img_ is None else np.asarray(masker.mask_img_.dataobj) != 0
+        coverage = maps_coverage(np.asarray(masker.maps_img_.dataobj), inside, names)
+        return Extractor(spec, masker, op, names, coverage)
     _, names = read_seeds(spec.path)
-    sizes = np.where(np.isin(np.arange(len(names)), op.empty), 0, op.sizes).astype(np.int64)
-    coverage = pd.DataFrame({"index": np.arange(len(names)), "name": names, "voxels_kept": sizes,
-                             "reason": ["no voxel in the mask" if s == 0 else "" for s in sizes]})
-    return Extractor(spec, masker, op, names, coverage, op.apply)
+    return Extractor(spec, masker, op, names, spheres_coverage(op, names))

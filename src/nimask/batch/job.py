@@ -7,8 +7,8 @@ arrays). Steps:
 1. load the run lazily (header only), read its confounds and build the confounds and
    sample mask of every strategy (fail fast, before the expensive read);
 2. fit every atlas on the run's grid (:func:`nimask.batch.atlases.prepare_extractor`);
-3. stream the run's volumes once, in chunks (decompression in a background thread), and
-   hand every chunk to every atlas, gathering one raw ``(T, regions)`` matrix per atlas;
+3. stream the run's volumes once, in chunks, through every atlas's operator at once
+   (:func:`nimask.pipeline.stream`), giving one raw ``(T, regions)`` matrix per atlas;
    the BOLD file's SHA-256 is computed in another thread meanwhile;
 4. clean each matrix once per strategy and write the TSV, its JSON sidecar and a
    per-atlas coverage table, each atomically.
@@ -163,10 +163,8 @@ def extract_run(task: RunTask) -> dict:
 
     from .. import __version__
     from .._niimg import check_niimg
-    from .._nifti_io import iter_volume_chunks
     from ..exceptions import ConfoundsError, DimensionError
-    from .._nonfinite import collecting
-    from .._threads import prefetched
+    from ..pipeline import stream
 
     t_start = time.perf_counter()
     run = task.run
@@ -199,16 +197,7 @@ def extract_run(task: RunTask) -> dict:
         t_fit = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        accumulators = [ex.accumulator() for ex in extractors]
-        try:
-            with collecting("batch extraction", "inside the regions"):
-                for item in prefetched(iter_volume_chunks(img), depth=2):
-                    for acc in accumulators:
-                        acc.add(item)
-            raw = [acc.result() for acc in accumulators]
-        finally:
-            for acc in accumulators:
-                acc.close()
+        raw = stream(img, [ex.op for ex in extractors], label="batch extraction")
         t_read = time.perf_counter() - t0
 
         t0 = time.perf_counter()

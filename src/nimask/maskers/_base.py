@@ -1,36 +1,39 @@
-"""Small estimator plumbing shared by nimask's maskers.
+"""The one estimator base of the seven maskers: validate, call kernels, store fitted attributes.
 
-What every masker needs and nothing more: parameter checks done at ``fit`` (nilearn's
-§1.3 rules), the ``memory_`` object (the cache itself is in ``_cache``), the output dtype and
-squeeze rules, the ``inverse_transform`` dtype rule, the "fitted" test and scikit-learn's
-feature names (``niftimasker0``, ...). Algorithms live in kernels, not here.
+A masker is a thin scikit-learn transformer over the kernels:
 
-The class is written so that the region maskers (maps, spheres, labels) can switch to it:
-each masker lists its boolean parameters in ``_bool_params`` and its fitted attributes in
-``_fitted_attrs``.
+* ``fit`` validates the declared parameters (:mod:`._params`), builds ``memory_`` and
+  ``clean_args_`` and calls the masker's ``_fit`` (which loads the atlas or mask and
+  prepares the operator of the fit grid, see :mod:`nimask.regions`);
+* ``transform`` loads the run, asks ``operator_for(img)`` for the operator on the run's grid
+  (no side effect), streams the run through it (:func:`nimask.pipeline.stream`), cleans the
+  ``(T, n)`` signals (:meth:`BaseMasker.clean_signals`), then squeezes and casts. It never
+  writes to ``self``: what one image teaches (its grid's coverage, the regions a mask
+  emptied there) comes back from ``operator_for(img)``.
+
+The whole extraction of an image is cached through the one content-keyed cache
+(:func:`._cache.cached_call`) when ``memory`` is set and ``memory_level >= 1``.
 """
 from __future__ import annotations
 
-import os
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from .._niimg import check_niimg
-from .._threads import single_threaded_blas
+from .._niimg import check_header_t_r, check_niimg
 from ..exceptions import DimensionError, MaskError, NimaskDataWarning, ParameterError
-from ._cache import cached_call, check_cache_location, fingerprint
+from ..reporting._record import reported
+from ._cache import as_key, cached_call, check_cache_location, fingerprint, make_memory
+from ._params import COMMON_CONSTRAINTS, validate_params
 
-__all__ = ["_BaseMasker", "source_dtype", "has_scaling", "binarised_mask", "fingerprint", "cached_call", "check_cache_location"]
-
-STANDARDIZE_VALUES = ("zscore_sample", "psc", True, False, None)
-_NUMBER = (int, float, np.integer, np.floating)
+__all__ = ["BaseMasker", "source_dtype", "has_scaling", "binarised_mask", "fingerprint", "cached_call",
+           "check_cache_location", "load_run"]
 
 
 # --------------------------------------------------------------------------------- helpers
-def source_dtype(img) -> np.dtype:
+def source_dtype(img: Any) -> np.dtype:
     """nilearn's "source dtype": the array dtype (float64 for a file with slope/intercept).
 
     Read from the proxy header, so the data are not loaded.
@@ -43,14 +46,14 @@ def source_dtype(img) -> np.dtype:
     return np.asanyarray(proxy[:1, :1, :1, ...]).dtype  # unusual proxies: read one voxel
 
 
-def has_scaling(img) -> bool:
+def has_scaling(img: Any) -> bool:
     """The image's data are scaled by a header slope/intercept (nibabel then gives float64)."""
     proxy = img.dataobj
     slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
     return not (np.all(np.asarray(slope) == 1) and np.all(np.asarray(inter) == 0))
 
 
-def binarised_mask(mask_img, *, param: str = "mask_img"):
+def binarised_mask(mask_img: Any, *, param: str = "mask_img") -> Any:
     """A constructor mask as a uint8 0/1 Nifti1Image, refusing what nilearn silently binarises.
 
     Accepted: a 3D image (or 4D with one volume) with one nonzero value and 0, or a single
@@ -103,98 +106,169 @@ def binarised_mask(mask_img, *, param: str = "mask_img"):
     return nib.Nifti1Image((data != 0).astype(np.uint8), img.affine)
 
 
-class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Parameter checks, memory, dtype/shape rules and sklearn surface of the maskers."""
+def load_run(imgs: Any, dtype: Any = None) -> tuple[Any, bool]:
+    """(image, was_3d) for a 3D/4D niimg or a list of 3D niimgs (a list of 4D: DimensionError)."""
+    img = check_niimg(imgs, ensure_ndim=None if not isinstance(imgs, (list, tuple)) else 4, dtype=dtype)
+    ndim = len(img.shape)
+    name = img.get_filename() if hasattr(img, "get_filename") else None
+    where = f" ({name!r})" if name else ""
+    if ndim not in (3, 4):
+        raise DimensionError(
+            ndim, 4,
+            f"Input data has incompatible dimensionality: Expected dimension is 4D and you provided "
+            f"a {ndim}D image of shape {tuple(img.shape)}{where}.",
+            path=name,
+        )
+    if any(s == 0 for s in img.shape):
+        raise ParameterError(f"The image is empty: shape {tuple(img.shape)}{where}.", path=name,
+                             found=tuple(img.shape))
+    return img, ndim == 3
 
-    _bool_params: tuple[str, ...] = ("detrend", "standardize_confounds")
-    _fitted_attrs: tuple[str, ...] = ("mask_img_",)
 
-    # ---- parameters ----------------------------------------------------------------------
-    def _check_params(self) -> None:
-        """nilearn's fit-time type checks (§1.3); sets ``clean_args_`` and ``memory_``."""
-        name = type(self).__name__
-        standardize = self.standardize
-        if isinstance(standardize, np.bool_) or not any(
-            standardize is v or (isinstance(v, str) and standardize == v) for v in STANDARDIZE_VALUES
-        ):
-            raise ParameterError(
-                f"'standardize' must be one of {STANDARDIZE_VALUES}. {standardize!r} was provided.",
-                param="standardize", found=standardize,
-            )
-        fwhm = self.smoothing_fwhm
-        if fwhm is not None and (isinstance(fwhm, bool) or not isinstance(fwhm, _NUMBER)):
-            raise TypeError(
-                f"{name}: 'smoothing_fwhm' must be a number of mm or None; got {fwhm!r} ({type(fwhm).__name__})."
-            )
-        if fwhm is not None and fwhm < 0:
-            raise ParameterError(f"{name}: 'smoothing_fwhm' must be >= 0 mm; got {fwhm!r}.", param="smoothing_fwhm")
-        for param in ("t_r", "low_pass", "high_pass"):
-            value = getattr(self, param)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
-                raise TypeError(f"{name}: '{param}' must be a number or None; got {value!r} ({type(value).__name__}).")
-        # Difference from nilearn: t_r is checked at fit even with no filter (nilearn accepts
-        # t_r=-2 or t_r=2000 ms silently and wipes the signal once a filter is on)
-        if self.t_r is not None:
+def resample_like(img: Any, target: Any, interpolation: str, **kw: Any) -> Any:
+    """``img`` resampled onto the grid of ``target`` (nimask's ``resample_img``)."""
+    from ..image import resample_img
+
+    return resample_img(img, target_affine=target.affine, target_shape=target.shape[:3],
+                        interpolation=interpolation, copy_header=True, force_resample=True, **kw)
+
+
+def high_variance_of(img: Any) -> np.ndarray:
+    """The 5 high-variance confounds of the raw image (all voxels), as nilearn's maskers add them."""
+    from ..signal import high_variance_confounds
+
+    data = np.asanyarray(img.dataobj)
+    series = data.reshape(-1, data.shape[-1]).T if data.ndim == 4 else data.reshape(1, -1)
+    return high_variance_confounds(series)
+
+
+# --------------------------------------------------------------------------------- the base
+class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Parameters, fit/transform flow, cache, dtype/shape rules and scikit-learn surface.
+
+    A masker subclass declares ``_parameter_constraints``, ``_fitted_attrs`` and
+    implements ``_fit(imgs)`` (store the fitted attributes, prepare the fit grid's
+    operator in ``_operator``) and ``operator_for(img)``.
+    """
+
+    _parameter_constraints: ClassVar[dict] = COMMON_CONSTRAINTS
+    _fitted_attrs: ClassVar[tuple] = ()
+    _hv_first: ClassVar[bool] = False  # the high-variance confounds go before the user's (NiftiMasker)
+    _load_dtype_param: ClassVar[bool] = False  # ``dtype`` also applies when loading (spheres)
+
+    # ---- fit -----------------------------------------------------------------------------
+    @reported("fit")
+    def fit(self, imgs: Any = None, y: Any = None) -> BaseMasker:
+        """Validate the parameters, load the atlas / mask and prepare its operator."""
+        self._validate()
+        self._fit(imgs, warn_given_mask=True)
+        return self
+
+    @reported("fit_transform")
+    def fit_transform(self, imgs: Any, y: Any = None, confounds: Any = None, sample_mask: Any = None) -> Any:
+        """Fit on ``imgs`` then transform them."""
+        self._validate()
+        self._fit(imgs, warn_given_mask=False)
+        return self.transform(imgs, confounds=confounds, sample_mask=sample_mask)
+
+    def _validate(self) -> None:
+        validate_params(self, self._parameter_constraints)
+        if self.t_r is not None:  # Difference from nilearn: t_r=-2 or 2000 (ms) refused even without a filter
             from ..signal import check_t_r
 
-            check_t_r(self.t_r, purpose=f"{name}(t_r=...)")
-        for param in self._bool_params:
-            value = getattr(self, param)
-            if not isinstance(value, bool):
-                raise TypeError(f"{name}: '{param}' must be a bool; got {value!r} ({type(value).__name__}).")
-        level = self.memory_level
-        if not isinstance(level, (int, np.integer)) or isinstance(level, bool):
-            raise TypeError(f"{name}: 'memory_level' must be an int; got {level!r} ({type(level).__name__}).")
-        if not isinstance(self.verbose, (bool, int, np.integer)):
-            raise TypeError(f"{name}: 'verbose' must be a bool or an int; got {self.verbose!r}.")
-        self._check_dtype()
-        clean_args = self.clean_args
-        if clean_args is not None and not isinstance(clean_args, dict):
-            raise TypeError(f"{name}: 'clean_args' must be a dict or None; got {type(clean_args).__name__}.")
-        self.clean_args_ = {} if clean_args is None else dict(clean_args)
-        self.memory_ = self._make_memory()
+            check_t_r(self.t_r, purpose=f"{type(self).__name__}(t_r=...)")
+        self.clean_args_ = {} if self.clean_args is None else dict(self.clean_args)
+        self.memory_, self._memory_level = make_memory(self.memory, self.memory_level)
 
-    def _check_dtype(self) -> None:
-        dtype = self.dtype
-        if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
-            return
-        if dtype is bool or (isinstance(dtype, str) and dtype in ("bool", "?")):
-            raise TypeError("'dtype' cannot be bool")
-        try:
-            resolved = np.dtype(dtype)
-        except TypeError as exc:
-            raise TypeError(f"'dtype' must be None, 'auto' or a numpy dtype; got {dtype!r}.") from exc
-        if resolved == bool:
-            raise TypeError("'dtype' cannot be bool")
+    def _fit(self, imgs: Any, warn_given_mask: bool) -> None:  # pragma: no cover - every masker defines it
+        raise NotImplementedError
 
-    def _make_memory(self):
-        """``joblib.Memory`` for ``memory`` (None, path or Memory); the effective level is kept apart."""
-        import joblib
+    # ---- transform -----------------------------------------------------------------------
+    @reported("transform")
+    def transform(self, imgs: Any, confounds: Any = None, sample_mask: Any = None) -> Any:
+        """Signals ``(T, n_elements_)`` of a 4D image (``(n_elements_,)`` for a 3D image)."""
+        self._check_fitted()
+        self._warn_bool_standardize()
+        return self.transform_single_imgs(imgs, confounds=confounds, sample_mask=sample_mask)
 
-        memory = self.memory
-        if memory is None:
-            mem = joblib.Memory(location=None, verbose=0)
-        elif isinstance(memory, joblib.Memory):
-            mem = memory
-        elif isinstance(memory, (str, os.PathLike)):
-            mem = joblib.Memory(location=check_cache_location(memory), verbose=0)
-        else:
-            raise TypeError(f"'memory' must be None, a path or a joblib.Memory; got {type(memory).__name__}.")
-        self._memory_level = int(self.memory_level)
-        if mem.location is not None and self._memory_level == 0:
-            warnings.warn(
-                "memory_level is currently set to 0 but a Memory object has been provided. "
-                "Setting memory_level to 1.",
-                UserWarning, stacklevel=4,
-            )
-            self._memory_level = 1
-        elif mem.location is None and self._memory_level > 1:
-            warnings.warn(
-                f"Caching has been enabled (memory_level = {self._memory_level}) but no Memory object or "
-                "path has been provided (parameter memory). Caching deactivated.",
-                UserWarning, stacklevel=4,
-            )
-        return mem
+    def transform_single_imgs(self, imgs: Any, confounds: Any = None, sample_mask: Any = None,
+                              copy: bool = True) -> np.ndarray:
+        """The per-image pipeline: load, stream through the operator, clean, squeeze, cast."""
+        self._check_fitted()
+        return self._transform_one(imgs, confounds, sample_mask)
+
+    def _transform_one(self, imgs: Any, confounds: Any, sample_mask: Any, cast: bool = True) -> np.ndarray:
+        img, was_3d = load_run(imgs, dtype=self.dtype if self._load_dtype_param else None)
+        check_header_t_r(img, self.t_r, type(self).__name__)
+        src = source_dtype(img)
+        op = self.operator_for(img)
+        if self.high_variance_confounds:
+            confounds = self._with_high_variance(img, confounds)
+        key = lambda: ("signals", type(self).__name__, fingerprint(imgs), fingerprint(confounds),  # noqa: E731
+                       as_key(sample_mask), self._state_key(), as_key(np.asarray(img.affine)))
+        signals = self._cache(key, lambda: self._cleaned(self.extract(img, op), op, confounds, sample_mask))
+        return self._finish(signals, was_3d, src if cast else None)
+
+    def operator_for(self, img: Any) -> Any:  # pragma: no cover - every masker defines it
+        """The operator of this fitted masker on the grid of ``img`` (no side effect)."""
+        raise NotImplementedError
+
+    def extract(self, img: Any, op: Any) -> np.ndarray:
+        """Raw signals ``(T, n)`` of ``img`` through ``op`` (resampled and smoothed as set)."""
+        from ..pipeline import stream
+
+        return stream(img, [op], smoothing_fwhm=self.smoothing_fwhm, label=f"{type(self).__name__}.transform")[0]
+
+    def clean_signals(self, signals: np.ndarray, img: Any, confounds: Any = None, sample_mask: Any = None,
+                      op: Any = None) -> np.ndarray:
+        """What ``transform`` returns for raw ``signals`` of the 4D image ``img``: cleaned, cast.
+
+        ``signals`` is not modified. nimask extension, used by :mod:`nimask.batch` to clean one
+        extraction with several strategies.
+        """
+        self._check_fitted()
+        if self.high_variance_confounds:
+            confounds = self._with_high_variance(img, confounds)
+        cleaned = self._cleaned(np.array(signals, order="K"), op, confounds, sample_mask)
+        return self._finish(cleaned, False, source_dtype(img))
+
+    def _cleaned(self, signals: np.ndarray, op: Any, confounds: Any, sample_mask: Any) -> np.ndarray:
+        """``signal.clean`` of owned ``signals`` with this masker's parameters (all-NaN columns left out)."""
+        from ..signal._columns import clean_by_columns
+
+        if self._nothing_to_clean(confounds, sample_mask):
+            return signals if signals.dtype.kind == "f" else signals.astype(np.float64)
+        kwargs = dict(
+            runs=getattr(self, "runs", None), detrend=self.detrend, standardize=self.standardize,
+            standardize_confounds=self.standardize_confounds, t_r=self.t_r, low_pass=self.low_pass,
+            high_pass=self.high_pass, confounds=confounds, sample_mask=sample_mask, **self.clean_args_,
+        )
+        finite = None  # a column is all-NaN (an empty region) only if its first value is NaN
+        if signals.shape[0] and signals.dtype.kind == "f" and np.isnan(signals[0]).any():
+            finite = ~np.isnan(signals).all(axis=0)
+        if finite is None or finite.all():
+            return clean_by_columns(signals, _owned=True, **kwargs)
+        cleaned = clean_by_columns(np.ascontiguousarray(signals[:, finite]), _owned=True, **kwargs)
+        out = np.full((cleaned.shape[0], signals.shape[1]), np.nan, dtype=cleaned.dtype)
+        out[:, finite] = cleaned
+        return out
+
+    def _nothing_to_clean(self, confounds: Any, sample_mask: Any) -> bool:
+        return False
+
+    def _with_high_variance(self, img: Any, confounds: Any) -> Any:
+        hv = high_variance_of(img)
+        if confounds is None:
+            return hv
+        user = list(confounds) if isinstance(confounds, list) else [confounds]
+        return [hv, *user] if self._hv_first else [*user, hv]
+
+    def _state_key(self) -> dict:
+        """Content key of everything a transform depends on besides its inputs (cache key)."""
+        params = {k: as_key(v) for k, v in self.get_params(deep=False).items() if k not in ("memory", "verbose",
+                                                                                             "reports", "n_jobs")}
+        params.update({a: fingerprint(getattr(self, a, None)) for a in self._fitted_attrs})
+        return params
 
     def _cache(self, key: Any, compute: Callable[[], Any], level: int = 1) -> Any:
         """Run ``compute`` through ``memory_`` when the effective memory level allows it.
@@ -214,36 +288,15 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 FutureWarning, stacklevel=3,
             )
 
-    # ---- images --------------------------------------------------------------------------
-    @staticmethod
-    def _load_run(imgs):
-        """(image, was_3d) for a 3D/4D niimg or a list of 3D niimgs (list of 4D: DimensionError)."""
-        img = check_niimg(imgs, ensure_ndim=None if not isinstance(imgs, (list, tuple)) else 4)
-        ndim = len(img.shape)
-        name = img.get_filename() if hasattr(img, "get_filename") else None
-        where = f" ({name!r})" if name else ""
-        if ndim not in (3, 4):
-            raise DimensionError(
-                ndim, 4,
-                f"Input data has incompatible dimensionality: Expected dimension is 4D and you provided "
-                f"a {ndim}D image of shape {tuple(img.shape)}{where}.",
-                path=name,
-            )
-        if any(s == 0 for s in img.shape):
-            raise ParameterError(
-                f"The image is empty: shape {tuple(img.shape)}{where}.", path=name, found=tuple(img.shape)
-            )
-        return img, ndim == 3
-
     # ---- outputs -------------------------------------------------------------------------
-    def _output_dtype(self, src_dtype) -> np.dtype | None:
+    def _output_dtype(self, src_dtype: Any) -> np.dtype | None:
         if self.dtype is None:
             return None
         if isinstance(self.dtype, str) and self.dtype == "auto":
             return np.dtype(np.int32) if np.dtype(src_dtype).kind == "i" else np.dtype(np.float32)
         return np.dtype(self.dtype)
 
-    def _finish(self, signals: np.ndarray, was_3d: bool, src_dtype) -> np.ndarray:
+    def _finish(self, signals: np.ndarray, was_3d: bool, src_dtype: Any) -> np.ndarray:
         """Squeeze for a 3D input (only while set_output was never configured), then cast.
 
         ``src_dtype`` None means "do not cast" (nilearn's Multi masker list path)."""
@@ -254,21 +307,35 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             signals = signals.astype(target)
         return signals
 
-    def _inverse_dtype(self, signals: np.ndarray) -> np.dtype:
-        if signals.dtype == bool:
+    def _inverse_input(self, X: Any, name: str) -> tuple[np.ndarray, np.dtype]:
+        """``X`` as an array of ``(n_elements_,)`` or ``(T, n_elements_)``, and the image dtype."""
+        self._check_fitted()
+        if hasattr(X, "to_numpy"):
+            X = np.squeeze(X.to_numpy())
+        X = np.asarray(X)
+        n = self.n_elements_
+        if X.ndim not in (1, 2) or X.shape[-1] != n:
+            expected = (n,) if X.ndim == 1 else ((X.shape[0], n) if X.ndim == 2 else "(n,) or (T, n)")
+            raise ParameterError(
+                f"Input to 'inverse_transform' has wrong shape.\nExpected {expected}.\nGot {X.shape}.",
+                param=name, expected=expected, found=X.shape,
+            )
+        if X.dtype == bool:
             target = np.dtype(np.int32) if self.dtype is None else self._output_dtype(np.int32)
             warnings.warn(f"Casting boolean input to {target}.", UserWarning, stacklevel=3)
-            return target
-        if self.dtype is None:
-            return signals.dtype
-        return self._output_dtype(signals.dtype)
+        else:
+            target = X.dtype if self.dtype is None else self._output_dtype(X.dtype)
+        if target == np.int64:  # nibabel refuses int64 images: int32 when the values fit, else float64
+            fits = not X.size or np.abs(X).max() <= np.iinfo(np.int32).max
+            target = np.dtype(np.int32) if fits else np.dtype(np.float64)
+        return X, np.dtype(target)
 
     # ---- sklearn surface -----------------------------------------------------------------
     @property
     def _n_features_out(self) -> int:
         return self.n_elements_
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``<lowercase class name><i>`` for each output column (nilearn's names)."""
         self._check_fitted()
         return super().get_feature_names_out(input_features)
@@ -281,7 +348,7 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         check_is_fitted(self)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = True
@@ -289,7 +356,7 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return tags
 
     # ---- report --------------------------------------------------------------------------
-    def generate_report(self, title: str | None = None):
+    def generate_report(self, title: str | None = None) -> Any:
         """An HTML report of the fitted masker (see :func:`nimask.reporting.masker_report`).
 
         Needs matplotlib (``nimask[plotting]``). Returns a :class:`nimask.reporting.Report`
@@ -300,75 +367,51 @@ class _BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return masker_report(self, title=title)
 
 
-# --------------------------------------------------------------------------------- cleaning
-_CLEAN_BLOCK_ELEMENTS = 1 << 21  # ~8 MB of float32 per column block: stays in cache
+def pop_sessions(runs: Any, kwargs: dict, owner: str) -> Any:
+    """Map the old ``sessions=`` keyword to ``runs`` (DeprecationWarning); refuse others."""
+    if "sessions" in kwargs:
+        sessions = kwargs.pop("sessions")
+        warnings.warn(
+            f"{owner}: 'sessions' is the old name of 'runs' (renamed in nilearn 0.8); use runs=.",
+            DeprecationWarning, stacklevel=3,
+        )
+        if runs is not None and sessions is not None:
+            raise ParameterError(f"{owner}: give 'runs' or its old name 'sessions', not both.", param="sessions")
+        runs = sessions if runs is None else runs
+    if kwargs:
+        name = sorted(kwargs)[0]
+        hint = " Pass cleaning options in clean_args={...}." if name.startswith("clean__") else ""
+        raise TypeError(f"{owner}.__init__() got an unexpected keyword argument {name!r}.{hint}")
+    return runs
 
 
-def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **clean_kwargs) -> np.ndarray:
-    """``nimask.signal.clean(signals, **clean_kwargs)`` computed on blocks of columns.
+def clean_by_columns(*args: Any, **kwargs: Any) -> np.ndarray:
+    """Moved to :func:`nimask.signal._columns.clean_by_columns` (kept importable here)."""
+    from ..signal._columns import clean_by_columns as impl
 
-    Every step of ``clean`` treats each column on its own (detrend, filters, censoring and its
-    interpolation, confound projection, z-score), except ``standardize="psc"`` whose "add the
-    mean back" decision uses all columns: that case (and small inputs) runs ``clean`` once.
-    Blocks of ~8 MB keep the float64 temporaries in cache (1.7x faster single-threaded on a
-    300 x 228k run) and run in a thread pool (NumPy, BLAS and scipy's filters release the
-    GIL). Results go back into ``signals`` (which must be owned by the caller) when the row
-    count is unchanged, so peak memory stays near one copy of the matrix plus a block per
-    thread. The numbers are those of one ``clean`` call (column-wise operations; BLAS block
-    shapes may change the last float32 bit).
+    return impl(*args, **kwargs)
 
-    Warnings of the first block are emitted; the other blocks would repeat them, so they run
-    with warnings ignored (only from the main thread: inside worker threads, e.g.
-    ``MultiNiftiMasker(n_jobs>1)``, ``clean`` runs once on the whole matrix).
+
+def check_fov(reference: Any, what: str, others: list) -> None:
+    """``resampling_target=None``: every ``(image, name)`` of ``others`` must be on ``reference``'s grid.
+
+    Raises
+    ------
+    GeometryError
+        Listing each image whose shape or affine differs.
     """
-    import threading
+    from .._niimg import affines_close
+    from ..exceptions import GeometryError
 
-    from ..signal import clean, load_confounds_array
-
-    owned = {"_owned": True} if clean_kwargs.pop("_owned", False) else {}  # whole matrix is ours
-    n_rows, n_cols = signals.shape
-    step = max(256, _CLEAN_BLOCK_ELEMENTS // max(n_rows, 1))
-    standardize = clean_kwargs.get("standardize")
-    if (
-        n_cols <= 2 * step
-        or (isinstance(standardize, str) and standardize == "psc")
-        or threading.current_thread() is not threading.main_thread()
-        or signals.dtype.kind != "f"
-    ):
-        return clean(signals, **clean_kwargs, **owned)
-    if clean_kwargs.get("confounds") is not None:  # read files once, not once per block
-        clean_kwargs["confounds"] = load_confounds_array(clean_kwargs["confounds"], n_rows)
-    edges = list(range(0, n_cols, step)) + [n_cols]
-    blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
-    def block_of(cols: slice) -> np.ndarray:  # a contiguous copy, cleaned in place by clean
-        return clean(np.ascontiguousarray(signals[:, cols]), **clean_kwargs, _owned=True)
-
-    first = block_of(blocks[0])  # errors and warnings surface here
-    in_place = first.shape[0] == n_rows and first.dtype == signals.dtype
-    out = signals if in_place else np.empty((first.shape[0], n_cols), dtype=first.dtype)
-    out[:, blocks[0]] = first
-    del first
-
-    def one(cols: slice) -> None:
-        out[:, cols] = block_of(cols)
-
-    if n_threads is None:
-        try:
-            n_threads = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            n_threads = os.cpu_count() or 1
-    n_threads = max(1, min(int(n_threads), 8, len(blocks) - 1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with single_threaded_blas(n_threads > 1):
-            if n_threads == 1:
-                for cols in blocks[1:]:
-                    one(cols)
-            else:
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(n_threads) as pool:
-                    for future in [pool.submit(one, cols) for cols in blocks[1:]]:
-                        future.result()
-    return out
-
+    problems = []
+    for other, name in others:
+        if other is None:
+            continue
+        if tuple(other.shape[:3]) != tuple(reference.shape[:3]):
+            problems.append(f"- {what} and {name} do not have the same shape: {tuple(reference.shape[:3])} vs "
+                            f"{tuple(other.shape[:3])}")
+        elif not affines_close(other.affine, reference.affine):
+            problems.append(f"- {what} and {name} do not have the same affine")
+    if problems:
+        raise GeometryError("Following field of view errors were detected (resampling_target=None):\n"
+                            + "\n".join(problems), param="resampling_target")

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..exceptions import ParameterError
 
-__all__ = ["fingerprint", "cached_call", "check_cache_location", "sweep_stale_temps", "STALE_TEMP_SECONDS"]
+__all__ = ["fingerprint", "cached_call", "check_cache_location", "sweep_stale_temps", "STALE_TEMP_SECONDS", "make_memory",
+           "as_key"]
 
 
 def _file_fingerprint(path: str) -> tuple:
@@ -314,4 +315,41 @@ def check_cache_location(path: str, param: str = "memory") -> str:
     return path
 
 
-# --------------------------------------------------------------------------------- base class
+def make_memory(memory: Any, memory_level: int) -> tuple[Any, int]:
+    """``(joblib.Memory, effective level)`` for a masker's ``memory`` / ``memory_level``.
+
+    The parameter itself is never changed: a cache location with level 0 warns and uses
+    level 1; a level above 1 without a location warns (caching stays off).
+    """
+    import joblib
+
+    if memory is None:
+        mem = joblib.Memory(location=None, verbose=0)
+    elif isinstance(memory, joblib.Memory):
+        mem = memory
+    else:
+        mem = joblib.Memory(location=check_cache_location(memory), verbose=0)
+    level = int(memory_level)
+    if mem.location is not None and level == 0:
+        warnings.warn(
+            "memory_level is currently set to 0 but a Memory object has been provided. Setting memory_level to 1.",
+            UserWarning, stacklevel=5,
+        )
+        level = 1
+    elif mem.location is None and level > 1:
+        warnings.warn(
+            f"Caching has been enabled (memory_level = {level}) but no Memory object or path has been provided "
+            "(parameter memory). Caching deactivated.",
+            UserWarning, stacklevel=5,
+        )
+    return mem, level
+
+
+def as_key(value: Any) -> Any:
+    """A joblib-hashable, content-based version of an array-like parameter (arrays by digest)."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape,
+                hashlib.blake2b(np.ascontiguousarray(value).tobytes(), digest_size=16).hexdigest())
+    if isinstance(value, (list, tuple)):
+        return [as_key(v) for v in value]
+    return fingerprint(value)

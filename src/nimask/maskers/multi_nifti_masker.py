@@ -6,7 +6,7 @@ As :class:`~nimask.maskers.NiftiMasker` (binary masks only, NaN/inf warnings, co
 cache, no in-place change of ``memory_level``), plus:
 
 * ``n_jobs`` runs the images in threads (the heavy steps release the GIL), so the output
-  arrays are not copied between processes.
+  arrays are not copied between processes (as every Multi masker, see ``_multi``).
 * ``dtype`` applies to single images only: like nilearn 0.14.1, the outputs of a list keep the
   pipeline dtype (float32 for float32 and integer images, float64 for float64 images).
 * Lists mixing 3D and 4D images are accepted (nilearn raises a ``DimensionError``); with
@@ -17,19 +17,21 @@ cache, no in-place change of ``memory_level``), plus:
 from __future__ import annotations
 
 import warnings
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .._niimg import check_niimg, is_niimg_like, same_fov
-from ..exceptions import ConfoundsError, NimaskGeometryWarning, SampleMaskError
+from .._niimg import is_niimg_like
 from ..reporting._record import reported
-from ._base import fingerprint
-from .nifti_masker import NiftiMasker, _pop_sessions
+from ._base import pop_sessions
+from ._cache import fingerprint
+from ._multi import N_JOBS_CONSTRAINT, MultiImagesMixin
+from .nifti_masker import NiftiMasker
 
 __all__ = ["MultiNiftiMasker"]
 
 
-class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
+class MultiNiftiMasker(MultiImagesMixin, NiftiMasker, auto_wrap_output_keys=None):
     """NiftiMasker for several subjects: ``transform`` of a list returns a list of arrays.
 
     Same parameters as :class:`NiftiMasker` plus ``n_jobs`` (default ``memory_level`` 0).
@@ -47,6 +49,11 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
     >>> [x.shape for x in MultiNiftiMasker(nib.Nifti1Image(mask, np.eye(4))).fit_transform(imgs)]
     [(10, 48), (12, 48)]
     """
+
+    _parameter_constraints: ClassVar[dict] = {**NiftiMasker._parameter_constraints, **N_JOBS_CONSTRAINT}
+    _hv_first: ClassVar[bool] = False  # the Multi masker puts the user's confounds first
+    _realign_list = True
+    _cast_list = False
 
     def __init__(
         self,
@@ -74,7 +81,7 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
         clean_args=None,
         **kwargs,
     ):
-        runs = _pop_sessions(runs, kwargs, type(self).__name__)
+        runs = pop_sessions(runs, kwargs, type(self).__name__)
         super().__init__(
             mask_img=mask_img, runs=runs, smoothing_fwhm=smoothing_fwhm, standardize=standardize,
             standardize_confounds=standardize_confounds, detrend=detrend,
@@ -85,23 +92,18 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
         )
         self.n_jobs = n_jobs
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not isinstance(self.n_jobs, (int, np.integer)) or isinstance(self.n_jobs, bool):
-            raise TypeError(f"MultiNiftiMasker: 'n_jobs' must be an int; got {self.n_jobs!r} ({type(self.n_jobs).__name__}).")
-
     # ---- fit -----------------------------------------------------------------------------
-    def _compute_mask(self, imgs, imgs_img):
+    def _compute_mask(self, imgs: Any, fit_imgs: Any) -> Any:
         if self.mask_strategy == "template":
             warnings.warn(
                 "Masking strategy 'template' is deprecated. Please use 'whole-brain-template' instead.",
-                DeprecationWarning, stacklevel=4,
+                DeprecationWarning, stacklevel=5,
             )
             from ..masking import compute_brain_mask
 
             kwargs = self._mask_kwargs(compute_brain_mask, {"mask_type": "whole-brain"})
             key = lambda: ("mask", "template", fingerprint(imgs), {k: fingerprint(v) for k, v in kwargs.items()})  # noqa: E731
-            target = imgs_img[0] if isinstance(imgs_img, list) else imgs_img
+            target = fit_imgs[0] if isinstance(fit_imgs, list) else fit_imgs
             return self._cache(key, lambda: compute_brain_mask(target, **kwargs))
         import inspect
 
@@ -110,109 +112,16 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
         accepted = inspect.signature(func).parameters
         extra = {"n_jobs": self.n_jobs, "target_affine": self.target_affine, "target_shape": self.target_shape}
         kwargs.update({k: v for k, v in extra.items() if v is not None and k in accepted})
-        items = imgs_img if isinstance(imgs_img, list) else [imgs_img]
+        items = fit_imgs if isinstance(fit_imgs, list) else [fit_imgs]
         key = lambda: ("multi-mask", func.__name__, fingerprint(items),  # noqa: E731
-               {k: fingerprint(v) for k, v in kwargs.items() if k != "n_jobs"})
+                       {k: fingerprint(v) for k, v in kwargs.items() if k != "n_jobs"})
         return self._cache(key, lambda: func(items, **kwargs))
 
-    def _set_mask(self, mask_img, allow_empty: bool = False) -> None:
+    def _set_mask(self, mask_img: Any, allow_empty: bool = False) -> None:
         # a computed mask may be empty (nilearn warns when computing it); a given one may not
         super()._set_mask(mask_img, allow_empty=allow_empty or self.mask_img is None)
 
-    # ---- output container (a list is never wrapped) -----------------------------------------
-    def set_output(self, *, transform=None):
-        """As scikit-learn's: single-image outputs become DataFrames; list items stay numpy."""
-        if transform is not None:
-            self._sklearn_output_config = {**getattr(self, "_sklearn_output_config", {}), "transform": transform}
-        return self
-
-    def _wrap(self, signals):
-        config = getattr(self, "_sklearn_output_config", {}).get("transform")
-        if config in (None, "default"):
-            return signals
-        data, names = np.atleast_2d(signals), [str(n) for n in self.get_feature_names_out()]
-        if config == "polars":
-            import polars as pl
-
-            return pl.DataFrame(data, schema=names, orient="row")
-        import pandas as pd
-
-        return pd.DataFrame(data, columns=names)
-
-    # ---- transform -----------------------------------------------------------------------
-    @reported("transform")
-    def transform(self, imgs, confounds=None, sample_mask=None):
-        """One image: as NiftiMasker. A list (or other iterable): a list of arrays."""
-        self._check_fitted()
-        for name, value in (("confounds", confounds), ("sample_mask", sample_mask)):
-            if value is not None and not isinstance(value, list):
-                raise TypeError(f"'{name}' must be a None or a list. Got {type(value).__name__}.")
-        if is_niimg_like(imgs):
-            self._warn_bool_standardize()
-            confounds = confounds[0] if confounds else None
-            sample_mask = sample_mask[0] if sample_mask else None
-            return self._wrap(self.transform_single_imgs(imgs, confounds, sample_mask))
-        return self.transform_imgs(imgs, confounds=confounds, sample_mask=sample_mask, n_jobs=self.n_jobs)
-
-    def transform_imgs(self, imgs_list, confounds=None, sample_mask=None, copy=True, n_jobs=1):
-        """Signals of each image of ``imgs_list`` (list of arrays, in order)."""
-        self._check_fitted()
-        self._warn_bool_standardize()
-        imgs_list = list(imgs_list)
-        n = len(imgs_list)
-        confounds = _per_image(confounds, n, "confounds", ConfoundsError)
-        sample_mask = _per_image(sample_mask, n, "sample_mask", SampleMaskError)
-        imgs_list = self._realigned(imgs_list)
-        # nilearn 0.14.1's list path never applies ``dtype``: the pipeline dtype is returned
-        jobs = [(i, c, s, False) for i, c, s in zip(imgs_list, confounds, sample_mask)]
-        if n_jobs == 1 or n < 2:
-            return [self._transform_one(*job) for job in jobs]
-        from joblib import Parallel, delayed
-
-        return Parallel(n_jobs=n_jobs, prefer="threads")(delayed(self._transform_one)(*job) for job in jobs)
-
-    def _realigned(self, imgs_list):
-        """Images on another grid than the first one are resampled to it (no target_affine)."""
-        if self.target_affine is not None or len(imgs_list) < 2:
-            return imgs_list
-        from ..image import resample_img
-
-        loaded = [check_niimg(img) for img in imgs_list]
-        ref = loaded[0]
-        out = [imgs_list[0]]
-        warned = False
-        for raw, img in zip(imgs_list[1:], loaded[1:]):
-            if same_fov(img, ref):
-                out.append(raw)
-                continue
-            if not warned:
-                warnings.warn("Affine is different across subjects. Realignment on first subject affine forced",
-                              NimaskGeometryWarning, stacklevel=3)
-                warned = True
-            out.append(resample_img(img, target_affine=ref.affine, target_shape=ref.shape[:3]))
-        return out
-
-    def _with_high_variance(self, img, confounds):
-        """The Multi masker's order: the user's confounds first, then the 5 high-variance ones."""
-        from ..signal import load_confounds_array
-
-        hv = NiftiMasker._with_high_variance(img, None)
-        if confounds is None:
-            return hv
-        user = load_confounds_array(confounds, hv.shape[0])
-        return np.hstack([user, hv])
-
-    @reported("fit_transform")
-    def fit_transform(self, imgs, y=None, confounds=None, sample_mask=None):
-        """Fit on ``imgs`` and transform them (a list gives a list)."""
-        self._in_fit_transform = True
-        try:
-            self.fit(imgs, y)
-        finally:
-            del self._in_fit_transform
-        return self.transform(imgs, confounds=confounds, sample_mask=sample_mask)
-
-    def _load_fit_imgs(self, imgs):
+    def _load_fit_imgs(self, imgs: Any) -> Any:
         """Each image of the list is checked (3D/4D, not empty); the list is not concatenated."""
         if is_niimg_like(imgs):
             return super()._load_fit_imgs(imgs)
@@ -221,10 +130,27 @@ class MultiNiftiMasker(NiftiMasker, auto_wrap_output_keys=None):
             super()._load_fit_imgs(item)
         return items
 
+    # ---- output container (a list is never wrapped) -----------------------------------------
+    def set_output(self, *, transform: Any = None) -> MultiNiftiMasker:
+        """As scikit-learn's: single-image outputs become DataFrames; list items stay numpy."""
+        if transform is not None:
+            self._sklearn_output_config = {**getattr(self, "_sklearn_output_config", {}), "transform": transform}
+        return self
 
-def _per_image(values, n: int, name: str, error):
-    if values is None:
-        return [None] * n
-    if len(values) != n:
-        raise error(f"number of {name} ({len(values)}) unequal to number of images ({n}).", param=name)
-    return values
+    @reported("transform")
+    def transform(self, imgs: Any, confounds: Any = None, sample_mask: Any = None) -> Any:
+        """One image: as NiftiMasker (wrapped as ``set_output`` asks). A list: a list of arrays."""
+        out = MultiImagesMixin.transform.__wrapped__(self, imgs, confounds=confounds, sample_mask=sample_mask)
+        if not is_niimg_like(imgs):
+            return out
+        config = getattr(self, "_sklearn_output_config", {}).get("transform")
+        if config in (None, "default"):
+            return out
+        data, names = np.atleast_2d(out), [str(n) for n in self.get_feature_names_out()]
+        if config == "polars":
+            import polars as pl
+
+            return pl.DataFrame(data, schema=names, orient="row")
+        import pandas as pd
+
+        return pd.DataFrame(data, columns=names)

@@ -22,18 +22,21 @@ Differences from nilearn
 """
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 
-from .._niimg import check_header_t_r, check_niimg, same_fov
-from ..exceptions import AtlasError, MaskError
+from .._niimg import same_fov
+from ..exceptions import AtlasError
+from ..regions._coverage import spheres_coverage
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
-from .nifti_maps_masker import _RegionMaskerMixin
-from ..reporting._record import reported
+from ._base import BaseMasker, binarised_mask, resample_like
+from ._params import COMMON_CONSTRAINTS, Options
 
 __all__ = ["NiftiSpheresMasker"]
 
 
-class NiftiSpheresMasker(_RegionMaskerMixin):
+class NiftiSpheresMasker(BaseMasker):
     """Extract the mean signal of spheres centred on seeds (world mm coordinates).
 
     Parameters
@@ -54,7 +57,13 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
         As nilearn (``dtype`` is also applied when the data are loaded).
     """
 
-    _fitted_attrs = ("seeds_", "n_elements_")
+    _parameter_constraints: ClassVar[dict] = {
+        **COMMON_CONSTRAINTS,
+        "allow_overlap": [bool],
+        "empty_spheres": [Options(("error", "nan"))],
+    }
+    _fitted_attrs: ClassVar[tuple] = ("seeds_", "n_elements_")
+    _load_dtype_param: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -98,103 +107,37 @@ class NiftiSpheresMasker(_RegionMaskerMixin):
         self.clean_args = clean_args
         self.empty_spheres = empty_spheres
 
-    @reported("fit")
-    def fit(self, imgs=None, y=None):
-        """Validate the seeds and the radius; the images are not needed."""
-        self._check_params()
+    def _fit(self, imgs: Any, warn_given_mask: bool) -> None:
+        """Validate the seeds, the radius and the mask; the images are not needed."""
         self.seeds_ = check_seeds(self.seeds)
         check_radius(self.radius, len(self.seeds_))
-        if self.empty_spheres not in ("error", "nan"):
-            from ..exceptions import ParameterError
-
-            raise ParameterError(
-                f"empty_spheres must be 'error' or 'nan', found {self.empty_spheres!r}.", param="empty_spheres"
-            )
         self.n_elements_ = len(self.seeds_)
-        self.mask_img_ = self._binarised_mask(self.mask_img)
-        self._operator_cache = None
-        self._reporting_data = None
-        return self
+        self.mask_img_ = None if self.mask_img is None else binarised_mask(self.mask_img)
 
-    def _strict_mask(self):
-        """The raw ``mask_img`` as a boolean image (nilearn: must be two-valued)."""
-        import nibabel as nib
-
-        if self.mask_img is None:
-            return None
-        img = check_niimg(self.mask_img)
-        data = np.asanyarray(img.dataobj)
-        if data.ndim == 4 and data.shape[3] == 1:
-            data = data[..., 0]
-        values = np.unique(data)
-        if values.size > 2 or (values.size == 2 and values[0] != 0):
-            raise MaskError(
-                f"mask_img: given mask is not made of 2 values: {values[:10]}. Cannot interpret as true "
-                "or false.",
-                param="mask_img",
-                found=values[:10].tolist(),
-            )
-        return nib.Nifti1Image((data != 0).astype(np.uint8), img.affine)
-
-    def _operator(self, img) -> SpheresOperator:
-        affine = np.asarray(img.affine)
-        key = (tuple(img.shape[:3]), affine.tobytes())
-        cached = self._operator_cache
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        mask_img = self._strict_mask()
+    def operator_for(self, img: Any) -> SpheresOperator:
+        """The spheres on the grid of ``img`` (built for that grid; checks overlap and empty spheres)."""
+        self._check_fitted()
         mask = None
-        if mask_img is not None:
-            if not same_fov(mask_img, img):
-                mask_img = self._resample(mask_img, img, "nearest")
+        if self.mask_img_ is not None:
+            mask_img = self.mask_img_ if same_fov(self.mask_img_, img) else resample_like(self.mask_img_, img, "nearest")
             mask = np.asarray(mask_img.dataobj) != 0
-        op = prepare_spheres(
-            self.seeds_, affine, img.shape[:3], mask, self.radius,
-            allow_overlap=self.allow_overlap, empty_spheres=self.empty_spheres,
-        )
-        self._operator_cache = (key, op)
+        op = prepare_spheres(self.seeds_, np.asarray(img.affine), img.shape[:3], mask, self.radius,
+                             allow_overlap=self.allow_overlap, empty_spheres=self.empty_spheres)
+        op.names = [f"sphere{i}" for i in range(len(self.seeds_))]
+        op.coverage = spheres_coverage(op, op.names)
         return op
 
-    def transform_single_imgs(self, imgs, confounds=None, sample_mask=None):
-        """Sphere signals ``(T, n_seeds)`` of one 3D/4D image (``(n_seeds,)`` for a 3D image)."""
-        from .._nifti_io import iter_volume_chunks
-        from .._nonfinite import collecting
-        from .._threads import prefetched
-        from ._base import source_dtype as _source_dtype
-
-        self._check_fitted()
-        load_dtype = self.dtype
-        img, was_3d = self._load_data(imgs, dtype=load_dtype)
-        check_header_t_r(img, self.t_r, type(self).__name__)
-        source_dtype = _source_dtype(img)
-        if self.smoothing_fwhm is not None:
-            img = self._smooth(img, self.smoothing_fwhm)
-        op = self._operator(img)
-        parts = []
-        with collecting(
-            f"{type(self).__name__}.transform: the imgs you have fed into fit_transform() contain NaN "
-            f"values which will be converted to zeroes",
-            "inside the spheres",
-        ):
-            for _, chunk in prefetched(iter_volume_chunks(img)):
-                parts.append(op.apply(chunk))
-        signals = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-        signals = self._clean(signals, confounds, sample_mask, img, source_dtype)
-        return self._finish(self._cast(signals, source_dtype), was_3d)
-
-    def inverse_transform(self, region_signals):
+    def inverse_transform(self, region_signals: Any) -> Any:
         """Image on the mask grid: each voxel gets the mean signal of the spheres holding it."""
         import nibabel as nib
 
         self._check_fitted()
-        if self.mask_img is None:
+        if self.mask_img_ is None:
             raise AtlasError(
                 "Please provide mask_img at initialization to provide a reference for the inverse_transform.",
                 param="mask_img",
             )
-        signals = np.asarray(region_signals)
-        dtype = self._inverse_dtype(signals)
-        mask_img = self._strict_mask()
-        mask = np.asarray(mask_img.dataobj) != 0
-        data = spheres_to_array(signals, self.seeds_, mask_img.affine, mask, self.radius)
-        return nib.Nifti1Image(data.astype(dtype, copy=False), mask_img.affine)
+        signals, dtype = self._inverse_input(region_signals, "region_signals")
+        mask = np.asarray(self.mask_img_.dataobj) != 0
+        data = spheres_to_array(signals, self.seeds_, self.mask_img_.affine, mask, self.radius)
+        return nib.Nifti1Image(data.astype(dtype, copy=False), self.mask_img_.affine)

@@ -123,6 +123,18 @@ class LabelsOperator:
         Voxel count of every output column (0 for an empty region).
     fill_value : float
         Output value of empty regions (0 as nilearn's ``keep_masked_labels``, or NaN).
+    affine : (4, 4) ndarray or None
+        Affine of the grid (needed by :func:`nimask.pipeline.stream`).
+    strategy : str
+        The reduction of :meth:`reduce` (one of :data:`STRATEGIES`).
+    names : list of str
+        Output column names (set by the caller, e.g. from a look-up table).
+    coverage : DataFrame or None
+        Per output column: voxels in the atlas, kept, kept fraction, reason (set by the caller).
+    nan_columns : bool ndarray or None
+        Output columns given as NaN (regions below a minimum coverage).
+    masked : ndarray or None
+        The atlas after masking (background outside the mask), when the caller keeps it.
     """
 
     shape: tuple
@@ -131,11 +143,26 @@ class LabelsOperator:
     starts: np.ndarray
     counts: np.ndarray
     fill_value: float = 0.0
+    affine: np.ndarray | None = None
+    strategy: str = "mean"
+    names: list = field(default_factory=list)
+    coverage: Any = None
+    nan_columns: np.ndarray | None = None
+    masked: np.ndarray | None = field(default=None, repr=False)
     _f_index: np.ndarray | None = field(default=None, repr=False)
+
+    batch_volumes = 1
+    pointwise = False
+    nonfinite_where = "inside the regions"
 
     @property
     def n_regions(self) -> int:
         return int(self.region_ids.size)
+
+    @property
+    def index(self) -> np.ndarray:
+        """C-order flat indices of the voxels read (the operator protocol of :mod:`nimask.pipeline`)."""
+        return self.c_index
 
     @property
     def nonempty(self) -> np.ndarray:
@@ -166,22 +193,29 @@ class LabelsOperator:
         coords = np.unravel_index(self.c_index, self.shape)
         return np.ascontiguousarray(chunk[coords].T)
 
-    def apply(self, chunk: np.ndarray, strategy: str = "mean") -> np.ndarray:
-        """Region values ``(n, n_regions)`` of a chunk, with nilearn's numbers and dtype.
-
-        The output is float32 for float32 data, float64 otherwise. Non-finite data values
-        count as 0 (nilearn zeroes them before extracting).
-        """
+    def apply(self, chunk: np.ndarray, strategy: str | None = None) -> np.ndarray:
+        """Region values ``(n, n_regions)`` of one chunk (non-finite values count as 0, noted)."""
         values = self.gather(chunk)
-        out_dtype = np.dtype(np.float32) if values.dtype == np.float32 else np.dtype(np.float64)
         if values.dtype.kind == "f":
             from .._nonfinite import note, zero_nonfinite
 
             note(zero_nonfinite(values), "labels extraction")
+        return self.reduce(values, strategy)
+
+    def reduce(self, values: np.ndarray, strategy: str | None = None) -> np.ndarray:
+        """Region values ``(n, n_regions)`` of the gathered voxel values ``(n, n_voxels)``.
+
+        nilearn's numbers and dtype: float32 for float32 data, float64 otherwise (sums in
+        float64). ``strategy`` defaults to the operator's.
+        """
+        strategy = self.strategy if strategy is None else strategy
+        out_dtype = np.dtype(np.float32) if values.dtype == np.float32 else np.dtype(np.float64)
         n = values.shape[0]
         out = np.full((n, self.n_regions), self.fill_value, dtype=np.float64)
-        if self.starts.size:
+        if self.starts.size and n:
             out[:, self.nonempty] = _reduce(values, self.starts, self.counts[self.nonempty], strategy)
+        if self.nan_columns is not None:
+            out[:, self.nan_columns] = np.nan
         return out.astype(out_dtype, copy=False)
 
 
@@ -233,6 +267,8 @@ def prepare_labels(
     keep_masked_labels: bool = False,
     region_ids: Iterable | None = None,
     fill_value: float = 0.0,
+    affine: np.ndarray | None = None,
+    strategy: str = "mean",
 ) -> LabelsOperator:
     """Analyse a 3D labels array once for :meth:`LabelsOperator.apply`.
 
@@ -251,6 +287,10 @@ def prepare_labels(
         ``fill_value``). Overrides ``keep_masked_labels``.
     fill_value : float
         Value of the columns of empty regions.
+    affine : (4, 4) array or None
+        Affine of the grid of ``labels``.
+    strategy : str
+        Reduction used by :meth:`LabelsOperator.reduce`.
     """
     labels = np.asanyarray(labels)
     shape = tuple(labels.shape)
@@ -284,7 +324,9 @@ def prepare_labels(
         c_index = np.concatenate(pieces) if pieces else np.zeros(0, np.intp)
     nonempty_counts = counts[found]
     starts = np.concatenate([[0], np.cumsum(nonempty_counts)[:-1]]).astype(np.intp) if nonempty_counts.size else np.zeros(0, np.intp)
-    return LabelsOperator(shape=shape, region_ids=ids, c_index=c_index, starts=starts, counts=counts, fill_value=fill_value)
+    return LabelsOperator(shape=shape, region_ids=ids, c_index=c_index, starts=starts, counts=counts,
+                          fill_value=fill_value, affine=None if affine is None else np.asarray(affine),
+                          strategy=strategy)
 
 
 def extract_labels_chunks(op: LabelsOperator, chunks: Iterable, strategy: str = "mean") -> np.ndarray:
@@ -511,3 +553,37 @@ def signals_to_img_labels(
     if order == "C":
         data = np.ascontiguousarray(data)
     return nib.Nifti1Image(data, labels_ref.affine)
+
+
+def resample_labels(labels_img: Any, target: Any) -> Any:
+    """A labels image resampled (nearest) onto the grid of ``target``.
+
+    Raises
+    ------
+    AtlasError
+        No label is left on the target grid. Labels that disappear are named in a warning.
+    """
+    import nibabel as nib
+
+    from ..image import resample_img
+
+    before = np.unique(np.asanyarray(labels_img.dataobj))
+    out = resample_img(labels_img, target_affine=target.affine, target_shape=target.shape[:3],
+                       interpolation="nearest", copy_header=True, force_resample=True)
+    after = np.unique(np.asanyarray(out.dataobj))
+    if after.size <= 1:
+        raise AtlasError(
+            f"No label left after resampling the labels image to the data grid (shape "
+            f"{tuple(target.shape[:3])}): the atlas of shape {tuple(labels_img.shape)} does not "
+            f"overlap the data.",
+            param="labels_img",
+        )
+    removed = np.setdiff1d(before, after)
+    if removed.size:
+        warnings.warn(
+            f"After resampling the label image to the data image, the following labels were removed: "
+            f"{set(removed.tolist())}. Label image only contains {after.size} labels (including "
+            f"background).",
+            NimaskDataWarning, stacklevel=4,
+        )
+    return nib.Nifti1Image(np.asanyarray(out.dataobj), out.affine, out.header)

@@ -51,6 +51,10 @@ class MapsOperator:
     gram : tuple or None
         ``scipy.linalg.cho_factor`` of ``weights^T weights`` (float64), or None when
         ``lstsq`` is used.
+    affine : (4, 4) ndarray or None
+        Affine of the grid.
+    names, coverage
+        Output column names and per-map coverage table (set by the caller).
     """
 
     shape: tuple
@@ -58,11 +62,27 @@ class MapsOperator:
     kept: np.ndarray
     weights: np.ndarray
     gram: tuple | None
+    affine: np.ndarray | None = None
+    names: list = field(default_factory=list)
+    coverage: Any = None
     _gather: VoxelGather = field(repr=False, default=None)
+
+    batch_volumes = _BATCH_VOLUMES  # the maps are read once per batch of volumes, not per chunk
+    pointwise = False
+    nonfinite_where = "under the maps"
 
     @property
     def n_rows(self) -> int:
         return int(self.rows[0].size)
+
+    @property
+    def index(self) -> np.ndarray:
+        """C-order flat indices of the regression rows (the protocol of :mod:`nimask.pipeline`)."""
+        return np.ravel_multi_index(self.rows, self.shape).astype(np.intp)
+
+    def reduce(self, values: np.ndarray) -> np.ndarray:
+        """Signals ``(n, n_kept)`` of gathered values ``(n, n_rows)`` (see :meth:`solve`)."""
+        return self.solve(values.T)
 
     def gather(self, chunk: np.ndarray) -> np.ndarray:
         """The ``(n_rows, n)`` regression rows of a ``(x, y, z, n)`` chunk (no copy of the chunk)."""
@@ -143,6 +163,8 @@ def prepare_maps(
     *,
     keep_masked_maps: bool = False,
     for_inverse: bool = False,
+    affine: np.ndarray | None = None,
+    zero_small_weights: bool = False,
 ) -> MapsOperator:
     """Factor the maps once for :meth:`MapsOperator.apply`.
 
@@ -156,6 +178,12 @@ def prepare_maps(
         Keep maps that are all zero inside the mask (they give zero columns).
     for_inverse : bool
         Build only the support and weights (no map dropped, no factorisation).
+    affine : (4, 4) array or None
+        Affine of the grid.
+    zero_small_weights : bool
+        nilearn's ``allow_overlap=False``: weights below float epsilon (negative ones
+        included) become 0 (see also :func:`check_no_overlap`). Done on the operator's own
+        copy of the weights: ``maps_data`` is not changed.
     """
     if maps_data.ndim == 3:
         maps_data = maps_data[..., np.newaxis]
@@ -199,8 +227,43 @@ def prepare_maps(
         weights = maps_data[rows]
     if kept.size != k:
         weights = weights[:, kept]
+    if zero_small_weights:
+        weights = _without_small_weights(weights, kept)
     gram = None if for_inverse else _gram_factor(weights)
-    return MapsOperator(shape=shape, rows=rows, kept=kept, weights=weights, gram=gram)
+    return MapsOperator(shape=shape, rows=rows, kept=kept, weights=weights, gram=gram,
+                        affine=None if affine is None else np.asarray(affine))
+
+
+def _without_small_weights(weights: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Weights below float epsilon set to 0 (a copy when any changes)."""
+    small = weights < np.finfo(weights.dtype).eps
+    if np.any(small & (weights != 0)):
+        weights = np.where(small, weights.dtype.type(0), weights)
+    return weights
+
+
+def check_no_overlap(maps_data: np.ndarray) -> None:
+    """nilearn's ``allow_overlap=False`` test: no voxel where two maps are >= float epsilon.
+
+    Raises
+    ------
+    AtlasError
+        Naming a pair of overlapping maps.
+    """
+    if maps_data.ndim == 3:
+        return
+    eps = np.finfo(maps_data.dtype).eps if maps_data.dtype.kind == "f" else 1
+    count = np.zeros(maps_data.shape[:3], dtype=np.int32)
+    for j in range(maps_data.shape[3]):  # one map at a time: no (x, y, z, k) temporary
+        count += maps_data[..., j] >= eps
+    if np.any(count > 1):
+        voxel = tuple(np.argwhere(count > 1)[0])
+        which = np.flatnonzero(maps_data[voxel] >= eps)
+        raise AtlasError(
+            f"Overlap detected in the maps: maps {int(which[0])} and {int(which[1])} are both positive in at "
+            "least one voxel. Use allow_overlap=True or non-overlapping maps.",
+            param="allow_overlap",
+        )
 
 
 def _gram_factor(weights: np.ndarray) -> tuple | None:

@@ -218,7 +218,39 @@ class SpheresOperator:
     matrix: Any
     sizes: np.ndarray
     empty: np.ndarray
+    affine: np.ndarray | None = None
+    names: list = field(default_factory=list)
+    coverage: Any = None
     _gather: VoxelGather = field(repr=False, default=None)
+
+    batch_volumes = 1
+    pointwise = False
+    nonfinite_where = "inside the spheres"
+
+    @property
+    def index(self) -> np.ndarray:
+        """C-order flat indices of the voxels read (the protocol of :mod:`nimask.pipeline`)."""
+        return np.ravel_multi_index(self.voxels, self.shape).astype(np.intp)
+
+    def reduce(self, values: np.ndarray) -> np.ndarray:
+        """Sphere means ``(n, n_seeds)`` of gathered values ``(n, n_voxels)`` (non-finite: 0 already).
+
+        Means are stored in the values' dtype, which truncates them toward zero for integer
+        data, as nilearn does; empty spheres give NaN columns.
+        """
+        return self._means(values.T, values.dtype)
+
+    def _means(self, data: np.ndarray, out_dtype) -> np.ndarray:
+        out_dtype = np.dtype(out_dtype)
+        # sums of integers are exact in float64, then one division: the same means as numpy's
+        means = np.asarray(self.matrix @ data.astype(np.float64, copy=False)).T / self.sizes
+        if self.empty.size:
+            if out_dtype.kind != "f":
+                out_dtype = np.dtype(np.float64)
+            means[:, self.empty] = np.nan
+        if out_dtype.kind in "iu":
+            return np.trunc(means).astype(out_dtype)
+        return means.astype(out_dtype, copy=False)
 
     def apply(self, chunk: np.ndarray, out_dtype=None) -> np.ndarray:
         """Sphere means ``(n, n_seeds)`` of a ``(x, y, z, n)`` chunk.
@@ -239,15 +271,7 @@ class SpheresOperator:
             if bad.any():
                 note(int(bad.sum()), "spheres extraction", "inside the spheres")
                 data = np.where(bad, 0, data)
-        # sums of integers are exact in float64, then one division: the same means as numpy's
-        means = np.asarray(self.matrix @ data.astype(np.float64, copy=False)).T / self.sizes
-        if self.empty.size:
-            if out_dtype.kind != "f":
-                out_dtype = np.dtype(np.float64)
-            means[:, self.empty] = np.nan
-        if out_dtype.kind in "iu":
-            return np.trunc(means).astype(out_dtype)
-        return means.astype(out_dtype, copy=False)
+        return self._means(data, out_dtype)
 
 
 def prepare_spheres(
@@ -307,7 +331,8 @@ def prepare_spheres(
     matrix = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(len(members), used.size))
     sizes = np.array([max(m.size, 1) for m in members], dtype=np.float64)
     voxels = np.unravel_index(used, tuple(shape[:3]))
-    return SpheresOperator(shape=tuple(shape[:3]), voxels=voxels, matrix=matrix, sizes=sizes, empty=empty)
+    return SpheresOperator(shape=tuple(shape[:3]), voxels=voxels, matrix=matrix, sizes=sizes, empty=empty,
+                           affine=np.asarray(affine, dtype=np.float64))
 
 
 def _bounds(affine, shape) -> str:

@@ -113,7 +113,7 @@ def _spheres_grid(masker, bg):
 def _spheres_labels(masker, ref):
     import nibabel as nib
 
-    op = masker._operator(ref)
+    op = masker.operator_for(ref)
     labels = np.zeros(op.shape, dtype=np.int32)
     matrix = op.matrix.tocsr()
     for i in range(matrix.shape[0]):
@@ -180,7 +180,7 @@ def _mask_coverage(masker, bg) -> str:
 def _carpet_groups(masker, kind: str, run):
     """Region of each carpet row (the overlay's colours), for the region maskers."""
     if kind == "labels":
-        ids = np.asarray(getattr(masker, "_region_values", []))
+        ids = np.asarray([v for k, v in masker.region_ids_.items() if k != "background"])
         if ids.size == run.n_columns:
             names = dict(zip(ids.tolist(), masker.region_names_.values()))
             return ids[run.columns], names
@@ -203,7 +203,9 @@ def _regions_voxels(masker):
 def _regions_labels(masker):
     cov = getattr(masker, "region_coverage_", None)
     bg = masker.background_label
-    native, _ = masker._native
+    from .._niimg import check_niimg
+
+    native = np.asanyarray(check_niimg(masker.labels_img).dataobj)
     values, counts = np.unique(native[native != bg], return_counts=True)
     in_atlas = dict(zip(values.tolist(), counts.tolist()))
     names = dict(zip(masker.lut_["index"].tolist(), masker.lut_["name"].tolist()))
@@ -346,7 +348,9 @@ def masker_report(masker, title: str | None = None) -> Report:
     """
     import nimask
 
-    masker._check_fitted()
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(masker)
     t0 = time.perf_counter()
     kind = _kind(masker)
     name = type(masker).__name__

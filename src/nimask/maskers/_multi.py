@@ -1,0 +1,120 @@
+"""Lists of images for the Multi* maskers: one array per image, ``n_jobs`` images at a time.
+
+One concurrency model for the three Multi maskers: ``n_jobs`` has nilearn's meaning (the
+number of images processed at once; -1: all CPUs) and the images run in threads
+(joblib's threading backend): the heavy steps release the GIL (decompression, numpy,
+BLAS, scipy filters), the fitted masker is shared read-only (``transform`` writes nothing
+to it) and the output arrays are not copied between processes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._niimg import _check_same_fov_list, check_niimg, is_niimg_like, same_fov
+from ..exceptions import ConfoundsError, DimensionError, NimaskGeometryWarning, SampleMaskError
+from ..reporting._record import reported
+from ._params import Interval
+
+__all__ = ["MultiImagesMixin", "per_image"]
+
+N_JOBS_CONSTRAINT = {"n_jobs": [Interval(integer=True)]}
+
+
+def per_image(values: Any, n: int, name: str, error: type) -> list:
+    """``values`` as one entry per image (None: None for each); must be a list of length ``n``."""
+    if values is None:
+        return [None] * n
+    if not isinstance(values, list):
+        raise TypeError(f"'{name}' must be a None or a list. Got {type(values).__name__}.")
+    if len(values) != n:
+        raise error(f"number of {name} ({len(values)}) unequal to number of images ({n}).", param=name)
+    return values
+
+
+def _first(value: Any, sample_mask: bool = False) -> Any:
+    """The single image's entry of a per-image list (a plain value stays as it is)."""
+    if not isinstance(value, list):
+        return value
+    if sample_mask and value and np.isscalar(value[0]):
+        return value  # a list of volume indices, not a list of masks
+    return value[0] if value else None
+
+
+class MultiImagesMixin:
+    """``transform`` of a list (or any iterable) of images returns a list of arrays.
+
+    Images of a list must share the first image's field of view; with ``_realign_list``
+    (MultiNiftiMasker without ``target_affine``) other grids are resampled to it instead,
+    with a warning. With ``_cast_list`` False the list outputs keep the pipeline dtype
+    (nilearn 0.14.1's MultiNiftiMasker ignores ``dtype`` there).
+    """
+
+    _realign_list = False
+    _cast_list = True
+
+    @reported("transform")
+    def transform(self, imgs: Any, confounds: Any = None, sample_mask: Any = None) -> Any:
+        """One image: as the single masker. A list: a list of arrays, one per image."""
+        self._check_fitted()
+        if is_niimg_like(imgs):
+            self._warn_bool_standardize()
+            return self.transform_single_imgs(imgs, confounds=_first(confounds),
+                                              sample_mask=_first(sample_mask, sample_mask=True))
+        return self.transform_imgs(imgs, confounds=confounds, sample_mask=sample_mask, n_jobs=self.n_jobs)
+
+    def transform_imgs(self, imgs_list: Any, confounds: Any = None, sample_mask: Any = None, copy: bool = True,
+                       n_jobs: int = 1) -> list:
+        """Signals of each image of ``imgs_list`` (a list of arrays, in order)."""
+        self._check_fitted()
+        self._warn_bool_standardize()
+        imgs_list = list(imgs_list)
+        n = len(imgs_list)
+        confounds = per_image(confounds, n, "confounds", ConfoundsError)
+        sample_mask = per_image(sample_mask, n, "sample_mask", SampleMaskError)
+        imgs_list = self._same_grid(imgs_list)
+        jobs = [(i, c, s, self._cast_list) for i, c, s in zip(imgs_list, confounds, sample_mask)]
+        if n_jobs == 1 or n < 2:
+            return [self._transform_one(*job) for job in jobs]
+        from joblib import Parallel, delayed
+
+        return Parallel(n_jobs=n_jobs, prefer="threads")(delayed(self._transform_one)(*job) for job in jobs)
+
+    def _same_grid(self, imgs_list: list) -> list:
+        """The list with every image on the first image's grid (checked, or resampled with a warning)."""
+        if len(imgs_list) < 2:
+            return imgs_list
+        loaded = [check_niimg(img) for img in imgs_list]
+        if not self._realign_list:
+            _check_same_fov_list(loaded)
+            ndims = {len(img.shape) for img in loaded}
+            if len(ndims) > 1:
+                raise DimensionError(4, 4, f"The images of the list mix 3D and 4D images (dimensions "
+                                           f"{sorted(ndims)}); pass only 3D or only 4D images.")
+            return loaded
+        if self.target_affine is not None:
+            return imgs_list
+        import warnings
+
+        from ..image import resample_img
+
+        out, warned = [imgs_list[0]], False
+        for raw, img in zip(imgs_list[1:], loaded[1:]):
+            if same_fov(img, loaded[0]):
+                out.append(raw)
+                continue
+            if not warned:
+                warnings.warn("Affine is different across subjects. Realignment on first subject affine forced",
+                              NimaskGeometryWarning, stacklevel=4)
+                warned = True
+            out.append(resample_img(img, target_affine=loaded[0].affine, target_shape=loaded[0].shape[:3]))
+        return out
+
+    @staticmethod
+    def _first_image(imgs: Any) -> Any:
+        """The image a list is fitted on (its first), or ``imgs`` itself."""
+        if imgs is None or is_niimg_like(imgs):
+            return imgs
+        items = list(imgs)
+        return items[0] if items else None
