@@ -11,7 +11,11 @@ true) it records:
 * per transformed image: the output shape and at most :data:`MAX_COLUMNS` of its columns
   (evenly spaced, float32) for the carpet plot, and what confounds / censoring were given.
 
-Nothing is recorded inside worker threads (``catch_warnings`` is process-global).
+With ``reports=False`` (and inside worker threads, and inside an outer recorded call of
+the same masker) the method is called directly: no warning is caught or re-emitted and
+``warnings.filters`` is never touched. Recording swaps the process-wide filters for the
+duration of the outermost call only (``catch_warnings`` is process-global, hence main
+thread only).
 """
 from __future__ import annotations
 
@@ -275,15 +279,15 @@ def reported(stage: str) -> Callable:
 
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
-            if getattr(self, "_report_depth", 0) or threading.current_thread() is not threading.main_thread():
-                return method(self, *args, **kwargs)  # an outer call records (or a worker thread)
+            if (
+                getattr(self, "_report_depth", 0)  # an outer call records
+                or not getattr(self, "reports", True)  # no report: warnings and filters left alone
+                or threading.current_thread() is not threading.main_thread()
+            ):
+                return method(self, *args, **kwargs)
             frame = sys._getframe(1)
             caller = (frame.f_code.co_filename, frame.f_lineno, frame.f_globals.get("__name__"))
             del frame
-            if not getattr(self, "reports", True):  # record nothing; keep the warnings' locations
-                result, caught = _calling(method, self, args, kwargs, caller)
-                _emit(caught, caller)
-                return result
             try:
                 bound = signature.bind(self, *args, **kwargs).arguments
             except TypeError:
