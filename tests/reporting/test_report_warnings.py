@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from _report_cases import sample
+from _report_cases import MASKERS, fitted, sample
 
 import nimask.masking._epi as epi_kernel
 import nimask.signal._clean as clean_kernel
@@ -98,3 +98,60 @@ def test_reports_true_lists_and_re_emits_each_warning_once(data):
         warnings.simplefilter("error", NimaskWarning)
         with pytest.raises(NimaskWarning, match=_NYQUIST):
             reported.transform(data["func"])
+
+
+# ------------------------------------------------------------------ transform adds no attribute
+@pytest.mark.parametrize("reports", [True, False])
+def test_transform_adds_no_attribute(reports, data):
+    masker = NiftiMasker(data["mask"], detrend=True, standardize=None, reports=reports).fit()
+    log = getattr(masker, "_report_log", None)
+    assert (log is not None) == reports  # fit creates the log when it records
+    for n_volumes in (20, 12):
+        keys = set(vars(masker))
+        masker.transform(data["func"].slicer[..., :n_volumes])
+        assert set(vars(masker)) == keys
+        assert getattr(masker, "_report_log", None) is log  # updated in place, not rebound
+        if reports:
+            assert [r.n_volumes for r in log.runs] == [n_volumes]
+
+
+@pytest.mark.parametrize("name", MASKERS)
+def test_every_masker_updates_its_log_in_place(name, data):
+    masker, imgs = fitted(name, data)  # reports=True: fitted and transformed once
+    keys, log = set(vars(masker)), masker._report_log
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        masker.transform(imgs if name.startswith("Multi") else imgs[0])
+    assert set(vars(masker)) == keys and masker._report_log is log and log.runs
+
+
+def test_recording_keeps_nothing_but_the_log_on_the_masker(data):
+    kept = []
+    for reports in (True, False):
+        masker = NiftiMasker(data["mask"], detrend=True, standardize=None, reports=reports)
+        masker.fit_transform(data["func"])
+        masker.transform(data["func"])
+        kept.append(set(vars(masker)))
+    assert kept[0] - kept[1] == {"_report_log"}  # no recursion depth or other state on the instance
+
+
+def test_transform_after_a_fit_that_recorded_nothing_records_nothing(data):
+    masker = NiftiMasker(data["mask"], detrend=True, standardize=None, reports=False).fit()
+    masker.set_params(reports=True)
+    keys = set(vars(masker))
+    masker.transform(data["func"])
+    assert set(vars(masker)) == keys and not hasattr(masker, "_report_log")
+    masker.fit_transform(data["func"])  # a fit may add it
+    assert masker._report_log.runs[0].n_volumes == 20
+
+
+def test_a_failed_recorded_call_leaves_no_recording_state(data):
+    masker = NiftiMasker(data["mask"], standardize=None, reports=True).fit()
+    with pytest.raises(Exception):
+        masker.transform(data["func"], confounds=[[1.0]])  # one confound row for 20 volumes
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("outside any masker call", NimaskWarning)
+        masker.transform(data["func"].slicer[..., :12])
+    assert [str(w.message) for w in caught][0] == "outside any masker call"
+    assert [r.n_volumes for r in masker._report_log.runs] == [12]  # this call recorded again
