@@ -1,0 +1,72 @@
+"""clean's private ``_quiet`` and clean_by_columns: warnings once, caller's filters untouched."""
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from nimask.exceptions import NimaskWarning
+from nimask.signal import clean
+
+T = 40
+RNG = np.random.default_rng(0)
+SMALL = (RNG.standard_normal((T, 30)) * 10 + 50).astype(np.float32)
+CONF = RNG.standard_normal((T, 3))
+
+WARNING_CASES = [  # each makes clean warn (nimask's own warnings)
+    {"low_pass": 0.4, "t_r": 2.0},  # above Nyquist
+    {"high_pass": -0.1, "low_pass": 0.1, "t_r": 2.0},
+    {"confounds": CONF, "detrend": False, "standardize_confounds": False},
+    {"filter": False, "low_pass": 0.1},
+    {"filter": "cosine", "high_pass": 0.3, "low_pass": 0.1, "t_r": 2.0},
+    {"standardize": True},
+    {"sessions": np.repeat([0, 1], T // 2)},
+]
+
+
+def _warned(call) -> tuple[object, list]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    return result, [(w.category, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("kwargs", WARNING_CASES, ids=range(len(WARNING_CASES)))
+def test_quiet_clean_warns_nothing_and_gives_the_same_numbers(kwargs):
+    loud, loud_warnings = _warned(lambda: clean(SMALL, **kwargs))
+    quiet, quiet_warnings = _warned(lambda: clean(SMALL, **kwargs, _quiet=True))
+    assert loud_warnings and not quiet_warnings
+    np.testing.assert_array_equal(quiet, loud)
+    _, again = _warned(lambda: clean(SMALL, **kwargs))  # the silence ended with the call
+    assert again == loud_warnings
+
+
+def test_quiet_is_local_to_its_thread(monkeypatch):
+    """A quiet call in one thread does not silence a concurrent call in another."""
+    import nimask.signal._clean as kernel
+
+    inside, release = threading.Event(), threading.Event()
+    original = kernel._clean_run
+
+    def blocking(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            inside.set()
+            release.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernel, "_clean_run", blocking)
+    worker = threading.Thread(target=clean, args=(SMALL,), kwargs={"low_pass": 0.1, "t_r": 2.0, "_quiet": True})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NimaskWarning)
+        filters = list(warnings.filters)
+        worker.start()
+        try:
+            assert inside.wait(10)  # the worker is inside its quiet call
+            assert warnings.filters == filters
+            with pytest.raises(NimaskWarning, match="too high"):
+                clean(SMALL, low_pass=0.4, t_r=2.0)
+        finally:
+            release.set()
+            worker.join(10)
