@@ -70,3 +70,16 @@ def test_quiet_is_local_to_its_thread(monkeypatch):
         finally:
             release.set()
             worker.join(10)
+
+
+@pytest.mark.parametrize("n_runs", [1, 2])
+@pytest.mark.parametrize("cutoffs", [{"low_pass": 0.4}, {"high_pass": -0.1, "low_pass": 0.1}], ids=["low", "high"])
+def test_cutoff_warnings_once_per_run_as_nilearn(cutoffs, n_runs):
+    nl_signal = pytest.importorskip("nilearn.signal")
+    signals = np.vstack([SMALL, SMALL[::-1]])  # runs of 40 samples: longer than the band-pass padding
+    runs = None if n_runs == 1 else np.repeat([0, 1], T)
+    kwargs = {**cutoffs, "t_r": 2.0, "runs": runs, "standardize": "zscore_sample"}
+    _, ours = _warned(lambda: clean(signals, **kwargs))
+    _, theirs = _warned(lambda: nl_signal.clean(signals, **kwargs))
+    assert [m for _, m in theirs if "frequency specified" in m]
+    assert [m[:60] for _, m in ours] == [m[:60] for _, m in theirs]  # same warnings, same order

@@ -187,7 +187,8 @@ def _resolve_filter(filter, low_pass, high_pass, t_r):
     if low_pass is None and high_pass is None:
         return False
     check_t_r(t_r, purpose="butterworth filtering")
-    butterworth_sos(1.0 / t_r, low_pass=low_pass, high_pass=high_pass)  # validates the cut-offs early
+    with silenced():  # validates the cut-offs early; each run's filter gives the warnings (as nilearn)
+        butterworth_sos(1.0 / t_r, low_pass=low_pass, high_pass=high_pass)
     return "butterworth"
 
 
