@@ -7,6 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
+import nimask.signal._clean as clean_kernel
+import nimask.signal._columns as columns
+from nimask._threads import single_threaded_blas
 from nimask.exceptions import NimaskWarning
 from nimask.signal import clean
 
@@ -14,6 +17,7 @@ T = 40
 RNG = np.random.default_rng(0)
 SMALL = (RNG.standard_normal((T, 30)) * 10 + 50).astype(np.float32)
 CONF = RNG.standard_normal((T, 3))
+_NYQUIST = "too high to be handled by a digital filter"
 
 WARNING_CASES = [  # each makes clean warn (nimask's own warnings)
     {"low_pass": 0.4, "t_r": 2.0},  # above Nyquist
@@ -45,10 +49,8 @@ def test_quiet_clean_warns_nothing_and_gives_the_same_numbers(kwargs):
 
 def test_quiet_is_local_to_its_thread(monkeypatch):
     """A quiet call in one thread does not silence a concurrent call in another."""
-    import nimask.signal._clean as kernel
-
     inside, release = threading.Event(), threading.Event()
-    original = kernel._clean_run
+    original = clean_kernel._clean_run
 
     def blocking(*args, **kwargs):
         if threading.current_thread() is not threading.main_thread():
@@ -56,7 +58,7 @@ def test_quiet_is_local_to_its_thread(monkeypatch):
             release.wait(10)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(kernel, "_clean_run", blocking)
+    monkeypatch.setattr(clean_kernel, "_clean_run", blocking)
     worker = threading.Thread(target=clean, args=(SMALL,), kwargs={"low_pass": 0.1, "t_r": 2.0, "_quiet": True})
     with warnings.catch_warnings():
         warnings.simplefilter("error", NimaskWarning)
@@ -83,3 +85,59 @@ def test_cutoff_warnings_once_per_run_as_nilearn(cutoffs, n_runs):
     _, theirs = _warned(lambda: nl_signal.clean(signals, **kwargs))
     assert [m for _, m in theirs if "frequency specified" in m]
     assert [m[:60] for _, m in ours] == [m[:60] for _, m in theirs]  # same warnings, same order
+
+
+# ------------------------------------------------------------------------------ clean_by_columns
+def _big() -> np.ndarray:
+    """More than two default blocks of columns (2**21 elements // 40 rows = 52428 columns)."""
+    step = columns._CLEAN_BLOCK_ELEMENTS // T
+    return (np.random.default_rng(1).standard_normal((T, 2 * step + 1000)) * 10 + 50).astype(np.float32)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_clean_by_columns_warns_once_and_leaves_the_filters(n_threads, monkeypatch):
+    big = _big()
+    kwargs = {"low_pass": 0.4, "t_r": 2.0, "detrend": True, "standardize": "zscore_sample"}  # Nyquist 0.25 Hz
+    seen = []
+    original = clean_kernel._clean_run
+
+    def probe(signals, *args, **kw):
+        seen.append((threading.current_thread(), warnings.filters, list(warnings.filters), signals.shape[1]))
+        return original(signals, *args, **kw)
+
+    # BLAS pinned to one thread for both calls: the threaded path pins it, and OpenBLAS's
+    # threaded float32 gemv (the detrend projection) may differ in the last bit from one thread.
+    with single_threaded_blas():
+        expected, one_call = _warned(lambda: clean(big, **kwargs))
+        assert [m for _, m in one_call if _NYQUIST in m]
+        monkeypatch.setattr(clean_kernel, "_clean_run", probe)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            filters, contents = warnings.filters, list(warnings.filters)
+            got = columns.clean_by_columns(big.copy(), n_threads=n_threads, **kwargs)
+            assert warnings.filters is filters and warnings.filters == contents
+    assert [(w.category, str(w.message)) for w in caught] == one_call  # the Nyquist warning once
+    assert len(seen) == 3 and sum(n for *_, n in seen) == big.shape[1]  # three blocks
+    assert all(during is filters and entries == contents for _, during, entries, _ in seen)
+    assert any(t is not threading.main_thread() for t, *_ in seen) == (n_threads > 1)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)  # the same numbers, exactly
+
+
+def test_clean_by_columns_error_filter_raises_from_the_first_block(monkeypatch):
+    big = _big()
+    blocks = []
+    original = clean_kernel._clean_run
+    monkeypatch.setattr(clean_kernel, "_clean_run", lambda s, *a, **k: blocks.append(s.shape) or original(s, *a, **k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NimaskWarning)
+        filters = list(warnings.filters)
+        with pytest.raises(NimaskWarning, match=_NYQUIST):
+            columns.clean_by_columns(big, low_pass=0.4, t_r=2.0)
+        assert warnings.filters == filters
+    assert blocks == [(T, columns._CLEAN_BLOCK_ELEMENTS // T)]  # raised from the first block, the others never ran
+
+
+def test_clean_by_columns_still_importable_from_the_masker_base():
+    import nimask.maskers._base as base
+
+    assert base.clean_by_columns is columns.clean_by_columns
