@@ -1,4 +1,5 @@
-"""clean_by_columns (the masker's blocked, threaded clean) == one nimask.signal.clean call == nilearn."""
+"""clean_by_columns (the blocked, threaded clean; in nimask.signal._columns, still importable from
+nimask.signal._columns) == one nimask.signal.clean call == nilearn."""
 from __future__ import annotations
 
 import warnings
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 from _helpers import assert_oracle
 
-import nimask.maskers._base as base
+import nimask.signal._columns as base
+import nimask.signal._columns as columns
 from nimask.maskers import NiftiMasker
 from nimask.signal import clean
 
@@ -34,7 +36,7 @@ GRID = [
 @pytest.mark.parametrize("kwargs", GRID, ids=range(len(GRID)))
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_blocks_equal_one_clean_call(kwargs, n_threads, monkeypatch):
-    monkeypatch.setattr(base, "_CLEAN_BLOCK_ELEMENTS", 256 * T)  # 256-column blocks: 6 blocks
+    monkeypatch.setattr(columns, "_CLEAN_BLOCK_ELEMENTS", 256 * T)  # 256-column blocks: 6 blocks
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = clean(X, **kwargs)
@@ -44,7 +46,7 @@ def test_blocks_equal_one_clean_call(kwargs, n_threads, monkeypatch):
 
 
 def test_confounds_file_read_once_and_errors_surface(tmp_path, monkeypatch):
-    monkeypatch.setattr(base, "_CLEAN_BLOCK_ELEMENTS", 256 * T)
+    monkeypatch.setattr(columns, "_CLEAN_BLOCK_ELEMENTS", 256 * T)
     path = tmp_path / "conf.tsv"
     np.savetxt(path, CONF, delimiter="\t", header="a\tb\tc", comments="")
     kwargs = {"detrend": True, "standardize": "zscore_sample", "confounds": str(path)}
@@ -54,7 +56,7 @@ def test_confounds_file_read_once_and_errors_surface(tmp_path, monkeypatch):
 
 
 def test_warning_emitted_once(monkeypatch):
-    monkeypatch.setattr(base, "_CLEAN_BLOCK_ELEMENTS", 256 * T)
+    monkeypatch.setattr(columns, "_CLEAN_BLOCK_ELEMENTS", 256 * T)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         base.clean_by_columns(X.copy(), filter="cosine", high_pass=0.02, low_pass=0.1, t_r=2.0)
@@ -63,7 +65,7 @@ def test_warning_emitted_once(monkeypatch):
 
 def test_masker_with_blocks_matches_nilearn(monkeypatch):
     nl_maskers = pytest.importorskip("nilearn.maskers")
-    monkeypatch.setattr(base, "_CLEAN_BLOCK_ELEMENTS", 256 * T)
+    monkeypatch.setattr(columns, "_CLEAN_BLOCK_ELEMENTS", 256 * T)
     rng = np.random.default_rng(5)
     affine = np.diag([3.0, 3.0, 3.0, 1.0])
     img = nib.Nifti1Image((rng.standard_normal((12, 13, 14, T)) * 5 + 100).astype(np.float32), affine)

@@ -385,13 +385,6 @@ def pop_sessions(runs: Any, kwargs: dict, owner: str) -> Any:
     return runs
 
 
-def clean_by_columns(*args: Any, **kwargs: Any) -> np.ndarray:
-    """Moved to :func:`nimask.signal._columns.clean_by_columns` (kept importable here)."""
-    from ..signal._columns import clean_by_columns as impl
-
-    return impl(*args, **kwargs)
-
-
 def check_fov(reference: Any, what: str, others: list) -> None:
     """``resampling_target=None``: every ``(image, name)`` of ``others`` must be on ``reference``'s grid.
 

@@ -2,7 +2,9 @@
 
 The :func:`reported` decorator wraps a masker's public ``fit``, ``transform`` and
 ``fit_transform``. Around the outermost call (in the main thread, when ``reports`` is
-true) it records:
+true) it records, in a :class:`ReportLog` that ``fit`` / ``fit_transform`` create as the
+masker's ``_report_log`` and that ``transform`` updates in place (``transform`` adds no
+attribute; after a fit that recorded nothing it records nothing):
 
 * the warnings raised, which are then re-emitted unchanged (same category, message, file
   and line, through the caller's filters; a warning turned into an error still raises);
@@ -11,10 +13,15 @@ true) it records:
 * per transformed image: the output shape and at most :data:`MAX_COLUMNS` of its columns
   (evenly spaced, float32) for the carpet plot, and what confounds / censoring were given.
 
-Nothing is recorded inside worker threads (``catch_warnings`` is process-global).
+With ``reports=False`` (and inside worker threads, and inside an outer recorded call of
+the same masker) the method is called directly: no warning is caught or re-emitted and
+``warnings.filters`` is never touched. Recording swaps the process-wide filters for the
+duration of the outermost call only (``catch_warnings`` is process-global, hence main
+thread only).
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import os
@@ -33,6 +40,11 @@ __all__ = ["ReportLog", "RunRecord", "reported", "describe_source", "resolve_sou
 MAX_COLUMNS = 400  # columns kept per transformed image (300 volumes: 0.5 MB of float32)
 MAX_WARNINGS = 50
 _REGISTRIES: dict[str, dict] = {}  # "once per location" registries for the re-emitted warnings
+# ids of the maskers whose outermost recorded call is running (in this thread / context): their
+# inner public calls (fit_transform -> fit, transform) run directly. Kept off the instance:
+# transform must not add or remove attributes, and Multi* maskers transform from threads.
+_RECORDING: contextvars.ContextVar[frozenset] = contextvars.ContextVar("nimask_report_recording",
+                                                                       default=frozenset())
 
 
 # ------------------------------------------------------------------------------ sources
@@ -231,19 +243,30 @@ def _module_of(filename: str) -> str | None:
     return None  # warn_explicit then uses the file name without ".py", as for unknown files
 
 
-def _updated_log(log, stage: str, imgs, result, bound: dict, caught, seconds: float) -> ReportLog:
-    if stage != "transform" or log is None:
-        log = ReportLog()
-        if imgs is not None and stage != "transform":
-            log.fit_sources = describe_source(imgs)
-        if stage == "fit":
-            log.fit_seconds = seconds
-    else:
-        log.warnings = [w for w in log.warnings if w["stage"] in ("fit", "fit_transform")]
+def _fit_log(stage: str, imgs, result, bound: dict, caught, seconds: float) -> ReportLog:
+    """A new log for ``fit`` / ``fit_transform``."""
+    log = ReportLog()
+    if imgs is not None:
+        log.fit_sources = describe_source(imgs)
+    if stage == "fit":
+        log.fit_seconds = seconds
     log.add_warnings(stage, caught)
-    if stage != "fit" and imgs is not None:
+    if stage == "fit_transform" and imgs is not None:
         _record_runs(log, imgs, result, bound.get("confounds"), bound.get("sample_mask"), seconds)
     return log
+
+
+def _update_transform_log(log: ReportLog, imgs, result, bound: dict, caught, seconds: float) -> None:
+    """Replace the previous transform's runs and warnings in the existing log (in place)."""
+    log.warnings[:] = [w for w in log.warnings if w["stage"] in ("fit", "fit_transform")]
+    log.add_warnings("transform", caught)
+    if imgs is not None:
+        _record_runs(log, imgs, result, bound.get("confounds"), bound.get("sample_mask"), seconds)
+
+
+def _recording_failed(log: ReportLog, stage: str, exc: Exception) -> None:
+    log.warnings.append({"stage": stage, "category": type(exc).__name__,
+                         "message": f"report data could not be recorded: {exc}", "count": 1})
 
 
 def _calling(method, self, args, kwargs, caller):
@@ -275,34 +298,43 @@ def reported(stage: str) -> Callable:
 
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
-            if getattr(self, "_report_depth", 0) or threading.current_thread() is not threading.main_thread():
-                return method(self, *args, **kwargs)  # an outer call records (or a worker thread)
+            recording = _RECORDING.get()
+            if (
+                id(self) in recording  # an outer call of this masker records
+                or not getattr(self, "reports", True)  # no report: warnings and filters left alone
+                or threading.current_thread() is not threading.main_thread()
+                or (stage == "transform" and not isinstance(getattr(self, "_report_log", None), ReportLog))
+            ):
+                return method(self, *args, **kwargs)
             frame = sys._getframe(1)
             caller = (frame.f_code.co_filename, frame.f_lineno, frame.f_globals.get("__name__"))
             del frame
-            if not getattr(self, "reports", True):  # record nothing; keep the warnings' locations
-                result, caught = _calling(method, self, args, kwargs, caller)
-                _emit(caught, caller)
-                return result
             try:
                 bound = signature.bind(self, *args, **kwargs).arguments
             except TypeError:
                 return method(self, *args, **kwargs)  # the method raises its own error
             imgs = bound.get("imgs")
-            self._report_depth = 1
+            token = _RECORDING.set(recording | {id(self)})
             t0 = time.perf_counter()
             try:
                 result, caught = _calling(method, self, args, kwargs, caller)
             finally:
-                self._report_depth = 0
+                _RECORDING.reset(token)
             seconds = time.perf_counter() - t0
-            try:
-                log = _updated_log(getattr(self, "_report_log", None), stage, imgs, result, bound, caught, seconds)
-            except Exception as exc:  # a report problem never breaks fit/transform: the report says it
-                log = ReportLog()
-                log.warnings.append({"stage": stage, "category": type(exc).__name__,
-                                     "message": f"report data could not be recorded: {exc}", "count": 1})
-            self._report_log = log
+            if stage == "transform":  # the log of the fit, updated in place
+                log = self._report_log
+                try:
+                    _update_transform_log(log, imgs, result, bound, caught, seconds)
+                except Exception as exc:  # a report problem never breaks transform: the report says it
+                    log.runs = []
+                    _recording_failed(log, stage, exc)
+            else:
+                try:
+                    log = _fit_log(stage, imgs, result, bound, caught, seconds)
+                except Exception as exc:  # a report problem never breaks fit: the report says it
+                    log = ReportLog()
+                    _recording_failed(log, stage, exc)
+                self._report_log = log
             _emit(caught, caller)
             return result
 

@@ -1,8 +1,6 @@
 """``clean``: detrending, filtering, censoring, confound removal and standardisation of time series."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ..exceptions import ConfoundsError, NimaskDataWarning, NimaskWarning, ParameterError
@@ -11,6 +9,7 @@ from ._detrend import as_float, detrend as detrend_columns
 from ._detrend import psc_columns, resolve_standardize, zscore_columns
 from ._filters import apply_sos, butterworth_sos, check_t_r, cosine_drift, merge_cosine_drift
 from ._sample_mask import check_sample_masks, interpolate_mirrored
+from ._warn import silenced, warn
 
 _BUTTERWORTH_KWARGS = ("order", "padtype", "padlen")
 _EPS64 = np.finfo(np.float64).eps
@@ -81,6 +80,10 @@ def clean(
     an unknown ``butterworth__`` keyword; runs too short for the Butterworth padding.
     The memory use stays near the size of ``signals`` (blocked float64 temporaries).
     """
+    if kwargs.pop("_quiet", False):  # private: no nimask warning from this call (see _warn.py)
+        with silenced():
+            return clean(signals, runs, detrend, standardize, sample_mask, confounds, standardize_confounds,
+                         filter, low_pass, high_pass, t_r, ensure_finite, extrapolate, **kwargs)
     runs = _pop_sessions(runs, kwargs)
     owned = bool(kwargs.pop("_owned", False))  # private: the caller hands over ``signals`` (no copy)
     butterworth_kwargs = _butterworth_kwargs(kwargs)
@@ -92,7 +95,7 @@ def clean(
         )
     n_samples = signals.shape[0]
     if confounds is not None and not detrend and not standardize_confounds:
-        warnings.warn(
+        warn(
             "When confounds are provided, one must perform detrend and/or standardize confounds. "
             f"You provided detrend={detrend}, standardize_confounds={standardize_confounds}. "
             "If confounds were not standardized or demeaned before passing to signal.clean "
@@ -132,7 +135,7 @@ def _pop_sessions(runs, kwargs):
     if "sessions" not in kwargs:
         return runs
     sessions = kwargs.pop("sessions")
-    warnings.warn(
+    warn(
         "The 'sessions' parameter of clean is deprecated (nilearn renamed it 'runs'); use runs=.",
         FutureWarning, stacklevel=3,
     )
@@ -167,7 +170,7 @@ def _resolve_filter(filter, low_pass, high_pass, t_r):
         )
     if filter is False:
         if low_pass is not None or high_pass is not None:
-            warnings.warn(
+            warn(
                 "No filter type selected but cutoff frequency provided.Will not perform filtering.",
                 NimaskWarning, stacklevel=3,
             )
@@ -184,7 +187,8 @@ def _resolve_filter(filter, low_pass, high_pass, t_r):
     if low_pass is None and high_pass is None:
         return False
     check_t_r(t_r, purpose="butterworth filtering")
-    butterworth_sos(1.0 / t_r, low_pass=low_pass, high_pass=high_pass)  # validates the cut-offs early
+    with silenced():  # validates the cut-offs early; each run's filter gives the warnings (as nilearn)
+        butterworth_sos(1.0 / t_r, low_pass=low_pass, high_pass=high_pass)
     return "butterworth"
 
 
@@ -220,7 +224,7 @@ def _clean_run(
             )
     if filter == "cosine":
         if low_pass is not None:
-            warnings.warn("low_pass is not implemented for filter='cosine'", NimaskWarning, stacklevel=3)
+            warn("low_pass is not implemented for filter='cosine'", NimaskWarning, stacklevel=3)
         drift = cosine_drift(high_pass, t_r, n)
         if drift is not None:
             confounds = merge_cosine_drift(drift, confounds)
@@ -262,7 +266,7 @@ def _standardize(signals, standardize, mean_before):
     if standardize is None:
         return signals
     if signals.shape[0] == 1:
-        warnings.warn(
+        warn(
             "Standardization of 3D signal has been requested but would lead to zero values. Skipping.",
             NimaskDataWarning, stacklevel=4,
         )

@@ -1,11 +1,10 @@
 """Float conversion, linear detrending and column standardisation (float32 stays float32)."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ..exceptions import NimaskDataWarning, ParameterError
+from ._warn import warn
 
 _EPS64 = np.finfo(np.float64).eps
 # Elements per block when a temporary of shape (n_samples, block) is needed (8 MB in float64).
@@ -54,7 +53,7 @@ def detrend(signals: np.ndarray, *, copy: bool = True) -> np.ndarray:
         squeeze = False
     n = signals.shape[0]
     if n == 1:
-        warnings.warn(
+        warn(
             "Detrending of 3D signal has been requested but would lead to zero values. Skipping.",
             NimaskDataWarning, stacklevel=2,
         )
@@ -96,7 +95,7 @@ def psc_columns(signals: np.ndarray) -> np.ndarray:
     signals *= 100
     if invalid.any():
         signals[:, invalid] = 0
-        warnings.warn(
+        warn(
             f"psc standardization strategy is meaningless for features that have a mean of 0. "
             f"These time series are set to 0 ({int(invalid.sum())} of {invalid.size} features).",
             NimaskDataWarning, stacklevel=3,
@@ -115,7 +114,7 @@ def resolve_standardize(standardize):
     Booleans give nilearn's FutureWarning (True means "zscore_sample", False means None).
     """
     if isinstance(standardize, (bool, np.bool_)):
-        warnings.warn(
+        warn(
             "boolean values for 'standardize' will be deprecated in nilearn 0.15.0. "
             "Use 'zscore_sample' instead of 'True' or use 'None' instead of 'False'.",
             FutureWarning, stacklevel=3,
@@ -130,7 +129,7 @@ def resolve_standardize(standardize):
 
 
 def _warn_one_sample() -> None:
-    warnings.warn(
+    warn(
         "Standardization of 3D signal has been requested but would lead to zero values. Skipping.",
         NimaskDataWarning, stacklevel=3,
     )

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 
 import numpy as np
 
 from ..exceptions import NimaskWarning, ParameterError
 from ._detrend import column_blocks
+from ._warn import warn
 
 _EPS32 = float(np.finfo(np.float32).eps)
 MAX_PLAUSIBLE_T_R = 100.0  # seconds; larger values are almost surely milliseconds
@@ -61,7 +61,7 @@ def _clamp_cutoff(name: str, kind: str, value: float, nyquist: float) -> float:
     """Bring a cut-off inside (0, Nyquist) with nilearn's warnings and values."""
     if value >= nyquist:
         new = nyquist * (1 - _EPS32 * 10)
-        warnings.warn(
+        warn(
             f"The frequency specified for the {kind} pass filter is too high to be handled by a "
             f"digital filter (superior to Nyquist frequency). It has been lowered to {new} "
             f"(Nyquist frequency). ({name}={value!r})",
@@ -70,7 +70,7 @@ def _clamp_cutoff(name: str, kind: str, value: float, nyquist: float) -> float:
         return new
     if value < 0:
         new = nyquist * _EPS32
-        warnings.warn(
+        warn(
             f"The frequency specified for the {kind} pass filter is too low to be handled by a "
             f"digital filter (must be non-negative). It has been set to eps: {new}. ({name}={value!r})",
             NimaskWarning, stacklevel=4,
@@ -103,7 +103,7 @@ def butterworth_sos(sampling_rate: float, low_pass=None, high_pass=None, order: 
         high_pass = _clamp_cutoff("high_pass", "high", high_pass, nyquist)
     if low_pass is not None and high_pass is not None:
         if low_pass == high_pass:
-            warnings.warn(
+            warn(
                 f"The filter band is empty after bringing the cut-offs inside (0, Nyquist): "
                 f"high_pass = low_pass = {low_pass}. No filtering is done.",
                 NimaskWarning, stacklevel=3,
@@ -212,13 +212,13 @@ def cosine_drift(high_pass: float, t_r: float, n_samples: int) -> np.ndarray | N
     n_times = np.arange(n_samples)
     order = int(min(n_samples - 1, np.floor(2 * n_samples * high_pass * dt)))
     if high_pass * dt >= 0.5:
-        warnings.warn(
+        warn(
             f"High-pass filter will span all accessible frequencies and saturate the design matrix. "
             f"You may want to reduce the high_pass value. The provided value is {high_pass} Hz",
             NimaskWarning, stacklevel=3,
         )
     if order <= 0:
-        warnings.warn(
+        warn(
             f"Cosine filter was not created. The time series might be too short or the high pass "
             f"filter is not suitable for the data (high_pass={high_pass}, t_r={t_r}, "
             f"n_samples={n_samples}).",
@@ -238,7 +238,7 @@ def merge_cosine_drift(drift: np.ndarray, confounds: np.ndarray | None) -> np.nd
         corr = np.corrcoef(stacked.T)
     np.fill_diagonal(corr, 0)
     if (corr[: drift.shape[1]] > 0.9).any():
-        warnings.warn(
+        warn(
             "Cosine filter was not created: the confounds already contain regressors highly "
             "correlated (r > 0.9) with cosine drift terms, so the user-provided confounds are used.",
             NimaskWarning, stacklevel=3,

@@ -1,0 +1,38 @@
+"""The warnings of :mod:`nimask.signal`, which a caller can silence for its own call only.
+
+:func:`clean_by_columns <nimask.signal._columns.clean_by_columns>` cleans blocks of columns
+with the same parameters: the first block gives the warnings, the other blocks would repeat
+them. Silencing them with ``warnings.catch_warnings`` would swap the process-wide filters
+(other threads lose or gain warnings meanwhile); instead ``clean(..., _quiet=True)`` sets a
+context variable, local to the running thread (or task), that :func:`warn` reads. Warnings
+of other libraries (NumPy, SciPy) are not affected.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import warnings
+from typing import Iterator
+
+__all__ = ["warn", "silenced"]
+
+_SILENT: contextvars.ContextVar[bool] = contextvars.ContextVar("nimask_signal_silent", default=False)
+
+
+def warn(message: str, category: type[Warning], stacklevel: int = 1) -> None:
+    """``warnings.warn(message, category, stacklevel)`` (same location), unless silenced here."""
+    if not _SILENT.get():
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
+
+
+@contextlib.contextmanager
+def silenced(active: bool = True) -> Iterator[None]:
+    """Within the block (in this thread / context only), :func:`warn` emits nothing."""
+    if not active:
+        yield
+        return
+    token = _SILENT.set(True)
+    try:
+        yield
+    finally:
+        _SILENT.reset(token)
