@@ -34,6 +34,7 @@ import numpy as np
 from .atlases import AtlasSpec, prepare_extractor
 from .atomic import atomic_write_text
 from .bids import BoldRun
+from .interrupt import raise_if_stopping
 from .strategies import Strategy, read_confounds_tsv, select_confounds
 
 __all__ = ["RunTask", "run_task", "output_paths", "sha256_file"]
@@ -203,6 +204,7 @@ def extract_run(task: RunTask) -> dict:
         try:
             with collecting("batch extraction", "inside the regions"):
                 for item in prefetched(iter_volume_chunks(img), depth=2):
+                    raise_if_stopping()  # SIGINT / SIGTERM (catalogue B5): stop between chunks
                     for acc in accumulators:
                         acc.add(item)
             raw = [acc.result() for acc in accumulators]
@@ -225,6 +227,7 @@ def extract_run(task: RunTask) -> dict:
                 atomic_write_text(os.path.join(root, rel), _tsv(ex.coverage))
                 written[rel] = None
                 for s, (conf, sample_mask) in zip(task.strategies, denoise):
+                    raise_if_stopping()  # before the next outputs; the written ones are removed below
                     signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img)
                     rel = paths[f"{spec.name}/{s.label}"]
                     atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex.names)))
