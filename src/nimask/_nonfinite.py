@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ._warnings import find_stack_level
 from .exceptions import NimaskNonFiniteWarning
 
 __all__ = ["zero_nonfinite", "count_nonfinite_img", "note", "collecting", "warn_nonfinite"]
@@ -58,7 +59,7 @@ def warn_nonfinite(n_bad: int, where: str, what: str = "inside the mask", stackl
     if n_bad:
         warnings.warn(
             f"{where}: {n_bad} NaN/inf values {what} were set to 0.",
-            NimaskNonFiniteWarning, stacklevel=stacklevel + 1,
+            NimaskNonFiniteWarning, stacklevel=find_stack_level(),
         )
 
 
@@ -70,7 +71,7 @@ def note(n_bad: int, where: str, what: str = "inside the regions") -> None:
     if stack:
         stack[-1] += n_bad
     else:
-        warn_nonfinite(n_bad, where, what, stacklevel=3)
+        warn_nonfinite(n_bad, where, what, stacklevel=find_stack_level())
 
 
 @contextlib.contextmanager
@@ -85,4 +86,4 @@ def collecting(where: str, what: str = "inside the regions") -> Iterator[None]:
     except BaseException:
         stack.pop()
         raise
-    warn_nonfinite(stack.pop(), where, what, stacklevel=4)
+    warn_nonfinite(stack.pop(), where, what, stacklevel=find_stack_level())

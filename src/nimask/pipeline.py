@@ -23,7 +23,7 @@ no intermediate chunk.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -84,6 +84,7 @@ def stream(
     smoothing_fwhm: float | None = None,
     chunk_size: int | None = None,
     label: str = "extraction",
+    after_chunk: Callable[[], None] | None = None,
 ) -> list[np.ndarray]:
     """Signals ``(T, n_columns)`` of a 3D/4D image for each operator, reading it once.
 
@@ -98,6 +99,9 @@ def stream(
         Volumes per chunk (default: about 8 MB of stored data).
     label : str
         Names the computation in the non-finite warning (e.g. ``"NiftiMasker.transform"``).
+    after_chunk : callable or None
+        Called after each chunk (the batch checks there for a stop request; an exception it
+        raises ends the stream).
 
     Returns
     -------
@@ -121,7 +125,7 @@ def stream(
     n_vol = img.shape[3] if len(img.shape) == 4 else 1
     where = " and ".join(dict.fromkeys(op.nonfinite_where for op in operators))
     if (
-        not resample and smoothing_fwhm is None and len(operators) == 1
+        after_chunk is None and not resample and smoothing_fwhm is None and len(operators) == 1
         and getattr(first, "mask", None) is not None and not isinstance(img.dataobj, np.ndarray)
     ):
         from ._nifti_io import gather_masked
@@ -129,7 +133,8 @@ def stream(
         values = gather_masked(img, first.mask, chunk_size=chunk_size, ensure_finite=False).reshape(n_vol, -1)
         warn_nonfinite(zero_nonfinite(values), label, where, stacklevel=3)
         return [first.reduce(values)]
-    return _Streamer(img, operators, shape, affine, resample, smoothing_fwhm, chunk_size, n_vol).run(label, where)
+    streamer = _Streamer(img, operators, shape, affine, resample, smoothing_fwhm, chunk_size, n_vol)
+    return streamer.run(label, where, after_chunk)
 
 
 class _Streamer:
@@ -153,7 +158,7 @@ class _Streamer:
         self.outputs: list = [None] * len(operators)
         self.pending: list = [[] for _ in operators]
 
-    def run(self, label: str, where: str) -> list[np.ndarray]:
+    def run(self, label: str, where: str, after_chunk: Callable[[], None] | None) -> list[np.ndarray]:
         from ._nifti_io import iter_volume_chunks
 
         pointwise = all(op.pointwise for op in self.ops)
@@ -174,6 +179,8 @@ class _Streamer:
         try:
             for t0, chunk in chunks:
                 self._one_chunk(t0, chunk, one_pass_clip, pool)
+                if after_chunk is not None:
+                    after_chunk()
             for i in range(len(self.ops)):
                 self._flush(i)
         finally:

@@ -96,6 +96,12 @@ def _check_and_resume(data, out: Path, reference: dict, proc, err: str, sig: int
     for rec in done:  # the finished runs' outputs are complete
         for rel in rec["outputs"]:
             assert got[rel] == reference[rel]
+    runs: dict[str, set] = {}
+    for rel in reference:
+        if "_atlas-" in rel:
+            runs.setdefault(rel.split("_atlas-")[0], set()).add(rel)
+    for run, rels in runs.items():  # every run left all its outputs or none (one cut short removed its own)
+        assert not (rels & set(got)) or rels <= set(got), (run, sorted(rels - set(got)))
     rerun = subprocess.run([sys.executable, "-m", "nimask", *_argv(data, out, "-v")], env=ENV,
                            capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0, rerun.stderr
@@ -146,20 +152,217 @@ def test_sigterm_with_dask_cancels_the_queued_runs(tree, tmp_path):
     _check_and_resume(data, out, reference, proc, err, signal.SIGTERM)
 
 
-def test_a_signal_whose_exception_was_swallowed_still_stops_the_batch():
-    """The handler's exception can be lost (a signal landing in a __del__); check() raises it again."""
-    import signal as _signal
+# The CLI, with the job's _tsv patched: during run 2 (after its first output is written) the main
+# thread waits in threading.Condition.wait while another thread sends SIGTERM to the process.
+_WAIT_SCRIPT = """
+import os, signal, sys, threading, time
+import nimask.batch.job as job
+
+real, calls = job._tsv, []
+
+
+def main_thread_waits():
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    return frame is not None and frame.f_code.co_name == "wait" and frame.f_code.co_filename == threading.__file__
+
+
+def tsv(table):
+    calls.append(1)
+    if len(calls) == int(os.environ["NIMASK_TEST_AT"]):
+        event = threading.Event()
+
+        def kick():
+            deadline = time.monotonic() + 30
+            while not main_thread_waits() and time.monotonic() < deadline:
+                time.sleep(0.001)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)
+            event.set()
+
+        threading.Thread(target=kick).start()
+        try:
+            assert event.wait(60)  # Event.wait -> threading.Condition.wait
+        except BaseException as exc:
+            print(f"RAISED IN WAIT: {exc!r}", file=sys.stderr)
+            raise
+        print("WAIT RETURNED", file=sys.stderr)
+    return real(table)
+
+
+job._tsv = tsv
+from nimask.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow  # a CLI process and its rerun
+def test_a_signal_during_condition_wait_raises_nothing_there_and_the_run_leaves_no_output(tree, tmp_path):
+    """The handler only records the signal: the wait returns normally, the run stops at its next check
+    point (removing the output it had written), the batch exits 143 and the same command resumes."""
+    data, _, reference = tree
+    out = tmp_path / "o"
+    per_run = 2 * (1 + 2)  # 2 atlases x (coverage + 2 strategies) tables
+    proc = subprocess.run([sys.executable, "-c", _WAIT_SCRIPT, *_argv(data, out)],
+                          env=dict(ENV, NIMASK_TEST_AT=str(per_run + 2)), capture_output=True, text=True, timeout=180)
+    err = proc.stderr
+    assert "WAIT RETURNED" in err and "RAISED IN WAIT" not in err, err
+    assert proc.returncode == 143, err
+    done = _done_records(out)
+    assert len(done) == 1, err
+    written = {k for k in _outputs(out) if k.startswith("sub-")}
+    assert written == set(done[0]["outputs"])  # run 2 left none of its outputs
+    _check_and_resume(data, out, reference, subprocess.CompletedProcess([], 143), err, signal.SIGTERM)
+
+
+def test_the_handler_only_records_the_signal():
+    """Nothing is raised where the signal lands; check() / raise_if_stopping() raise at safe points."""
+    import threading
+
+    from nimask.batch.interrupt import Interrupter, raise_if_stopping
+    from nimask.exceptions import BatchInterrupted
+
+    old = signal.getsignal(signal.SIGTERM)
+    stop = Interrupter()
+    with stop:
+        raise_if_stopping()  # no signal yet: nothing raised
+        signal.raise_signal(signal.SIGTERM)  # the handler raises nothing
+        signal.raise_signal(signal.SIGINT)  # ignored: the batch is already stopping
+        assert stop.signum == signal.SIGTERM
+        with pytest.raises(BatchInterrupted) as info:
+            raise_if_stopping()
+        assert info.value.signum == signal.SIGTERM and info.value.exit_code == 143
+        with pytest.raises(BatchInterrupted):
+            stop.check()
+        errors = []
+
+        def in_a_thread():  # a thread other than the main one is never stopped by raise_if_stopping
+            try:
+                raise_if_stopping()
+            except BaseException as exc:  # pragma: no cover - the failure reported below
+                errors.append(exc)
+
+        t = threading.Thread(target=in_a_thread)
+        t.start()
+        t.join()
+        assert errors == []
+    assert signal.getsignal(signal.SIGTERM) is old
+    raise_if_stopping()  # outside the Interrupter: nothing raised
+    Interrupter().check()
+
+
+def test_a_signal_landing_in_condition_wait_raises_nothing_there():
+    """The catalogue-B5 flake: a handler's exception landing in threading.Condition.wait ("release unlocked
+    lock"). Now the wait returns normally and the signal is raised by check() afterwards."""
+    import threading
 
     from nimask.batch.interrupt import Interrupter
     from nimask.exceptions import BatchInterrupted
 
+    cond = threading.Condition()
+    state = {"go": False}
+
+    def kick():
+        main = threading.main_thread().ident
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            frame = sys._current_frames().get(main)
+            if frame is not None and frame.f_code.co_name == "wait" and frame.f_code.co_filename == threading.__file__:
+                break
+            time.sleep(0.001)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+        with cond:
+            state["go"] = True
+            cond.notify_all()
+
     stop = Interrupter()
     with stop:
-        try:
-            _signal.raise_signal(_signal.SIGTERM)
-        except BatchInterrupted:
-            pass  # what "Exception ignored in __del__" amounts to
+        t = threading.Thread(target=kick)
+        t.start()
+        with cond:
+            assert cond.wait_for(lambda: state["go"], timeout=60)  # no exception from the wait
+        t.join()
+        assert stop.signum == signal.SIGINT
         with pytest.raises(BatchInterrupted) as info:
             stop.check()
-    assert info.value.signum == _signal.SIGTERM and info.value.exit_code == 143
-    Interrupter().check()  # no signal: nothing raised
+    assert info.value.exit_code == 130
+
+
+def _in_a_worker(target, *args) -> int:
+    """Run ``target(*args)`` in a forked process set up as a pool worker; return its exit code."""
+    import multiprocessing as mp
+
+    from nimask.batch.interrupt import worker_init
+
+    def child():
+        worker_init()
+        target(*args)
+        os._exit(0)
+
+    p = mp.get_context("fork").Process(target=child)
+    p.start()
+    p.join(60)
+    assert p.exitcode is not None
+    return p.exitcode
+
+
+def _worker_run_sigterm_at(task, at: int) -> None:
+    import nimask.batch.job as job
+    from nimask.batch.interrupt import run_in_worker
+
+    real, calls = job._tsv, []
+
+    def tsv(table):
+        calls.append(1)
+        if len(calls) == at:  # after some outputs of the run are written
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(table)
+
+    job._tsv = tsv
+    run_in_worker(task)
+
+
+@pytest.mark.parametrize("at", [2, 5])
+def test_a_pool_worker_sent_sigterm_mid_run_removes_the_run_outputs_and_exits(tree, tmp_path, at):
+    from nimask.batch import parse_atlas, parse_strategy
+    from nimask.batch.bids import find_runs
+    from nimask.batch.runner import plan_tasks
+
+    data, _, _ = tree
+    out = tmp_path / "o"
+    task = plan_tasks(find_runs(str(data["root"]))[:1], [parse_atlas(f"{data['labels']},lut={data['lut']}"),
+                      parse_atlas(str(data["maps"]))], [parse_strategy("motion24+wm_csf"),
+                      parse_strategy("motion6+scrub0.5")], str(out))[0]
+    assert _in_a_worker(_worker_run_sigterm_at, task, at) == 143
+    assert [p for p in out.rglob("*") if p.is_file()] == []  # neither outputs nor temporary files
+
+
+def _idle_worker_sigterm() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+
+
+def _stuck_worker_sigterm(tmp: str) -> None:
+    import nimask.batch.interrupt as interrupt
+    import nimask.batch.job as job
+    from nimask.batch.atomic import IN_PROGRESS
+
+    interrupt.WORKER_GRACE_S = 0.2
+
+    def stuck(task):  # a write in progress that never reaches a check point
+        IN_PROGRESS.add(tmp)
+        Path(tmp).write_text("partial")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+
+    job.run_task = stuck
+    interrupt.run_in_worker(None)
+
+
+def test_an_idle_pool_worker_exits_at_once_and_a_stuck_one_after_its_grace_time(tmp_path):
+    t0 = time.monotonic()
+    assert _in_a_worker(_idle_worker_sigterm) == 143
+    tmp = tmp_path / f".x.tsv.1{TMP_SUFFIX}"
+    assert _in_a_worker(_stuck_worker_sigterm, str(tmp)) == 143
+    assert not tmp.exists()  # the grace timer removed the write in progress
+    assert time.monotonic() - t0 < 20

@@ -34,6 +34,7 @@ import numpy as np
 from .atlases import AtlasSpec, prepare_extractor
 from .atomic import atomic_write_text
 from .bids import BoldRun
+from .interrupt import raise_if_stopping
 from .strategies import Strategy, read_confounds_tsv, select_confounds
 
 __all__ = ["RunTask", "run_task", "output_paths", "sha256_file"]
@@ -197,7 +198,8 @@ def extract_run(task: RunTask) -> dict:
         t_fit = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        raw = stream(img, [ex.op for ex in extractors], label="batch extraction")
+        # SIGINT / SIGTERM (catalogue B5): the stream stops between chunks
+        raw = stream(img, [ex.op for ex in extractors], label="batch extraction", after_chunk=raise_if_stopping)
         t_read = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -214,6 +216,7 @@ def extract_run(task: RunTask) -> dict:
                 atomic_write_text(os.path.join(root, rel), _tsv(ex.coverage))
                 written[rel] = None
                 for s, (conf, sample_mask) in zip(task.strategies, denoise):
+                    raise_if_stopping()  # before the next outputs; the written ones are removed below
                     signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img)
                     rel = paths[f"{spec.name}/{s.label}"]
                     atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex.names)))

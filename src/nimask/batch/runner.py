@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from ..exceptions import BatchInterrupted, OutputExistsError, ParameterError
 from .atlases import AtlasSpec
 from .atomic import atomic_write_text, remove_stale_temporaries
 from .bids import BoldRun, find_runs
-from .interrupt import Interrupter, run_in_worker, stop_processes, worker_init
+from .interrupt import POLL_S, Interrupter, run_in_worker, stop_processes, worker_init
 from .job import RunTask, output_paths, run_task
 from .manifest import Manifest, file_fingerprint, task_key
 from .strategies import Strategy
@@ -166,20 +167,37 @@ def _log_above_bar():
             h.setStream(stream)
 
 
-def _execute(tasks, n_jobs: int, client):
+def _as_completed(futures, check):
+    """Yield ``futures`` (concurrent.futures or distributed) as they complete, calling ``check``
+    at least every :data:`~nimask.batch.interrupt.POLL_S` s meanwhile (it raises to stop)."""
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    for fut in futures:
+        fut.add_done_callback(done.put)
+    for _ in range(len(futures)):
+        while True:
+            check()
+            try:
+                fut = done.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            break
+        yield fut
+
+
+def _execute(tasks, n_jobs: int, client, check=lambda: None):
     """Yield the records of ``tasks`` as they complete.
 
+    ``check`` is called between results and while waiting for them (every
+    :data:`~nimask.batch.interrupt.POLL_S` s); it raises to stop the batch (a recorded signal).
     If the consumer stops early (an interrupt, an error), the queued tasks are cancelled and
     the local workers stopped; a task already running on a Dask worker cannot be stopped and
     finishes there (its writes are atomic, and the next run redoes it).
     """
     if client is not None:
-        from distributed import as_completed
-
         futures = [client.submit(run_task, t, key=f"nimask-run-{t.key}", pure=False) for t in tasks]
         by_key = {f.key: t for f, t in zip(futures, tasks)}
         try:
-            for fut in as_completed(futures):
+            for fut in _as_completed(futures, check):
                 try:
                     yield fut.result()
                 except Exception as exc:  # the worker died (killed, out of memory)
@@ -189,19 +207,20 @@ def _execute(tasks, n_jobs: int, client):
             client.cancel([f for f in futures if not f.done()])
             raise
         return
-    if n_jobs == 1:
+    if n_jobs == 1:  # the runs execute here; extract_run stops at its own check points
         for t in tasks:
+            check()
             yield run_task(t)
         return
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed as cf_completed
+    from concurrent.futures import ProcessPoolExecutor
 
     ctx = mp.get_context("forkserver")
     before = set(mp.active_children())
     pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=worker_init)
     try:
         futures = {pool.submit(run_in_worker, t): t for t in tasks}
-        for fut in cf_completed(futures):
+        for fut in _as_completed(list(futures), check):
             try:
                 yield fut.result()
             except Exception as exc:  # BrokenProcessPool: a worker died
@@ -374,20 +393,20 @@ def extract_batch(
             redirect = _log_above_bar()
         stop = Interrupter()
         try:
+            # A signal is only recorded (stop.signum); it stops the batch where stop.check() or the
+            # job's raise_if_stopping() is called, never inside the bookkeeping below.
             with stop, redirect:
-                with stop.hold():
-                    for rec in refused:
-                        record(rec)
-                    # claim the outputs of the runs about to start (see Manifest.owns)
-                    manifest.append([{"status": "started", "run": t.run.bold, "key": t.key,
-                                      "fingerprint": t.fingerprint} for t in pending])
-                with contextlib.closing(_execute(pending, n_jobs, client)) as results:
+                for rec in refused:
+                    record(rec)
+                # claim the outputs of the runs about to start (see Manifest.owns)
+                manifest.append([{"status": "started", "run": t.run.bold, "key": t.key,
+                                  "fingerprint": t.fingerprint} for t in pending])
+                with contextlib.closing(_execute(pending, n_jobs, client, stop.check)) as results:
                     for rec in results:
-                        with stop.hold():
-                            record(rec)
-                            if bar is not None:
-                                bar.set_postfix(failed=len(summary.failed), refresh=False)
-                                bar.update(1)
+                        record(rec)
+                        if bar is not None:
+                            bar.set_postfix(failed=len(summary.failed), refresh=False)
+                            bar.update(1)
                         stop.check()
                 stop.check()  # never report a finished batch after a signal
         except BatchInterrupted as exc:

@@ -22,6 +22,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
+from .._warnings import find_stack_level
 from .._niimg import check_header_t_r, check_niimg
 from ..exceptions import DimensionError, MaskError, NimaskDataWarning, ParameterError
 from ..reporting._record import reported
@@ -84,7 +85,7 @@ def binarised_mask(mask_img: Any, *, param: str = "mask_img") -> Any:
         if n_bad:
             warnings.warn(
                 f"'{param}' has {n_bad} NaN/inf values; they are treated as outside the mask (0).",
-                NimaskDataWarning, stacklevel=3,
+                NimaskDataWarning, stacklevel=find_stack_level(),
             )
             data = np.where(bad, 0, data)
     values = np.unique(data)
@@ -285,7 +286,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             warnings.warn(
                 "boolean values for 'standardize' will be deprecated in nilearn 0.15.0. Use "
                 "'zscore_sample' instead of 'True' or use 'None' instead of 'False'.",
-                FutureWarning, stacklevel=3,
+                FutureWarning, stacklevel=find_stack_level(),
             )
 
     # ---- outputs -------------------------------------------------------------------------
@@ -322,7 +323,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             )
         if X.dtype == bool:
             target = np.dtype(np.int32) if self.dtype is None else self._output_dtype(np.int32)
-            warnings.warn(f"Casting boolean input to {target}.", UserWarning, stacklevel=3)
+            warnings.warn(f"Casting boolean input to {target}.", UserWarning, stacklevel=find_stack_level())
         else:
             target = X.dtype if self.dtype is None else self._output_dtype(X.dtype)
         if target == np.int64:  # nibabel refuses int64 images: int32 when the values fit, else float64
@@ -373,7 +374,7 @@ def pop_sessions(runs: Any, kwargs: dict, owner: str) -> Any:
         sessions = kwargs.pop("sessions")
         warnings.warn(
             f"{owner}: 'sessions' is the old name of 'runs' (renamed in nilearn 0.8); use runs=.",
-            DeprecationWarning, stacklevel=3,
+            DeprecationWarning, stacklevel=find_stack_level(),
         )
         if runs is not None and sessions is not None:
             raise ParameterError(f"{owner}: give 'runs' or its old name 'sessions', not both.", param="sessions")

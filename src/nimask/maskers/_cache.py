@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from ..exceptions import ParameterError
 
 __all__ = ["fingerprint", "cached_call", "check_cache_location", "sweep_stale_temps", "STALE_TEMP_SECONDS", "make_memory",
@@ -223,7 +224,7 @@ def _report_failed_write(location: str, failures: list[str] | None) -> None:
         f"The result could not be written to the cache {location!r} ({reason}); it was computed "
         f"and returned, but will be recomputed next time. Free space or raise the file size limit "
         f"to cache it ({removed} partial file(s) removed).",
-        NimaskCacheWarning, stacklevel=4,
+        NimaskCacheWarning, stacklevel=find_stack_level(),
     )
 
 
@@ -259,13 +260,13 @@ def cached_call(memory, key: Any, compute: Callable[[], Any]) -> Any:
                 warnings.warn(
                     f"A corrupted cache entry in {memory.location!r} failed its checksum; it was "
                     f"recomputed and rewritten (the stored result was not used).",
-                    NimaskCacheWarning, stacklevel=3,
+                    NimaskCacheWarning, stacklevel=find_stack_level(),
                 )
                 entry = func.call(full_key, compute)[0]
             elif unreadable.seen:
                 warnings.warn(
                     f"An unreadable cache entry in {memory.location!r} was recomputed and rewritten.",
-                    NimaskCacheWarning, stacklevel=3,
+                    NimaskCacheWarning, stacklevel=find_stack_level(),
                 )
         if failures or not func.check_call_in_cache(full_key, compute):
             _report_failed_write(memory.location, failures)
@@ -333,14 +334,14 @@ def make_memory(memory: Any, memory_level: int) -> tuple[Any, int]:
     if mem.location is not None and level == 0:
         warnings.warn(
             "memory_level is currently set to 0 but a Memory object has been provided. Setting memory_level to 1.",
-            UserWarning, stacklevel=5,
+            UserWarning, stacklevel=find_stack_level(),
         )
         level = 1
     elif mem.location is None and level > 1:
         warnings.warn(
             f"Caching has been enabled (memory_level = {level}) but no Memory object or path has been provided "
             "(parameter memory). Caching deactivated.",
-            UserWarning, stacklevel=5,
+            UserWarning, stacklevel=find_stack_level(),
         )
     return mem, level
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from .._niimg import _check_same_fov_list, check_niimg, is_niimg_like, same_fov
 from ..exceptions import ConfoundsError, DimensionError, NimaskGeometryWarning, SampleMaskError
 from ..reporting._record import reported
@@ -106,7 +107,7 @@ class MultiImagesMixin:
                 continue
             if not warned:
                 warnings.warn("Affine is different across subjects. Realignment on first subject affine forced",
-                              NimaskGeometryWarning, stacklevel=4)
+                              NimaskGeometryWarning, stacklevel=find_stack_level())
                 warned = True
             out.append(resample_img(img, target_affine=loaded[0].affine, target_shape=loaded[0].shape[:3]))
         return out

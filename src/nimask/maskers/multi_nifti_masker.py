@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from .._niimg import is_niimg_like
 from ..reporting._record import reported
 from ._base import pop_sessions
@@ -97,7 +98,7 @@ class MultiNiftiMasker(MultiImagesMixin, NiftiMasker, auto_wrap_output_keys=None
         if self.mask_strategy == "template":
             warnings.warn(
                 "Masking strategy 'template' is deprecated. Please use 'whole-brain-template' instead.",
-                DeprecationWarning, stacklevel=5,
+                DeprecationWarning, stacklevel=find_stack_level(),
             )
             from ..masking import compute_brain_mask
 

@@ -50,6 +50,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from .._niimg import check_niimg, same_fov
 from ..exceptions import AtlasError, NimaskGeometryWarning, ParameterError
 from ..pipeline import needs_resampling
@@ -188,7 +189,7 @@ class NiftiLabelsMasker(BaseMasker):
                              param="labels_img")
         if self.keep_masked_labels:
             warnings.warn("'keep_masked_labels' is deprecated (nilearn 0.15 removes it); regions removed by the "
-                          "mask give all-zero columns.", FutureWarning, stacklevel=4)
+                          "mask give all-zero columns.", FutureWarning, stacklevel=find_stack_level())
         bg = self.background_label
         labels_img = check_niimg(self.labels_img)
         if len(labels_img.shape) == 4 and labels_img.shape[3] == 1:
@@ -260,14 +261,14 @@ class NiftiLabelsMasker(BaseMasker):
         elif target == "labels":
             if needs_resampling(img, op.shape, op.affine):
                 warnings.warn("Resampling images at transform time (the data grid differs from the labels grid)...",
-                              NimaskGeometryWarning, stacklevel=4)
+                              NimaskGeometryWarning, stacklevel=find_stack_level())
         elif needs_resampling(img, op.shape, op.affine):
             warnings.warn("Resampling labels at transform time... The data grid differs from the grid the labels "
                           "were fitted on; fit the masker on these images to avoid it.",
-                          NimaskGeometryWarning, stacklevel=4)
+                          NimaskGeometryWarning, stacklevel=find_stack_level())
             mask_img = self.mask_img_
             if mask_img is not None:
-                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning, stacklevel=4)
+                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning, stacklevel=find_stack_level())
                 mask_img = resample_like(mask_img, img, "nearest")
             return self._prepare(resample_labels(self.labels_img_, img), mask_img)
         return op

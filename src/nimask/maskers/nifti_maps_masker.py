@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from .._niimg import check_niimg, same_fov
 from ..exceptions import AtlasError, DimensionError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 from ..regions._maps import MapsOperator, NonFiniteMaps, check_no_overlap, maps_array, prepare_maps, signals_to_array
@@ -115,7 +116,7 @@ class NiftiMapsMasker(BaseMasker):
                              param="maps_img")
         if self.keep_masked_maps:
             warnings.warn("'keep_masked_maps' is deprecated (nilearn 0.15 removes it); maps outside the mask "
-                          "give zero columns.", FutureWarning, stacklevel=4)
+                          "give zero columns.", FutureWarning, stacklevel=find_stack_level())
         raw = check_niimg(self.maps_img)
         if len(raw.shape) not in (3, 4):
             raise DimensionError(len(raw.shape), 4, f"maps_img must be a 3D or 4D image (one map per volume), "
@@ -126,7 +127,7 @@ class NiftiMapsMasker(BaseMasker):
             if n_values > 2:
                 warnings.warn(f"maps_img is a 3D integer image with {n_values} distinct values: it looks like a "
                               "labels atlas (use NiftiLabelsMasker); here it is used as ONE weighted map.",
-                              NimaskDataWarning, stacklevel=4)
+                              NimaskDataWarning, stacklevel=find_stack_level())
         mask_img = None if self.mask_img is None else binarised_mask(self.mask_img)
         target = self.resampling_target
         if target == "mask" and mask_img is None:
@@ -148,7 +149,7 @@ class NiftiMapsMasker(BaseMasker):
         empty = np.flatnonzero(~np.any(data != 0, axis=(0, 1, 2)))
         if empty.size:
             warnings.warn(f"maps_img: maps {empty.tolist()} are all zero; their signals are zero columns.",
-                          NimaskDataWarning, stacklevel=4)
+                          NimaskDataWarning, stacklevel=find_stack_level())
         same_grid = mask_img is None or same_fov(mask_img, maps_img)
         if mask_img is not None and ref is not None and same_grid:
             if not np.any(data[np.asarray(mask_img.dataobj) != 0]):
@@ -173,7 +174,7 @@ class NiftiMapsMasker(BaseMasker):
                 maps_img = resample_prepared(maps_img, ref, "linear", clip=True, dtype=float_dtype)
             else:
                 maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=tally)
-        tally.warn(stacklevel=4)
+        tally.warn(stacklevel=find_stack_level())
         if not np.any(np.asarray(maps_img.dataobj)):
             raise AtlasError("No map left after resampling maps_img (every resampled value is 0).", param="maps_img")
         return maps_img
@@ -195,14 +196,14 @@ class NiftiMapsMasker(BaseMasker):
             check_fov(maps_img, "maps", [(mask_img, "mask"), (img, "data")])
         elif target == "data":
             if not same_fov(img, maps_img):
-                warnings.warn("Resampling maps at transform time...", NimaskGeometryWarning, stacklevel=4)
+                warnings.warn("Resampling maps at transform time...", NimaskGeometryWarning, stacklevel=find_stack_level())
                 maps_img = self._resample_maps(maps_img, img)
             if mask_img is not None and not same_fov(img, mask_img):
-                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning, stacklevel=4)
+                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning, stacklevel=find_stack_level())
                 mask_img = resample_like(mask_img, img, "nearest")
         elif not same_fov(img, maps_img):
             warnings.warn("Resampling images at transform time (the data grid differs from the maps grid)...",
-                          NimaskGeometryWarning, stacklevel=4)
+                          NimaskGeometryWarning, stacklevel=find_stack_level())
         if not self.allow_overlap:
             check_no_overlap(np.asarray(maps_img.dataobj))
         if self._operator is not None and maps_img is self.maps_img_ and mask_img is self.mask_img_:

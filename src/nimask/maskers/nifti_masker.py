@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from ..exceptions import MaskError, NimaskGeometryWarning, ParameterError
 from ..pipeline import needs_resampling
 from ..regions._voxels import VoxelOperator, prepare_voxels
@@ -201,7 +202,7 @@ class NiftiMasker(BaseMasker):
                 warnings.warn(
                     f"[{type(self).__name__}.fit] Generation of a mask has been requested (imgs != None) "
                     "while a mask was given at masker creation. Given mask will be used.",
-                    RuntimeWarning, stacklevel=3,
+                    RuntimeWarning, stacklevel=find_stack_level(),
                 )
             mask_img = binarised_mask(self.mask_img)
         elif imgs is None:
@@ -278,7 +279,7 @@ class NiftiMasker(BaseMasker):
             warnings.warn(
                 f"The following arguments are not supported by the masking strategy "
                 f"'{self.mask_strategy}': {dropped}",
-                UserWarning, stacklevel=5,
+                UserWarning, stacklevel=find_stack_level(),
             )
         kwargs = {k: v for k, v in args.items() if k in accepted}
         kwargs.update(fixed)
@@ -298,7 +299,7 @@ class NiftiMasker(BaseMasker):
         op = self._operator
         if not needs_resampling(img, op.shape, op.affine):
             return op
-        warnings.warn(_RESAMPLING_WARNING, NimaskGeometryWarning, stacklevel=4)
+        warnings.warn(_RESAMPLING_WARNING, NimaskGeometryWarning, stacklevel=find_stack_level())
         return prepare_voxels(op.mask, op.affine, crop=True)
 
     def _nothing_to_clean(self, confounds: Any, sample_mask: Any) -> bool:

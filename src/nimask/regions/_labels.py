@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning
 
 __all__ = [
@@ -414,7 +415,7 @@ def warn_masked_labels(labels: np.ndarray, masked: np.ndarray, background_label:
         f"After applying mask to the labels image, the following labels were removed: "
         f"{set(removed.tolist())}. Out of {before.size} labels, the masked labels image only contains "
         f"{after.size} labels (including background).",
-        NimaskDataWarning, stacklevel=3,
+        NimaskDataWarning, stacklevel=find_stack_level(),
     )
 
 
@@ -482,7 +483,7 @@ def img_to_signals_labels(
         warnings.warn(
             "Applying mask to the labels image with keep_masked_labels=True is deprecated (nilearn "
             "0.15 removes it); removed regions give all-zero columns.",
-            FutureWarning, stacklevel=2,
+            FutureWarning, stacklevel=find_stack_level(),
         )
     op = prepare_labels(labels, mask, background_label=background_label, keep_masked_labels=keep_masked_labels)
     signals = extract_labels_chunks(op, iter_volume_chunks(data_img), strategy)
@@ -490,7 +491,7 @@ def img_to_signals_labels(
     if not return_masked_atlas:
         warnings.warn(
             "return_masked_atlas=False is deprecated; the masked atlas will always be returned.",
-            FutureWarning, stacklevel=2,
+            FutureWarning, stacklevel=find_stack_level(),
         )
         return signals, region_list
     atlas = nib.Nifti1Image(masked.astype(np.int32), labels_ref.affine)
@@ -584,6 +585,6 @@ def resample_labels(labels_img: Any, target: Any) -> Any:
             f"After resampling the label image to the data image, the following labels were removed: "
             f"{set(removed.tolist())}. Label image only contains {after.size} labels (including "
             f"background).",
-            NimaskDataWarning, stacklevel=4,
+            NimaskDataWarning, stacklevel=find_stack_level(),
         )
     return nib.Nifti1Image(np.asanyarray(out.dataobj), out.affine, out.header)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from ..exceptions import AtlasError, NimaskDataWarning
 
 __all__ = ["read_lut", "build_lut", "region_names", "all_region_ids"]
@@ -71,14 +72,14 @@ def build_lut(present: np.ndarray, background_label: Any, *, labels: Any = None,
             warnings.warn(
                 f"Too many names for the labels image: {len(names)} names for {present.size} label "
                 f"values (background included); the last {len(names) - present.size} names are dropped.",
-                UserWarning, stacklevel=4,
+                UserWarning, stacklevel=find_stack_level(),
             )
             names = names[: present.size]
         elif len(names) < present.size:
             warnings.warn(
                 f"Too few names for the labels image: {len(names)} names for {present.size} label values "
                 f"(background included); the values {present[len(names):].tolist()} are named 'unknown'.",
-                UserWarning, stacklevel=4,
+                UserWarning, stacklevel=find_stack_level(),
             )
             names = names + ["unknown"] * (present.size - len(names))
         table = pd.DataFrame({"index": present, "name": names})
@@ -104,7 +105,7 @@ def build_lut(present: np.ndarray, background_label: Any, *, labels: Any = None,
             warnings.warn(
                 f"'lut' has no row for the label values {absent.tolist()} of labels_img; they are named "
                 f"'unknown'.",
-                NimaskDataWarning, stacklevel=4,
+                NimaskDataWarning, stacklevel=find_stack_level(),
             )
         extra = pd.DataFrame({"index": absent, "name": ["unknown"] * absent.size})
         table = pd.concat([table, extra])

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from .._threads import n_threads, single_threaded_blas
 from ..exceptions import AtlasError, GeometryError, NimaskDataWarning
 from ._gather import VoxelGather
@@ -215,7 +216,7 @@ def prepare_maps(
                     f"removed: {set(removed.tolist())}. Out of {k} maps, the masked map image only "
                     f"contains {kept.size} maps.",
                     NimaskDataWarning,
-                    stacklevel=3,
+                    stacklevel=find_stack_level(),
                 )
         support = np.zeros(shape, dtype=bool)
         support[mask] = np.any(inside[:, kept] != 0, axis=1)
@@ -312,7 +313,7 @@ def maps_array(maps_img) -> np.ndarray:
         data = data[..., np.newaxis]
     tally = NonFiniteMaps()
     data = tally(data, copy=True)
-    tally.warn(stacklevel=3)
+    tally.warn(stacklevel=find_stack_level())
     return data
 
 
@@ -357,7 +358,7 @@ class NonFiniteMaps:
 
             warnings.warn(
                 f"maps_img: {self.n_bad} NaN/inf weights in maps {self.maps[:10]} were set to 0.",
-                NimaskDataWarning, stacklevel=stacklevel + 1,
+                NimaskDataWarning, stacklevel=find_stack_level(),
             )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from ..exceptions import AtlasError, NimaskDataWarning, ParameterError
 from ._gather import VoxelGather
 
@@ -314,7 +315,7 @@ def prepare_spheres(
         )
         if empty_spheres == "error":
             raise AtlasError(msg, param="seeds", index=int(empty[0]))
-        warnings.warn(msg + " Their signals are NaN.", NimaskDataWarning, stacklevel=3)
+        warnings.warn(msg + " Their signals are NaN.", NimaskDataWarning, stacklevel=find_stack_level())
     if not allow_overlap:
         pairs = overlap_pairs(members)
         if pairs:

@@ -20,9 +20,15 @@ _SILENT: contextvars.ContextVar[bool] = contextvars.ContextVar("nimask_signal_si
 
 
 def warn(message: str, category: type[Warning], stacklevel: int = 1) -> None:
-    """``warnings.warn(message, category, stacklevel)`` (same location), unless silenced here."""
+    """``warnings.warn`` pointing at the first frame outside nimask, unless silenced here.
+
+    ``stacklevel`` is kept for the callers' signature; the location is always the caller's
+    code (:func:`nimask._warnings.find_stack_level`), however deep the call came from.
+    """
     if not _SILENT.get():
-        warnings.warn(message, category, stacklevel=stacklevel + 1)
+        from .._warnings import find_stack_level
+
+        warnings.warn(message, category, stacklevel=find_stack_level())
 
 
 @contextlib.contextmanager
