@@ -3,6 +3,7 @@ import warnings
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 
 from _helpers import assert_oracle, random_img
@@ -85,7 +86,6 @@ def test_index_img_errors():
         ni.index_img(img, 4)
     with pytest.raises(IndexError):
         ni.index_img(img, [10])
-    pd = pytest.importorskip("pandas")
     _same_img(ni.index_img(img, pd.Series([0, 3])), nl.index_img(img, pd.Series([0, 3])))
 
 
@@ -107,7 +107,7 @@ def test_mean_img_single_oracle(tmp_path, dtype, shape):
     for src in (img, p):
         ours, theirs = ni.mean_img(src), nl.mean_img(src)
         _same_img(ours, theirs, exact=False)
-        assert ours.header.binaryblock == theirs.header.binaryblock or dtype != np.int16
+        assert ours.header.binaryblock == theirs.header.binaryblock
 
 
 def test_mean_img_list_oracle():
@@ -116,10 +116,6 @@ def test_mean_img_list_oracle():
 
 
 def test_mean_img_target_oracle():
-    try:
-        ni.resample_img(random_img((3, 4, 5)), target_affine=np.eye(3))
-    except NotImplementedError:
-        pytest.skip("resample_img not available yet")
     imgs = [random_img((7, 8, 9, 3), dtype=np.float32, seed=s) for s in range(2)]
     kwargs = dict(target_affine=np.diag([3.0, 3.0, 3.0, 1.0]), target_shape=(6, 7, 8))
     _same_img(ni.mean_img(imgs, **kwargs), nl.mean_img(imgs, **kwargs), exact=False)

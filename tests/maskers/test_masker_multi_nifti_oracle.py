@@ -96,7 +96,6 @@ def test_inverse_transform_matches_nilearn(imgs):
 
 @pytest.mark.parametrize("strategy", ["background", "epi", "whole-brain-template", "template"])
 def test_computed_multi_masks_match_nilearn(strategy):
-    pytest.importorskip("nimask.masking")
     rng = np.random.default_rng(11)
     affine = np.diag([8.0, 8.0, 8.0, 1.0])
     affine[:3, 3] = [-80, -100, -80]

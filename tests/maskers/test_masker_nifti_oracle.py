@@ -207,7 +207,6 @@ STRATEGIES = ["background", "epi", "whole-brain-template", "gm-template", "wm-te
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_computed_masks_match_nilearn(strategy):
-    pytest.importorskip("nimask.masking")
     rng = np.random.default_rng(11)
     data = rng.random((20, 22, 24, 5)).astype(np.float32) * 10
     data[4:16, 4:18, 5:19] += 100
