@@ -194,7 +194,7 @@ def test_one_bad_run_is_recorded_and_does_not_stop_the_others(tmp_path):
 
 
 def test_unreachable_dask_scheduler_is_a_parameter_error(tree, tmp_path):
-    pytest.importorskip("distributed")
+    import distributed  # noqa: F401 - a test extra: dask[distributed]
     from nimask.batch import extract_batch
     from nimask.exceptions import ParameterError
 

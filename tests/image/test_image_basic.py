@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import nilearn.image as nl
 from _helpers import assert_oracle, random_img
 from nimask import image as ni
-
-nl = pytest.importorskip("nilearn.image")
 
 
 def _same_img(ours, theirs, exact=True):

@@ -12,7 +12,7 @@ from nimask.exceptions import GeometryError, NimaskWarning, ParameterError
 from nimask.image import resample_img, resample_to_img
 from nimask.image._resampling import clip_bounds, resample_array, target_grid
 
-nilearn_image = pytest.importorskip("nilearn.image")
+import nilearn.image as nilearn_image
 
 SRC_AFFINE = np.array([[2.0, 0, 0, -10], [0, 2.5, 0, 5], [0, 0, 3.0, 3], [0, 0, 0, 1]])
 

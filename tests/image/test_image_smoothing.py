@@ -10,7 +10,7 @@ from _helpers import assert_oracle, oblique_affine, random_img
 from nimask.exceptions import NimaskWarning, ParameterError
 from nimask.image import smooth_array, smooth_img
 
-nilearn_image = pytest.importorskip("nilearn.image")
+import nilearn.image as nilearn_image
 from nilearn.image.image import smooth_array as nilearn_smooth_array  # noqa: E402
 
 AFFINE = np.array([[2.0, 0, 0, -10], [0, 2.5, 0, 5], [0, 0, 3.0, 3], [0, 0, 0, 1]])

@@ -11,7 +11,7 @@ from nimask.exceptions import AtlasError, NimaskDataWarning, ParameterError
 from nimask.maskers.multi_nifti_maps_masker import MultiNiftiMapsMasker
 from nimask.maskers.nifti_maps_masker import NiftiMapsMasker
 
-nl = pytest.importorskip("nilearn.maskers")
+import nilearn.maskers as nl
 AFF = np.diag([2.0, 2.5, 3.0, 1.0])
 
 

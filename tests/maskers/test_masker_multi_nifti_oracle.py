@@ -10,7 +10,7 @@ from _helpers import assert_oracle, random_img
 
 from nimask.maskers import MultiNiftiMasker
 
-nl_maskers = pytest.importorskip("nilearn.maskers")
+import nilearn.maskers as nl_maskers
 
 SHAPE = (7, 8, 9)
 

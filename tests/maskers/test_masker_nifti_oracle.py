@@ -10,7 +10,7 @@ from _helpers import assert_oracle, oblique_affine, random_img
 
 from nimask.maskers import NiftiMasker
 
-nl_maskers = pytest.importorskip("nilearn.maskers")
+import nilearn.maskers as nl_maskers
 
 SHAPE = (7, 8, 9)
 T = 60

@@ -9,7 +9,7 @@ from _helpers import assert_oracle
 from nimask.exceptions import AtlasError, MaskError, NimaskDataWarning, ParameterError
 from nimask.maskers.nifti_spheres_masker import NiftiSpheresMasker
 
-nl = pytest.importorskip("nilearn.maskers")
+import nilearn.maskers as nl
 AFF = np.diag([2.0, 2.5, 3.0, 1.0])
 SEEDS = [(2, 5, 3), (6.3, 10.1, 9), (8, 2.5, 12.2)]
 

@@ -5,7 +5,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
+import matplotlib  # noqa: F401, E402 - a test extra; the reports/figures need it
 
 from nimask.exceptions import DimensionError, ParameterError  # noqa: E402
 from nimask.plotting import find_cut_coords, plot_epi, plot_img, plot_roi  # noqa: E402

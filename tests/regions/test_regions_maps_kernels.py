@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from _helpers import assert_oracle
 from nimask.regions._maps import extract_chunks, img_to_signals_maps, maps_array, prepare_maps, signals_to_img_maps
 
-nl_regions = pytest.importorskip("nilearn.regions")
+import nilearn.regions as nl_regions
 AFF = np.diag([2.0, 2.5, 3.0, 1.0])
 
 

@@ -10,7 +10,7 @@ from _helpers import assert_oracle, oblique_affine
 from nimask.exceptions import AtlasError, NimaskDataWarning, ParameterError
 from nimask.regions._spheres import check_radius, check_seeds, overlap_pairs, prepare_spheres, sphere_members
 
-nl_maskers = pytest.importorskip("nilearn.maskers")
+import nilearn.maskers as nl_maskers
 SHAPE = (7, 8, 9)
 
 

@@ -28,8 +28,8 @@ from nimask.exceptions import (
 )
 from nimask.maskers import NiftiLabelsMasker, NiftiMapsMasker, NiftiMasker
 
-nilearn_maskers = pytest.importorskip("nilearn.maskers")
-nilearn_signal = pytest.importorskip("nilearn.signal")
+import nilearn.maskers as nilearn_maskers
+import nilearn.signal as nilearn_signal
 T = 30
 
 

@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
+import matplotlib  # noqa: F401, E402 - a test extra; the reports/figures need it
 
 from _report_cases import MASKERS, fitted, sample, second_run  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
