@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test lint install install-test bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: install
 
 test: install-test
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider tests
+
+# lint only: the tree is not run through `ruff format` (no format check)
+lint: install-test
+	$(VENV)/bin/ruff check src tests
 
 bench: install-test
 	$(PY) benchmarks/run.py

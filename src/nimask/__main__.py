@@ -147,7 +147,8 @@ def _parser() -> argparse.ArgumentParser:
         "extract", help="region time series of every run of an fMRIPrep derivatives tree",
         description="Read each *_desc-preproc_bold.nii[.gz] once and write one _timeseries.tsv (+ .json) per run x "
                     "atlas x strategy, and a _coverage.tsv per run x atlas. Reruns skip finished runs. Exit "
-                    "codes: 0 all done, 1 some runs failed (or the output folder could not be written), 2 usage error, 130/143 stopped by SIGINT/SIGTERM "
+                    "codes: 0 all done, 1 some runs failed (or the output folder could not be written), 2 usage error, "
+                    "130/143 stopped by SIGINT/SIGTERM "
                     "(finished runs kept; rerun to resume).",
     )
     ex.add_argument("bids_dir", help="fMRIPrep output folder (holding sub-*/)")

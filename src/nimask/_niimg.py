@@ -24,8 +24,8 @@ import numpy as np
 
 from .exceptions import DimensionError, GeometryError, ImageNotFoundError, ParameterError
 
-__all__ = ["load_niimg", "check_niimg", "check_niimg_3d", "check_niimg_4d", "get_data", "is_niimg_like", "same_fov", "affines_close", "AFFINE_ATOL",
-           "header_t_r", "check_header_t_r"]
+__all__ = ["load_niimg", "check_niimg", "check_niimg_3d", "check_niimg_4d", "get_data", "is_niimg_like", "same_fov",
+           "affines_close", "AFFINE_ATOL", "header_t_r", "check_header_t_r"]
 
 _GLOB_CHARS = set("*?[")
 _SEE_DOC = "See https://nilearn.github.io/stable/manipulating_images/input_output.html."

@@ -2,11 +2,11 @@
 import warnings
 
 import nibabel as nib
+import nilearn.image as nl
 import numpy as np
 import pandas as pd
 import pytest
 
-import nilearn.image as nl
 from _helpers import assert_oracle, random_img
 from nimask import image as ni
 
@@ -66,7 +66,9 @@ def test_new_img_like_keeps_class_and_path_reference(tmp_path):
     _same_img(ni.new_img_like(p, np.ones((2, 3, 4))), nl.new_img_like(p, np.ones((2, 3, 4))))
 
 
-@pytest.mark.parametrize("index", [1, -1, slice(1, 3), [0, 2], np.array([True, False, True, False]), slice(None, None, -2)])
+@pytest.mark.parametrize(
+    "index", [1, -1, slice(1, 3), [0, 2], np.array([True, False, True, False]), slice(None, None, -2)]
+)
 @pytest.mark.parametrize("on_disk", [False, True])
 def test_index_img_oracle(tmp_path, index, on_disk):
     img = _scaled_ref()
@@ -93,7 +95,7 @@ def test_iter_img_oracle(tmp_path):
     _scaled_ref().to_filename(p)
     ours, theirs = list(ni.iter_img(p)), list(nl.iter_img(p))
     assert len(ours) == len(theirs) == 4
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         _same_img(a, b)
 
 
@@ -171,7 +173,7 @@ def test_coord_transform_oracle():
     assert ni.coord_transform(1, 2, 3, aff) == nl.coord_transform(1, 2, 3, aff)
     assert isinstance(ni.coord_transform(1, 2, 3, aff)[0], float)
     for args in [([1, 2], [2, 3], [3, 4]), (np.ones((2, 3)), np.zeros((2, 3)), np.arange(6.0).reshape(2, 3))]:
-        for a, b in zip(ni.coord_transform(*args, aff), nl.coord_transform(*args, aff)):
+        for a, b in zip(ni.coord_transform(*args, aff), nl.coord_transform(*args, aff), strict=True):
             assert a.shape == b.shape
             np.testing.assert_array_equal(a, b)
 

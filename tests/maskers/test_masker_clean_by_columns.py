@@ -6,9 +6,9 @@ import warnings
 import nibabel as nib
 import numpy as np
 import pytest
-from _helpers import assert_oracle
 
 import nimask.maskers._base as base
+from _helpers import assert_oracle
 from nimask.maskers import NiftiMasker
 from nimask.signal import clean
 

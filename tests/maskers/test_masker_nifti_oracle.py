@@ -4,13 +4,12 @@ from __future__ import annotations
 import warnings
 
 import nibabel as nib
+import nilearn.maskers as nl_maskers
 import numpy as np
 import pytest
+
 from _helpers import assert_oracle, oblique_affine, random_img
-
 from nimask.maskers import NiftiMasker
-
-import nilearn.maskers as nl_maskers
 
 SHAPE = (7, 8, 9)
 T = 60

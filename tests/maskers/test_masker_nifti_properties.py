@@ -146,6 +146,6 @@ def test_multi_n_jobs_gives_same_list():
         single = [NiftiMasker(mask, detrend=True).fit_transform(img) for img in imgs]
     assert isinstance(threads, list) and len(threads) == len(serial) == len(imgs)
     assert [x.shape for x in threads] == [(t, n_voxels) for t in lengths]  # one run per image, in input order
-    for one, a, b in zip(single, serial, threads):
+    for one, a, b in zip(single, serial, threads, strict=True):
         np.testing.assert_array_equal(a, one)  # the serial list holds each image's own signals
         np.testing.assert_array_equal(b, a)  # threads give the serial values, in the same order

@@ -4,13 +4,13 @@ import warnings
 import nibabel as nib
 import numpy as np
 import pytest
-from _helpers import assert_oracle, oblique_affine, random_img
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nilearn import masking as nm
 from scipy import ndimage
 
 import nimask.masking as km
+from _helpers import assert_oracle, oblique_affine, random_img
 from nimask.masking._apply import gather, mask_indices, scatter
 
 SHAPE = (7, 8, 9)

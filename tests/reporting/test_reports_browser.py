@@ -11,14 +11,16 @@ from __future__ import annotations
 import io
 
 import pytest
+
 from _browser import NO_CHROMIUM, Browser, external_requests, find_chromium, in_ci, png_variance, require_chromium
 
 CHROMIUM = find_chromium()
 if CHROMIUM is None and not in_ci():  # one line in the summary; under CI=true every test fails instead
     pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
-from _report_cases import MASKERS, fitted, sample  # noqa: E402
 from PIL import Image  # noqa: E402 - comes with matplotlib
+
+from _report_cases import MASKERS, fitted, sample  # noqa: E402
 
 
 @pytest.fixture(scope="module")

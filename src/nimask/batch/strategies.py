@@ -161,7 +161,8 @@ def load_strategy_file(path: str | os.PathLike) -> Strategy:
     except FileNotFoundError:
         raise ParameterError(f"Strategy file {path!r} does not exist.", param="strategy", path=path) from None
     except (OSError, json.JSONDecodeError) as exc:
-        raise ParameterError(f"Strategy file {path!r} is not readable JSON: {exc}", param="strategy", path=path) from exc
+        raise ParameterError(f"Strategy file {path!r} is not readable JSON: {exc}",
+                             param="strategy", path=path) from exc
     if not isinstance(spec, dict):
         raise ParameterError(f"Strategy file {path!r} must hold a JSON object; found {type(spec).__name__}.",
                              param="strategy", path=path)

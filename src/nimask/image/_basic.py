@@ -161,7 +161,7 @@ def mean_img(imgs: Any, target_affine=None, target_shape=None, verbose: int = 0,
     """
     from ._resampling import resample_img
 
-    if isinstance(imgs, nib.spatialimages.SpatialImage) or isinstance(imgs, (str, bytes)) or hasattr(imgs, "__fspath__"):
+    if isinstance(imgs, (nib.spatialimages.SpatialImage, str, bytes)) or hasattr(imgs, "__fspath__"):
         imgs = [imgs]
     imgs = list(imgs)
     if not imgs:
@@ -213,7 +213,7 @@ def crop_img(img: Any, rtol: float = 1e-8, copy: bool = True, pad: bool = True,
     if pad:
         start = np.maximum(start - 1, 0)
         end = np.minimum(end + 1, data.shape[:3])
-    slices = tuple(slice(int(s), int(e)) for s, e in zip(start, end))
+    slices = tuple(slice(int(s), int(e)) for s, e in zip(start, end, strict=True))
     cropped = data[slices]
     if copy:
         cropped = cropped.copy()
@@ -245,7 +245,8 @@ def math_img(formula: str, copy_header_from: str | None = None, **imgs: Any):
             )
     unused = [name for name in names if not re.search(rf"\b{re.escape(name)}\b", formula)]
     if unused:
-        warnings.warn(f"Some images ({unused}) are not mentioned in the formula={formula!r}.", NimaskWarning, stacklevel=2)
+        warnings.warn(f"Some images ({unused}) are not mentioned in the formula={formula!r}.", NimaskWarning,
+                      stacklevel=2)
     namespace = {name: np.asanyarray(img.dataobj) for name, img in loaded.items()}
     namespace["np"] = np
     result = np.asarray(eval(formula, namespace))  # noqa: S307 - nilearn's documented semantics

@@ -176,7 +176,8 @@ def target_grid(source_affine, source_shape, target_affine=None, target_shape=No
         target_shape = _as_shape(target_shape)
         if target_affine is None:
             raise ParameterError(
-                f"'target_shape' ({target_shape}) was given without 'target_affine': a shape needs an affine to place it.",
+                f"'target_shape' ({target_shape}) was given without 'target_affine': "
+                "a shape needs an affine to place it.",
                 param="target_affine",
             )
     if target_affine is None:
@@ -195,7 +196,7 @@ def target_grid(source_affine, source_shape, target_affine=None, target_shape=No
         full = np.eye(4)
         full[:3, :3] = affine
         full[:3, 3] = affine @ lo
-        shape = tuple(int(np.ceil(h - l)) + 1 for l, h in zip(lo, hi))
+        shape = tuple(int(np.ceil(high - low)) + 1 for low, high in zip(lo, hi, strict=True))
         return full, shape
     _, hi = _bounds_in(affine, source_affine, source_shape)
     if np.any(hi < 0):
@@ -385,7 +386,7 @@ def _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n
             done = list(pool.map(one, todo))
     else:
         done = [one(t) for t in todo]
-    for t, volume_stats in zip(todo, done):
+    for t, volume_stats in zip(todo, done, strict=True):
         stats[t] = volume_stats
     return stats
 

@@ -104,7 +104,7 @@ def fwhm_to_sigma(fwhm, affine) -> list[float]:
     if fwhm is None or fwhm == "fast":
         return [0.0, 0.0, 0.0]
     vox_size = np.sqrt(np.sum(np.asarray(affine, dtype=np.float64)[:3, :3] ** 2, axis=0))
-    return [0.0 if f is None else float(f / (_FWHM_OVER_SIGMA * v)) for f, v in zip(fwhm, vox_size)]
+    return [0.0 if f is None else float(f / (_FWHM_OVER_SIGMA * v)) for f, v in zip(fwhm, vox_size, strict=True)]
 
 
 def _float_dtype(dtype: np.dtype) -> np.dtype:

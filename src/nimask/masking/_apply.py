@@ -169,7 +169,9 @@ def _check_same_grid(img, mask_shape, mask_affine, mask_where: str) -> None:
         )
 
 
-def apply_mask(imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any = None, ensure_finite: bool = True) -> np.ndarray:
+def apply_mask(
+    imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any = None, ensure_finite: bool = True
+) -> np.ndarray:
     """Extract the masked voxels of a 3D/4D image as a ``(n_volumes, n_voxels)`` array.
 
     Parameters

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._niimg import check_niimg, check_niimg_3d, _check_same_fov_list
+from .._niimg import _check_same_fov_list, check_niimg, check_niimg_3d
 from ..exceptions import MaskError, ParameterError
 from ._checks import ParameterTypeError, check_bool, check_opening
 from ._morphology import post_process_mask

@@ -123,7 +123,8 @@ def plot_roi(
         layers.append({"kind": "labels", "data": index, "n": max(values.size, 1), "alpha": alpha,
                        "cmap": ListedColormap(colors)})
     else:
-        layers.append({"kind": "contours", "data": roi_on_grid, "values": values.tolist(), "colors": [tuple(c) for c in colors]})
+        layers.append({"kind": "contours", "data": roi_on_grid, "values": values.tolist(),
+                       "colors": [tuple(c) for c in colors]})
     cuts = resolve_cuts(grid, roi_on_grid != 0, None, display_mode, cut_coords)
     display = draw(grid, cuts, display_mode, layers, title=title, annotate=annotate, figure_width=figure_width)
     display.label_values = values

@@ -92,7 +92,7 @@ def _one_confound(item, index: int | None):
         return array, names, f"confounds file {os.fspath(item)!r}"
     if type(item).__name__ == "DataFrame" and hasattr(item, "to_numpy"):
         names = [str(c) for c in item.columns]
-        for name, dtype in zip(names, item.dtypes):
+        for name, dtype in zip(names, item.dtypes, strict=True):
             if getattr(dtype, "kind", "O") not in "biuf":
                 raise ConfoundsError(
                     f"Confounds DataFrame{where}: column {name!r} is not numeric (dtype {dtype}).",

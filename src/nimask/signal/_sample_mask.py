@@ -145,7 +145,7 @@ def check_sample_masks(sample_mask, run_lengths: list[int] | None, n_samples: in
         )
     return [
         check_sample_mask_index(m, length, which=f"sample_mask {i + 1} of {n_runs}")
-        for i, (m, length) in enumerate(zip(sample_mask, run_lengths))
+        for i, (m, length) in enumerate(zip(sample_mask, run_lengths, strict=True))
     ]
 
 
