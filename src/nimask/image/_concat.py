@@ -17,7 +17,7 @@ def concat_imgs(
     memory_level: int = 0,
     auto_resample: bool = False,
     verbose: int = 0,
-):
+) -> nib.Nifti1Image:
     """Concatenate 3D or 4D images along the 4th axis.
 
     Items must all be 3D or all 4D and share one field of view (unless ``auto_resample``,

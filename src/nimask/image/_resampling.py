@@ -36,7 +36,7 @@ Differences from nilearn
 from __future__ import annotations
 
 import warnings
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -44,6 +44,9 @@ from scipy import ndimage
 from .._niimg import check_niimg
 from .._threads import n_threads
 from ..exceptions import GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["resample_img", "resample_to_img", "resample_array", "target_grid", "clip_bounds"]
 
@@ -542,7 +545,7 @@ def resample_img(
     fill_value: float = 0.0,
     force_resample: bool = True,
     copy_header: bool = True,
-):
+) -> SpatialImage:
     """Resample an image onto a new grid given by ``target_affine`` (and ``target_shape``).
 
     Parameters
@@ -709,7 +712,7 @@ def resample_to_img(
     fill_value: float = 0.0,
     force_resample: bool = True,
     copy_header: bool = True,
-):
+) -> SpatialImage:
     """Resample ``source_img`` onto the grid (affine and 3D shape) of ``target_img``.
 
     Same parameters as :func:`resample_img`, except that ``clip`` defaults to False (as in

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
@@ -31,6 +31,9 @@ from scipy import ndimage
 from .._niimg import check_niimg, is_niimg_like
 from .._threads import n_threads
 from ..exceptions import NimaskWarning, ParameterError
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["smooth_img", "smooth_array", "fwhm_to_sigma"]
 
@@ -225,7 +228,7 @@ def _smooth_one(img, fwhm):
     return new_img_like(img, data, img.affine, copy_header=True)
 
 
-def smooth_img(imgs: Any, fwhm: Any):
+def smooth_img(imgs: Any, fwhm: Any) -> SpatialImage | list[SpatialImage]:
     """Smooth images with a Gaussian of the given FWHM (in mm).
 
     Parameters

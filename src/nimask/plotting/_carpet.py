@@ -1,6 +1,7 @@
 """Carpet plot: time x voxels (or regions) as a grey image, rows grouped by region."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,11 +81,11 @@ def _signals_of(data, mask_img, labels_img):
 
 
 def plot_carpet(
-    data,
-    mask_img=None,
+    data: Any,
+    mask_img: Any = None,
     *,
-    labels_img=None,
-    groups=None,
+    labels_img: Any = None,
+    groups: Any = None,
     group_names: dict | None = None,
     t_r: float | None = None,
     standardize: bool = True,
@@ -93,7 +94,7 @@ def plot_carpet(
     vmax: float | None = None,
     cmap: Any = "gray",
     title: str | None = None,
-    output_file=None,
+    output_file: str | os.PathLike | None = None,
     figure_size: tuple = (10.0, 4.0),
 ) -> CarpetDisplay:
     """Carpet plot of voxel or region time series: one row per column, time on the x axis.

@@ -68,7 +68,7 @@ class FigureDisplay:
 
     figure: Any
 
-    def savefig(self, path, dpi: int | None = None) -> None:
+    def savefig(self, path: str | os.PathLike, dpi: int | None = None) -> None:
         """Save to ``path``; the format comes from the extension (.png, .svg, .pdf, .jpg)."""
         ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
         if ext not in _FORMATS:
@@ -118,7 +118,8 @@ class SlicesDisplay(FigureDisplay):
         """The matplotlib Axes of the panels, in order."""
         return [p.ax for p in self.panels]
 
-    def add_markers(self, coords, color="yellow", size: float = 40.0, max_distance: float | None = None) -> None:
+    def add_markers(self, coords: Any, color: Any = "yellow", size: float = 40.0,
+                    max_distance: float | None = None) -> None:
         """Draw world points (mm) on the panels, projected along each panel's normal.
 
         ``max_distance`` (mm): on each panel, only the points at most this far from its plane.

@@ -8,6 +8,7 @@ interpolation warning). Coordinates are world millimetres throughout.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +121,9 @@ def _centre(support: np.ndarray, weights: np.ndarray | None = None) -> np.ndarra
     return np.rint(centre) if inside else nearest.astype(np.float64)
 
 
-def find_cut_coords(img, display_mode: str = "ortho", n_cuts: int | None = None):
+def find_cut_coords(
+    img: Any, display_mode: str = "ortho", n_cuts: int | None = None
+) -> tuple[float, float, float] | list[float] | dict[str, list[float]]:
     """World coordinates (mm) of the slices to show for the nonzero part of ``img``.
 
     ``"ortho"``: the centre of mass of the nonzero voxels (x, y, z), moved to the nearest
