@@ -138,7 +138,10 @@ def _demo_report(data: dict, directory: Path) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="nimask", description="Fast NIfTI maskers and batch region extraction.")
+    parser.add_argument("--version", action="version", version=f"nimask {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the batch extraction on built-in synthetic data")
     demo.add_argument("--out-dir", default=None, help="where to write the sample data (default: a temp dir)")
