@@ -17,8 +17,9 @@ install-test: $(VENV)/bin/python
 	@# nothing outside this folder is changed: headless Chromium (tests/reporting/test_reports_browser.py)
 	@# is a system package that CI installs in .ci/run; without it those tests skip locally (fail under CI=true)
 
+# the sample data, the extraction outputs and report.html go to nimask-demo/ (no temporary folder)
 demo: install
-	$(PY) -m nimask demo
+	$(PY) -m nimask demo --out-dir nimask-demo
 
 test: install-test
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider tests
@@ -31,4 +32,4 @@ bench: install-test
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis nimask-demo

@@ -36,3 +36,30 @@ def test_version_from_the_command_line_matches_the_package_metadata():
     assert proc.stdout == f"nimask {nimask.__version__}\n"
     declared = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     assert nimask.__version__ == declared
+
+
+def _snapshot(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+@pytest.mark.slow  # two CLI processes running the whole demo (~6 s each)
+def test_demo_leaves_no_temporary_folder_and_can_be_rerun(tmp_path):
+    """``nimask demo`` (as ``make demo`` runs it, and without --out-dir) writes everything to
+    ./nimask-demo and nothing to the temp folder; a second demo replaces its own outputs."""
+    cwd, tmp = tmp_path / "project", tmp_path / "tmp"
+    cwd.mkdir()
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp), "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    for args in (("demo",), ("demo", "--out-dir", "nimask-demo")):
+        proc = _run(*args, cwd=cwd, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "4 runs x 3 atlases x 2 strategies: 60 files" in proc.stdout  # the rerun redoes the runs
+        assert "rerun: 4 runs already done, 0 redone" in proc.stdout
+        assert "FAILED" not in proc.stdout
+        assert _snapshot(tmp) == set(), "the demo left files in the temp folder"
+        assert sorted(p.name for p in cwd.iterdir()) == ["nimask-demo"]  # nothing else in the current folder
+    demo = cwd / "nimask-demo"
+    assert str(demo) in proc.stdout and str(demo / "report.html") in proc.stdout
+    assert {"fmriprep", "atlases", "nimask", "report.html"} <= {p.name for p in demo.iterdir()}
+    assert len(list((demo / "nimask").rglob("*_timeseries.tsv"))) == 24
+    assert not [p for p in demo.rglob("*") if p.name.startswith(".") and "tmp" in p.name]  # no partial writes
