@@ -12,7 +12,14 @@ import tempfile
 import time
 import urllib.request
 
+import pytest
+import websocket  # websocket-client: a test extra
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
+NO_CHROMIUM = (
+    f"no Chromium on PATH (looked for {', '.join(CHROMIUM_NAMES)}): the browser tests of the HTML reports "
+    "need it (CI installs it in .ci/run; locally: apt-get install chromium)"
+)
 
 
 def find_chromium() -> str | None:
@@ -23,12 +30,23 @@ def find_chromium() -> str | None:
     return None
 
 
+def in_ci() -> bool:
+    """True where the environment says CI=true: there, a missing browser is a failure, not a skip."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_chromium(path: str | None) -> str:
+    """``path``, or a failure naming the missing browser (reached only under CI=true: locally the
+    browser test module skips itself when ``find_chromium()`` is None)."""
+    if path is None:
+        pytest.fail(f"CI=true: {NO_CHROMIUM}", pytrace=False)
+    return path
+
+
 class Browser:
     """One headless browser process with one page target."""
 
     def __init__(self, executable: str, width: int = 1200, height: int = 2000):
-        import websocket  # websocket-client
-
         self._profile = tempfile.mkdtemp(prefix="nimask-chromium-")
         self.proc = subprocess.Popen(
             [executable, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

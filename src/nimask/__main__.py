@@ -12,11 +12,11 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEMO_DIR = "nimask-demo"  # `nimask demo` writes here (in the current folder) unless given --out-dir
 
 
 def _setup_logging(quiet: bool, verbose: int, log_file: str | None) -> None:
@@ -80,7 +80,9 @@ def _demo(out_dir: str | None) -> int:
     from .batch import extract_batch, parse_atlas, parse_spheres, parse_strategy
     from .datasets import write_bids_derivatives
 
-    directory = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="nimask-demo-"))
+    # No temporary folder: the sample data, the outputs and the report stay together in one folder
+    # that the demo prints (rerunning the demo regenerates the data and replaces its own outputs).
+    directory = Path(out_dir or DEMO_DIR).absolute()
     print(f"nimask {__version__} demo: a synthetic fMRIPrep derivatives tree in {directory}")
     t0 = time.perf_counter()
     data = write_bids_derivatives(directory, subjects=("01", "02"), sessions=("1", "2"), shape=(24, 28, 22),
@@ -95,7 +97,9 @@ def _demo(out_dir: str | None) -> int:
     print(f"  nimask extract {data['root']} {out} \\\n      --atlas {data['labels'].name} --atlas "
           f"{data['maps'].name} --spheres {data['spheres'].name},radius=6 \\\n      --strategy motion24+wm_csf "
           f"--strategy motion6+gsr+scrub0.5")
-    summary = extract_batch(data["root"], out, atlases, strategies, progress=False)
+    # overwrite: the sample data were just rewritten (new mtimes), so the outputs of an earlier demo in
+    # this folder are replaced instead of refused as another input's files
+    summary = extract_batch(data["root"], out, atlases, strategies, progress=False, overwrite=True)
     n_files = sum(len(r["outputs"]) for r in summary.done)
     print(f"  {len(summary.done)} runs x {len(atlases)} atlases x {len(strategies)} strategies: {n_files} files "
           f"({summary.wall_s:.2f} s, each run read once; peak RSS {summary.peak_rss_mb:.0f} MB)")
@@ -138,16 +142,21 @@ def _demo_report(data: dict, directory: Path) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="nimask", description="Fast NIfTI maskers and batch region extraction.")
+    parser.add_argument("--version", action="version", version=f"nimask {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the batch extraction on built-in synthetic data")
-    demo.add_argument("--out-dir", default=None, help="where to write the sample data (default: a temp dir)")
+    demo.add_argument("--out-dir", default=None,
+                      help=f"folder for the sample data, the outputs and report.html (default: ./{DEMO_DIR})")
 
     ex = sub.add_parser(
         "extract", help="region time series of every run of an fMRIPrep derivatives tree",
         description="Read each *_desc-preproc_bold.nii[.gz] once and write one _timeseries.tsv (+ .json) per run x "
                     "atlas x strategy, and a _coverage.tsv per run x atlas. Reruns skip finished runs. Exit "
-                    "codes: 0 all done, 1 some runs failed (or the output folder could not be written), 2 usage error, 130/143 stopped by SIGINT/SIGTERM "
+                    "codes: 0 all done, 1 some runs failed (or the output folder could not be written), 2 usage error, "
+                    "130/143 stopped by SIGINT/SIGTERM "
                     "(finished runs kept; rerun to resume).",
     )
     ex.add_argument("bids_dir", help="fMRIPrep output folder (holding sub-*/)")

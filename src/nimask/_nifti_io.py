@@ -29,12 +29,11 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
-
-from ._nonfinite import zero_nonfinite
-from ._threads import prefetched
 from nibabel.arrayproxy import ArrayProxy
 from nibabel.volumeutils import apply_read_scaling
 
+from ._nonfinite import zero_nonfinite
+from ._threads import prefetched
 from .exceptions import (
     CorruptImageError,
     DimensionError,
@@ -512,8 +511,7 @@ class GzipArrayProxy(ArrayProxy):
     """
 
     def _get_unscaled(self, slicer):
-        path = os.fspath(self.file_like)
-        shape, dtype, offset = self.shape, self.dtype, self.offset
+        shape, dtype = self.shape, self.dtype
         full = (slice(None),) * len(shape)
         canon = _canonical(slicer, shape)
         if canon is None:  # fancy indexing: read everything, let numpy index
@@ -558,7 +556,7 @@ def _canonical(slicer, shape):
     if len(slicer) != len(shape):
         return None
     out = []
-    for s, n in zip(slicer, shape):
+    for s, n in zip(slicer, shape, strict=True):
         if isinstance(s, slice):
             out.append(s)
         else:

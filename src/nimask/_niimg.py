@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import nibabel as nib
 import numpy as np
 
 from .exceptions import DimensionError, GeometryError, ImageNotFoundError, ParameterError
 
-__all__ = ["load_niimg", "check_niimg", "check_niimg_3d", "check_niimg_4d", "get_data", "is_niimg_like", "same_fov", "affines_close", "AFFINE_ATOL",
-           "header_t_r", "check_header_t_r"]
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
+
+__all__ = ["load_niimg", "check_niimg", "check_niimg_3d", "check_niimg_4d", "get_data", "is_niimg_like", "same_fov",
+           "affines_close", "AFFINE_ATOL", "header_t_r", "check_header_t_r"]
 
 _GLOB_CHARS = set("*?[")
 _SEE_DOC = "See https://nilearn.github.io/stable/manipulating_images/input_output.html."
@@ -40,7 +43,7 @@ def is_niimg_like(obj: Any) -> bool:
     return isinstance(obj, nib.spatialimages.SpatialImage) or _is_pathlike(obj)
 
 
-def get_data(img) -> np.ndarray:
+def get_data(img: Any) -> np.ndarray:
     """Return the data array of a niimg-like object (scaled as nibabel does)."""
     img = load_niimg(img, allow_empty=True)
     return np.asanyarray(img.dataobj)
@@ -101,7 +104,7 @@ def load_niimg(
     wildcards: bool = True,
     return_iterator: bool = False,
     allow_empty: bool = False,
-):
+) -> SpatialImage | Iterator[SpatialImage]:
     """Load a niimg-like object as a nibabel image.
 
     Parameters
@@ -219,7 +222,8 @@ def _convert_dtype(img, dtype):
     return out
 
 
-def check_niimg(niimg, ensure_ndim=None, atleast_4d=False, dtype=None, return_iterator=False, wildcards=True):
+def check_niimg(niimg: Any, ensure_ndim: int | None = None, atleast_4d: bool = False, dtype: Any = None,
+                return_iterator: bool = False, wildcards: bool = True) -> SpatialImage | Iterator[SpatialImage]:
     """nilearn's ``check_niimg``: :func:`load_niimg` accepting empty images."""
     return load_niimg(
         niimg, ensure_ndim=ensure_ndim, atleast_4d=atleast_4d, dtype=dtype,
@@ -227,12 +231,13 @@ def check_niimg(niimg, ensure_ndim=None, atleast_4d=False, dtype=None, return_it
     )
 
 
-def check_niimg_3d(niimg, dtype=None):
+def check_niimg_3d(niimg: Any, dtype: Any = None) -> SpatialImage:
     """Load a niimg-like object that must be 3D (a 4D image with one volume is squeezed)."""
     return check_niimg(niimg, ensure_ndim=3, dtype=dtype)
 
 
-def check_niimg_4d(niimg, return_iterator=False, dtype=None):
+def check_niimg_4d(niimg: Any, return_iterator: bool = False, dtype: Any = None
+                   ) -> SpatialImage | Iterator[SpatialImage]:
     """Load a niimg-like object that must be 4D (lists of 3D images are concatenated)."""
     return check_niimg(niimg, ensure_ndim=4, return_iterator=return_iterator, dtype=dtype)
 

@@ -170,7 +170,7 @@ def _fmriprep_confounds(motion: np.ndarray, func_data: np.ndarray, brain: np.nda
         "csf": flat[~inside].mean(0) + rng.standard_normal(n),
     }
     cols: dict[str, np.ndarray] = {}
-    for name, values in [*zip(_MOTION, motion.T), *series.items()]:
+    for name, values in [*zip(_MOTION, motion.T, strict=True), *series.items()]:
         deriv = np.concatenate([[np.nan], np.diff(values)])
         cols[name] = values
         cols[name + "_derivative1"] = deriv

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _helpers import RTOL_FLOAT32, assert_oracle
 
+from _helpers import RTOL_FLOAT32, assert_oracle
 from nimask.__main__ import main
 from nimask.batch import find_runs, parse_atlas, parse_spheres, parse_strategy, select_confounds
 from nimask.batch.atlases import make_masker, read_seeds
@@ -79,7 +79,8 @@ def test_every_output_matches_the_maskers(tree):
     from nilearn.maskers import NiftiSpheresMasker as NlSpheres
 
     data, out, rc, _ = tree
-    atlases = [parse_atlas(f"{data['labels']},lut={data['lut']}"), parse_atlas(f"{data['maps']},lut={data['maps_lut']}"),
+    atlases = [parse_atlas(f"{data['labels']},lut={data['lut']}"),
+               parse_atlas(f"{data['maps']},lut={data['maps_lut']}"),
                parse_spheres(f"{data['spheres']},radius=5")]
     dtypes = set()
     checked = 0
@@ -194,7 +195,8 @@ def test_one_bad_run_is_recorded_and_does_not_stop_the_others(tmp_path):
 
 
 def test_unreachable_dask_scheduler_is_a_parameter_error(tree, tmp_path):
-    pytest.importorskip("distributed")
+    import distributed  # noqa: F401 - a test extra: dask[distributed]
+
     from nimask.batch import extract_batch
     from nimask.exceptions import ParameterError
 

@@ -5,7 +5,6 @@ that disappears before its run is not replaced by a file the pattern matches."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 

@@ -39,7 +39,7 @@ def test_two_local_processes_give_identical_outputs(job):
 
 @pytest.mark.slow  # cluster start-up (~10 s on 2 busy cores)
 def test_dask_local_cluster_gives_identical_outputs(job):
-    distributed = pytest.importorskip("distributed")
+    import distributed
     data, root, atlases, strategies, reference = job
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         argv = ["extract", str(data["root"]), str(root / "dask"), "--atlas", f"{data['labels']},lut={data['lut']}",

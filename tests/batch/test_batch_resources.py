@@ -95,7 +95,8 @@ def _sizes(reference: Path) -> tuple[int, int]:
     """(largest file that must fit, smallest time series of sub-02) of the reference run."""
     files = [p for p in reference.rglob("*") if p.is_file()]
     big = [p.stat().st_size for p in files if p.name.startswith("sub-02") and p.name.endswith("_timeseries.tsv")]
-    small = [p.stat().st_size for p in files if not (p.name.startswith("sub-02") and p.name.endswith("_timeseries.tsv"))]
+    small = [p.stat().st_size for p in files
+             if not (p.name.startswith("sub-02") and p.name.endswith("_timeseries.tsv"))]
     return max(small), min(big)
 
 

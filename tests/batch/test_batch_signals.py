@@ -136,7 +136,7 @@ def test_signal_with_a_process_pool_stops_the_workers(tree, tmp_path, sig, group
 
 @pytest.mark.slow  # cluster start-up (~10 s on 2 busy cores)
 def test_sigterm_with_dask_cancels_the_queued_runs(tree, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed
     data, _, reference = tree
     out = tmp_path / "o"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,

@@ -2,13 +2,13 @@
 import warnings
 
 import nibabel as nib
+import nilearn.image as nl
 import numpy as np
+import pandas as pd
 import pytest
 
 from _helpers import assert_oracle, random_img
 from nimask import image as ni
-
-nl = pytest.importorskip("nilearn.image")
 
 
 def _same_img(ours, theirs, exact=True):
@@ -66,7 +66,9 @@ def test_new_img_like_keeps_class_and_path_reference(tmp_path):
     _same_img(ni.new_img_like(p, np.ones((2, 3, 4))), nl.new_img_like(p, np.ones((2, 3, 4))))
 
 
-@pytest.mark.parametrize("index", [1, -1, slice(1, 3), [0, 2], np.array([True, False, True, False]), slice(None, None, -2)])
+@pytest.mark.parametrize(
+    "index", [1, -1, slice(1, 3), [0, 2], np.array([True, False, True, False]), slice(None, None, -2)]
+)
 @pytest.mark.parametrize("on_disk", [False, True])
 def test_index_img_oracle(tmp_path, index, on_disk):
     img = _scaled_ref()
@@ -85,7 +87,6 @@ def test_index_img_errors():
         ni.index_img(img, 4)
     with pytest.raises(IndexError):
         ni.index_img(img, [10])
-    pd = pytest.importorskip("pandas")
     _same_img(ni.index_img(img, pd.Series([0, 3])), nl.index_img(img, pd.Series([0, 3])))
 
 
@@ -94,7 +95,7 @@ def test_iter_img_oracle(tmp_path):
     _scaled_ref().to_filename(p)
     ours, theirs = list(ni.iter_img(p)), list(nl.iter_img(p))
     assert len(ours) == len(theirs) == 4
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         _same_img(a, b)
 
 
@@ -107,7 +108,7 @@ def test_mean_img_single_oracle(tmp_path, dtype, shape):
     for src in (img, p):
         ours, theirs = ni.mean_img(src), nl.mean_img(src)
         _same_img(ours, theirs, exact=False)
-        assert ours.header.binaryblock == theirs.header.binaryblock or dtype != np.int16
+        assert ours.header.binaryblock == theirs.header.binaryblock
 
 
 def test_mean_img_list_oracle():
@@ -116,10 +117,6 @@ def test_mean_img_list_oracle():
 
 
 def test_mean_img_target_oracle():
-    try:
-        ni.resample_img(random_img((3, 4, 5)), target_affine=np.eye(3))
-    except NotImplementedError:
-        pytest.skip("resample_img not available yet")
     imgs = [random_img((7, 8, 9, 3), dtype=np.float32, seed=s) for s in range(2)]
     kwargs = dict(target_affine=np.diag([3.0, 3.0, 3.0, 1.0]), target_shape=(6, 7, 8))
     _same_img(ni.mean_img(imgs, **kwargs), nl.mean_img(imgs, **kwargs), exact=False)
@@ -176,7 +173,7 @@ def test_coord_transform_oracle():
     assert ni.coord_transform(1, 2, 3, aff) == nl.coord_transform(1, 2, 3, aff)
     assert isinstance(ni.coord_transform(1, 2, 3, aff)[0], float)
     for args in [([1, 2], [2, 3], [3, 4]), (np.ones((2, 3)), np.zeros((2, 3)), np.arange(6.0).reshape(2, 3))]:
-        for a, b in zip(ni.coord_transform(*args, aff), nl.coord_transform(*args, aff)):
+        for a, b in zip(ni.coord_transform(*args, aff), nl.coord_transform(*args, aff), strict=True):
             assert a.shape == b.shape
             np.testing.assert_array_equal(a, b)
 

@@ -2,6 +2,7 @@
 import warnings
 
 import nibabel as nib
+import nilearn.image as nilearn_image
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,8 +12,6 @@ from _helpers import assert_oracle, oblique_affine, random_img
 from nimask.exceptions import GeometryError, NimaskWarning, ParameterError
 from nimask.image import resample_img, resample_to_img
 from nimask.image._resampling import clip_bounds, resample_array, target_grid
-
-nilearn_image = pytest.importorskip("nilearn.image")
 
 SRC_AFFINE = np.array([[2.0, 0, 0, -10], [0, 2.5, 0, 5], [0, 0, 3.0, 3], [0, 0, 0, 1]])
 
@@ -378,7 +377,8 @@ def test_separable_path_with_some_non_finite_volumes():
 
 
 def test_separable_path_threads_give_identical_numbers():
-    data = np.asfortranarray(random_img((9, 10, 11, 5), dtype=np.float32, affine=SRC_AFFINE).get_fdata(dtype=np.float32))
+    img = random_img((9, 10, 11, 5), dtype=np.float32, affine=SRC_AFFINE)
+    data = np.asfortranarray(img.get_fdata(dtype=np.float32))
     target, shape = target_grid(SRC_AFFINE, data.shape, np.diag([1.5, 3.0, 2.0]))
     one = resample_array(data, SRC_AFFINE, target, shape, n_threads=1)
     many = resample_array(data, SRC_AFFINE, target, shape, n_threads=3)

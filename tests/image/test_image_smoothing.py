@@ -3,15 +3,14 @@ import functools
 import warnings
 
 import nibabel as nib
+import nilearn.image as nilearn_image
 import numpy as np
 import pytest
+from nilearn.image.image import smooth_array as nilearn_smooth_array  # noqa: E402
 
 from _helpers import assert_oracle, oblique_affine, random_img
 from nimask.exceptions import NimaskWarning, ParameterError
 from nimask.image import smooth_array, smooth_img
-
-nilearn_image = pytest.importorskip("nilearn.image")
-from nilearn.image.image import smooth_array as nilearn_smooth_array  # noqa: E402
 
 AFFINE = np.array([[2.0, 0, 0, -10], [0, 2.5, 0, 5], [0, 0, 3.0, 3], [0, 0, 0, 1]])
 FWHMS = [None, 0, 0.0, 3, 4.5, "fast", [0, None, 4], (2, 3, 5), np.array([1.0, 2.0, 3.0]), [None, None, None]]
@@ -60,7 +59,7 @@ def test_smooth_img_list_returns_list():
     imgs = [random_img((7, 8, 9), seed=s, affine=AFFINE) for s in range(2)]
     actual, expected = _both(imgs, 3.0)
     assert isinstance(actual, list) and len(actual) == 2
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         _check_same(a, e)
 
 

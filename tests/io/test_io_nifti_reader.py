@@ -1,6 +1,5 @@
 """The streamed NIfTI reader: loader paths, bad files, chunked reads and masked gathers."""
 import gzip
-import os
 
 import nibabel as nib
 import numpy as np

@@ -114,7 +114,8 @@ def test_labels_masker_bad_atlases():
     with pytest.raises(AtlasError, match="labels_img"):
         NiftiLabelsMasker().fit()
     with pytest.raises(ValueError, match="either labels or a lookup table"):
-        NiftiLabelsMasker(nib.Nifti1Image(_labels(), AFF), labels=["a"], lut=pd.DataFrame({"index": [1], "name": ["a"]})).fit()
+        lut = pd.DataFrame({"index": [1], "name": ["a"]})
+        NiftiLabelsMasker(nib.Nifti1Image(_labels(), AFF), labels=["a"], lut=lut).fit()
     with pytest.raises(TypeError, match="list of str"):
         NiftiLabelsMasker(nib.Nifti1Image(_labels(), AFF), labels=[1, 2, 3]).fit()
     with pytest.raises(ValueError, match="strategy"):

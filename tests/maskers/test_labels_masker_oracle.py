@@ -35,7 +35,8 @@ def _both(kwargs, fit_imgs=None, transform_imgs=None, multi=False, **tkw):
     from nilearn import maskers as nm
 
     out = []
-    for cls in ((nm.MultiNiftiLabelsMasker, MultiNiftiLabelsMasker) if multi else (nm.NiftiLabelsMasker, NiftiLabelsMasker)):
+    pairs = (nm.MultiNiftiLabelsMasker, MultiNiftiLabelsMasker) if multi else (nm.NiftiLabelsMasker, NiftiLabelsMasker)
+    for cls in pairs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = cls(**kwargs).fit(fit_imgs)
@@ -124,7 +125,8 @@ NAMES = [
     dict(labels=["background", "a", "b", "c", "d"]),
     dict(labels=["a", "b"]),
     dict(labels=["Unknown", "a", "b", "c", "d", "e"]),
-    dict(lut=pd.DataFrame({"index": [0, 1, 2, 3, 7, 9], "name": ["bg", "x1", "x2", "x3", "x7", "x9"], "color": ["#000"] * 6})),
+    dict(lut=pd.DataFrame({"index": [0, 1, 2, 3, 7, 9], "name": ["bg", "x1", "x2", "x3", "x7", "x9"],
+                           "color": ["#000"] * 6})),
     dict(lut=pd.DataFrame({"index": [1, 2, 3], "name": ["x1", "x2", "x3"]})),
     dict(background_label=1),
     dict(background_label=3, labels=["a", "b", "c", "d"]),
@@ -164,7 +166,8 @@ def test_labels_masker_oracle_names_and_attributes(params):
 
 def test_labels_masker_oracle_lut_file(tmp_path):
     path = tmp_path / "atlas_dseg.tsv"
-    pd.DataFrame({"index": [0, 1, 2, 3, 7], "name": ["Background", "r1", "r2", "r3", "r7"]}).to_csv(path, sep="\t", index=False)
+    lut = pd.DataFrame({"index": [0, 1, 2, 3, 7], "name": ["Background", "r1", "r2", "r3", "r7"]})
+    lut.to_csv(path, sep="\t", index=False)
     img = _img(n=3)
     (nm, exp), (mm, got) = _both(dict(labels_img=_labels(), lut=str(path)), None, img)
     assert_oracle(got, exp)
@@ -196,8 +199,11 @@ def test_labels_masker_oracle_keep_masked_labels_and_inverse(keep):
             sig2 = np.atleast_2d(sig)
             for j, region in enumerate([1, 2, 3, 7]):
                 inside = (label_data == region) & (np.asarray(mask.dataobj) != 0)
-                np.testing.assert_array_equal(data[inside].reshape(-1, sig2.shape[0]) if data.ndim == 4 else data[inside],
-                                              np.broadcast_to(sig2[:, j], (int(inside.sum()), sig2.shape[0])) if data.ndim == 4 else sig2[0, j])
+                if data.ndim == 4:
+                    expected = np.broadcast_to(sig2[:, j], (int(inside.sum()), sig2.shape[0]))
+                    np.testing.assert_array_equal(data[inside].reshape(-1, sig2.shape[0]), expected)
+                else:
+                    np.testing.assert_array_equal(data[inside], sig2[0, j])
             assert not np.any(data[np.asarray(mask.dataobj) == 0])
 
 
@@ -216,7 +222,7 @@ def test_labels_masker_oracle_multi():
         (nm, exp), (mm, got) = _both(dict(labels_img=_labels(), detrend=True, n_jobs=n_jobs), imgs, imgs, multi=True,
                                      confounds=conf)
         assert isinstance(got, list) and len(got) == 3
-        for g, e in zip(got, exp):
+        for g, e in zip(got, exp, strict=True):
             assert g.dtype == e.dtype
             assert_oracle(g, e)
     # a single image through the multi masker behaves as the single masker

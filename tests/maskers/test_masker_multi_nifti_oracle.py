@@ -4,13 +4,12 @@ from __future__ import annotations
 import warnings
 
 import nibabel as nib
+import nilearn.maskers as nl_maskers
 import numpy as np
 import pytest
+
 from _helpers import assert_oracle, random_img
-
 from nimask.maskers import MultiNiftiMasker
-
-nl_maskers = pytest.importorskip("nilearn.maskers")
 
 SHAPE = (7, 8, 9)
 
@@ -31,7 +30,8 @@ def _both(params, fit_imgs, imgs, **kw):
 
 @pytest.fixture(scope="module")
 def imgs():
-    return [random_img(SHAPE + (t,), dtype, seed=t) for t, dtype in ((40, np.float32), (45, np.int16), (42, np.float64))]
+    runs = ((40, np.float32), (45, np.int16), (42, np.float64))
+    return [random_img(SHAPE + (t,), dtype, seed=t) for t, dtype in runs]
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_lists_match_nilearn(imgs, params):
     mask = _mask(imgs[0].affine)
     _, _, a, b = _both({"mask_img": mask, **params}, None, imgs)
     assert isinstance(a, list) and len(a) == len(b) == 3
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert x.dtype == y.dtype
         assert_oracle(x, y, rtol=1e-5 if params.get("high_variance_confounds") else 1e-6)
 
@@ -64,7 +64,7 @@ def test_confounds_and_sample_mask_lists(imgs):
     keep = [np.r_[np.ones(img.shape[3] - 2, bool), False, False] for img in imgs]
     params = {"mask_img": mask, "detrend": True}
     _, _, a, b = _both(params, None, imgs, confounds=conf, sample_mask=keep)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert_oracle(x, y)
     _, _, a, b = _both(params, None, imgs[1], confounds=conf[1:], sample_mask=keep[1:])  # single image
     assert_oracle(a, b)
@@ -77,14 +77,14 @@ def test_single_images_3d_items_and_realignment(imgs):
     vol = imgs[0].slicer[..., 0]
     _, _, a, b = _both({"mask_img": mask}, None, [vol, imgs[1].slicer[..., 2]])
     assert a[0].shape == b[0].shape and a[0].ndim == 1
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert_oracle(x, y)
     other = nib.Nifti1Image(np.asarray(imgs[2].dataobj), np.diag([2.2, 2.4, 3.2, 1.0]))
     shifted_mask = _mask(np.diag([2.1, 2.6, 3.0, 1.0]))
     with pytest.warns(UserWarning, match="Realignment on first subject affine forced"):
         MultiNiftiMasker(shifted_mask).fit().transform([imgs[0], other])
     _, _, a, b = _both({"mask_img": shifted_mask}, None, [imgs[0], other])
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert_oracle(x, y)
 
 
@@ -96,7 +96,6 @@ def test_inverse_transform_matches_nilearn(imgs):
 
 @pytest.mark.parametrize("strategy", ["background", "epi", "whole-brain-template", "template"])
 def test_computed_multi_masks_match_nilearn(strategy):
-    pytest.importorskip("nimask.masking")
     rng = np.random.default_rng(11)
     affine = np.diag([8.0, 8.0, 8.0, 1.0])
     affine[:3, 3] = [-80, -100, -80]
@@ -114,5 +113,5 @@ def test_computed_multi_masks_match_nilearn(strategy):
     for extra in ({}, {"target_affine": np.diag([9.0, 9.0, 9.0])}):
         ours, theirs, a, b = _both({"mask_strategy": strategy, **extra, **extra_args}, items, items)
         np.testing.assert_array_equal(np.asarray(ours.mask_img_.dataobj), np.asarray(theirs.mask_img_.dataobj))
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             assert_oracle(x, y)

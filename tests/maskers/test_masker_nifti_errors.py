@@ -95,7 +95,6 @@ def test_mask_given_and_images_warns():
 
 
 def test_unknown_mask_strategy():
-    pytest.importorskip("nimask.masking")
     with pytest.raises(ParameterError, match="Unknown value of mask_strategy 'template'"):
         NiftiMasker(mask_strategy="template").fit(_run())
 

@@ -54,9 +54,9 @@ def test_streamed_mean_of_a_file_matches_numpy_and_nilearn(tmp_path, dtype):
     """Masks computed from a file use a streamed mean: same bits as numpy's mean of the array."""
     import warnings
 
-    from nimask.masking._mean import mean_volume
+    import nilearn.maskers as nl_maskers
 
-    nl_maskers = pytest.importorskip("nilearn.maskers")
+    from nimask.masking._mean import mean_volume
     rng = np.random.default_rng(4)
     data = rng.random((20, 22, 24, 13)) * 10
     data[4:16, 4:18, 5:19] += 100

@@ -4,13 +4,12 @@ from __future__ import annotations
 import warnings
 
 import nibabel as nib
+import nilearn.maskers as nl_maskers
 import numpy as np
 import pytest
+
 from _helpers import assert_oracle, oblique_affine, random_img
-
 from nimask.maskers import NiftiMasker
-
-nl_maskers = pytest.importorskip("nilearn.maskers")
 
 SHAPE = (7, 8, 9)
 T = 60
@@ -207,7 +206,6 @@ STRATEGIES = ["background", "epi", "whole-brain-template", "gm-template", "wm-te
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_computed_masks_match_nilearn(strategy):
-    pytest.importorskip("nimask.masking")
     rng = np.random.default_rng(11)
     data = rng.random((20, 22, 24, 5)).astype(np.float32) * 10
     data[4:16, 4:18, 5:19] += 100

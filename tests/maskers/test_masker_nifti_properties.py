@@ -143,11 +143,16 @@ def test_memory_level_zero_with_location_warns_and_keeps_param(tmp_path):
 
 def test_multi_n_jobs_gives_same_list():
     mask = nib.Nifti1Image((np.random.default_rng(1).random(SHAPE) < 0.5).astype(np.uint8), AFFINE)
-    imgs = [_img(t, t) for t in (5, 7, 6)]
+    n_voxels = int(np.asarray(mask.dataobj).astype(bool).sum())
+    lengths = (5, 7, 6)
+    imgs = [_img(t, t) for t in lengths]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         serial = MultiNiftiMasker(mask, detrend=True).fit_transform(imgs)
         threads = MultiNiftiMasker(mask, detrend=True, n_jobs=2).fit_transform(imgs)
-    assert [x.shape for x in threads] == [(5, mask.get_fdata().astype(bool).sum())] + [x.shape for x in threads[1:]]
-    for a, b in zip(serial, threads):
-        np.testing.assert_array_equal(a, b)
+        single = [NiftiMasker(mask, detrend=True).fit_transform(img) for img in imgs]
+    assert isinstance(threads, list) and len(threads) == len(serial) == len(imgs)
+    assert [x.shape for x in threads] == [(t, n_voxels) for t in lengths]  # one run per image, in input order
+    for one, a, b in zip(single, serial, threads, strict=True):
+        np.testing.assert_array_equal(a, one)  # the serial list holds each image's own signals
+        np.testing.assert_array_equal(b, a)  # threads give the serial values, in the same order

@@ -177,7 +177,7 @@ def test_input_data_alias_and_sessions():
 def test_positional_order_matches_nilearn():
     import inspect
 
-    nl = pytest.importorskip("nilearn.maskers")
+    import nilearn.maskers as nl
     for ours, theirs in ((NiftiMasker, nl.NiftiMasker), (MultiNiftiMasker, nl.MultiNiftiMasker)):
         a = [p for p in inspect.signature(ours).parameters.values() if p.kind != p.VAR_KEYWORD]
         b = list(inspect.signature(theirs).parameters.values())

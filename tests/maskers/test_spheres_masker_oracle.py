@@ -2,6 +2,7 @@
 import warnings
 
 import nibabel as nib
+import nilearn.maskers as nl
 import numpy as np
 import pytest
 
@@ -9,7 +10,6 @@ from _helpers import assert_oracle
 from nimask.exceptions import AtlasError, MaskError, NimaskDataWarning, ParameterError
 from nimask.maskers.nifti_spheres_masker import NiftiSpheresMasker
 
-nl = pytest.importorskip("nilearn.maskers")
 AFF = np.diag([2.0, 2.5, 3.0, 1.0])
 SEEDS = [(2, 5, 3), (6.3, 10.1, 9), (8, 2.5, 12.2)]
 
@@ -67,7 +67,7 @@ def test_3d_and_inverse_oracle(dtype):
         assert actual.shape == expected.shape == (3,)
         assert_oracle(actual, expected)
         sig = np.random.default_rng(0).standard_normal((4, 3))
-        expected, actual = _both(kw, img, lambda m: m.inverse_transform(sig))
+        expected, actual = _both(kw, img, lambda m, sig=sig: m.inverse_transform(sig))
         assert actual.shape == expected.shape
         assert_oracle(actual.get_fdata(), expected.get_fdata())
 

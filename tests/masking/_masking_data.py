@@ -25,7 +25,9 @@ def brain_data(shape=(13, 14, 15, 6), seed=0, noise=0.15, background=0.0):
 def brain_img(shape=(13, 14, 15, 6), dtype=np.float32, affine=None, seed=0, scale=1000.0, **kw):
     data = brain_data(shape, seed=seed, **kw) * scale
     if np.dtype(dtype).kind in "iu":
-        data = np.rint(np.clip(data, 0 if np.dtype(dtype).kind == "u" else -30000, 30000 if np.dtype(dtype).itemsize > 1 else 255))
+        low = 0 if np.dtype(dtype).kind == "u" else -30000
+        high = 30000 if np.dtype(dtype).itemsize > 1 else 255
+        data = np.rint(np.clip(data, low, high))
     return nib.Nifti1Image(data.astype(dtype), AFFINE_ANISO if affine is None else affine)
 
 

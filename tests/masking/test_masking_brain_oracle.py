@@ -4,14 +4,14 @@ import warnings
 from pathlib import Path
 
 import nibabel as nib
+import nilearn
 import numpy as np
 import pytest
-from _helpers import oblique_affine
-from _masking_data import mask_equal
 from nilearn import masking as nm
 
-import nilearn
 import nimask.masking as km
+from _helpers import oblique_affine
+from _masking_data import mask_equal
 from nimask.exceptions import MaskError, MaskWarning
 
 DATA = Path(nilearn.__file__).parent / "datasets" / "data"

@@ -4,11 +4,11 @@ import warnings
 import nibabel as nib
 import numpy as np
 import pytest
-from _helpers import oblique_affine
-from _masking_data import brain_img, mask_equal
 from nilearn import masking as nm
 
 import nimask.masking as km
+from _helpers import oblique_affine
+from _masking_data import brain_img, mask_equal
 from nimask.exceptions import MaskWarning
 
 

@@ -5,10 +5,10 @@ import warnings
 import nibabel as nib
 import numpy as np
 import pytest
-from _masking_data import brain_img
 from nilearn import masking as nm
 
 import nimask.masking as km
+from _masking_data import brain_img
 from nimask.exceptions import DimensionError, GeometryError, MaskError, NimaskDataWarning, NimaskError, ParameterError
 
 IMG = brain_img((9, 10, 11, 3), seed=0)

@@ -1,11 +1,10 @@
 """plot_carpet: rows grouped by region, downsampled, z-scored; NaN columns visible."""
 from __future__ import annotations
 
+import matplotlib  # noqa: F401, E402 - a test extra; the reports/figures need it
 import nibabel as nib
 import numpy as np
 import pytest
-
-pytest.importorskip("matplotlib")
 
 from nimask.exceptions import DimensionError, ParameterError  # noqa: E402
 from nimask.plotting import plot_carpet  # noqa: E402

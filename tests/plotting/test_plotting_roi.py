@@ -1,11 +1,10 @@
 """plot_roi / plot_img / plot_epi: structural checks on the drawn pixels (no baseline images)."""
 from __future__ import annotations
 
+import matplotlib  # noqa: F401, E402 - a test extra; the reports/figures need it
 import nibabel as nib
 import numpy as np
 import pytest
-
-pytest.importorskip("matplotlib")
 
 from nimask.exceptions import DimensionError, ParameterError  # noqa: E402
 from nimask.plotting import find_cut_coords, plot_epi, plot_img, plot_roi  # noqa: E402
@@ -114,7 +113,7 @@ def test_labels_get_one_colour_each_at_their_own_place():
     np.testing.assert_array_equal(display.label_values, [3, 7])
     colors = (np.asarray(display.label_colors) * 255).round().astype(int)
     assert np.abs(colors[0] - colors[1]).sum() > 60
-    for value, color in zip((3, 7), colors):
+    for value, color in zip((3, 7), colors, strict=True):
         region = nib.Nifti1Image((data == value).astype(np.uint8), AFFINE)
         lo, hi = _world_box(region)
         [(panel, uv)] = _pixels_of(display, lambda rgb, c=color: np.abs(rgb - c).sum(-1) < 12)
@@ -169,7 +168,8 @@ def test_contours_are_drawn_on_the_mask_border():
         assert len(uv) > 20
         centre_u, centre_v = (lo[u] + hi[u]) / 2, (lo[v] + hi[v]) / 2
         # border only: no red in the middle of the box
-        inner = (np.abs(uv[:, 0] - centre_u) < 0.25 * (hi[u] - lo[u])) & (np.abs(uv[:, 1] - centre_v) < 0.25 * (hi[v] - lo[v]))
+        inner = ((np.abs(uv[:, 0] - centre_u) < 0.25 * (hi[u] - lo[u]))
+                 & (np.abs(uv[:, 1] - centre_v) < 0.25 * (hi[v] - lo[v])))
         assert not inner.any()
     with pytest.raises(ParameterError, match="view_type"):
         plot_roi(mask, view_type="glass")

@@ -2,14 +2,15 @@
 import warnings
 
 import nibabel as nib
+import nilearn.regions as nl_regions
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _helpers import assert_oracle
 from nimask.regions._maps import extract_chunks, img_to_signals_maps, maps_array, prepare_maps, signals_to_img_maps
 
-nl_regions = pytest.importorskip("nilearn.regions")
 AFF = np.diag([2.0, 2.5, 3.0, 1.0])
 
 

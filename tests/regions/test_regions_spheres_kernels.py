@@ -2,15 +2,16 @@
 import warnings
 
 import nibabel as nib
+import nilearn.maskers as nl_maskers
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _helpers import assert_oracle, oblique_affine
 from nimask.exceptions import AtlasError, NimaskDataWarning, ParameterError
 from nimask.regions._spheres import check_radius, check_seeds, overlap_pairs, prepare_spheres, sphere_members
 
-nl_maskers = pytest.importorskip("nilearn.maskers")
 SHAPE = (7, 8, 9)
 
 
@@ -46,7 +47,8 @@ def test_sphere_means_match_nilearn(trial):
         except ValueError as exc:
             assert "empty" in str(exc)
             with pytest.raises(AtlasError, match="These spheres are empty"):
-                prepare_spheres(seeds, aff, SHAPE, None if mask is None else mask.astype(bool), radius, allow_overlap=True)
+                prepare_spheres(seeds, aff, SHAPE, None if mask is None else mask.astype(bool), radius,
+                                allow_overlap=True)
             return
     op = prepare_spheres(seeds, aff, SHAPE, None if mask is None else mask.astype(bool), radius, allow_overlap=True)
     actual = op.apply(data)
@@ -120,7 +122,8 @@ def test_bad_seeds(seeds, match):
         check_seeds(seeds)
 
 
-@pytest.mark.parametrize("radius, match", [(-3, "radius must be a finite number of mm >= 0, found -3"), ([1, 2], "one radius per seed"), ("a", "radius must be None")])
+@pytest.mark.parametrize("radius, match", [(-3, "radius must be a finite number of mm >= 0, found -3"),
+                                           ([1, 2], "one radius per seed"), ("a", "radius must be None")])
 def test_bad_radius(radius, match):
     with pytest.raises(ParameterError, match=match):
         check_radius(radius, 3)

@@ -13,7 +13,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from _rel import AFFINE, SHAPE, labels_img, mask_img, maps_img, raises, run_img
+from _rel import AFFINE, SHAPE, labels_img, maps_img, mask_img, raises, run_img
 from nimask import masking, signal
 from nimask.exceptions import MaskError, NimaskNonFiniteWarning, ParameterError
 from nimask.maskers import (

@@ -4,12 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _rel import mask_img, raises, run_img
+from _rel import labels_img, maps_img, mask_img, raises, run_img
 from nimask import signal
 from nimask.exceptions import NimaskWarning, ParameterError
 from nimask.maskers import NiftiLabelsMasker, NiftiMapsMasker, NiftiMasker, NiftiSpheresMasker
-
-from _rel import labels_img, maps_img
 
 T = 30
 

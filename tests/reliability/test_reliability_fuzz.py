@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import random
 
+import fuzz_loader
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzz_loader
 from nimask.exceptions import NimaskError
 
 SEEDS = fuzz_loader.seed_files()

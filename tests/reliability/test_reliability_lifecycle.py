@@ -11,7 +11,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from _rel import AFFINE, SHAPE, labels_img, mask_img, maps_img, run_img
+from _rel import AFFINE, SHAPE, labels_img, maps_img, mask_img, run_img
 from nimask import image
 from nimask.maskers import NiftiLabelsMasker, NiftiMapsMasker, NiftiMasker, NiftiSpheresMasker
 
@@ -81,7 +81,7 @@ def test_E8_one_masker_used_from_several_threads(name):
         serial = [masker.transform(img) for img in imgs]
         with ThreadPoolExecutor(3) as pool:
             threaded = list(pool.map(masker.transform, imgs))
-    for a, b in zip(serial, threaded):
+    for a, b in zip(serial, threaded, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from _rel import AFFINE, SHAPE, labels_img, mask_img, maps_img, raises, run_img
+from _rel import AFFINE, SHAPE, labels_img, maps_img, mask_img, raises, run_img
 from nimask.exceptions import MaskError, NimaskDataWarning
 from nimask.maskers import (
     MultiNiftiLabelsMasker,
@@ -113,7 +113,8 @@ def test_K11_mask_dtype_matrix_gives_the_same_signals(dtype):
     ref = NiftiMasker(mask_img(dtype=np.uint8)).fit_transform(run_img(t=3))
     data = np.asarray(mask_img().dataobj).astype(dtype)
     header = None
-    img = nib.Nifti1Image(data.astype(np.uint8) if dtype is bool else data, AFFINE, dtype=None if dtype is bool else dtype)
+    img = nib.Nifti1Image(data.astype(np.uint8) if dtype is bool else data, AFFINE,
+                          dtype=None if dtype is bool else dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         np.testing.assert_array_equal(NiftiMasker(img).fit_transform(run_img(t=3)), ref)

@@ -149,7 +149,7 @@ def test_region_maskers_file_chunks_equal_in_memory(tmp_path, seed, chunk_bytes)
         chunked = [_quiet(make().fit_transform, path) for make in makers]
     finally:
         _nifti_io._DEFAULT_CHUNK_BYTES = old
-    for a, b in zip(chunked, whole):
+    for a, b in zip(chunked, whole, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

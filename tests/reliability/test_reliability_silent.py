@@ -10,10 +10,12 @@ import os
 import warnings
 
 import nibabel as nib
+import nilearn.maskers as nilearn_maskers
+import nilearn.signal as nilearn_signal
 import numpy as np
 import pytest
 
-from _rel import AFFINE, SHAPE, labels_img, mask_img, maps_img, raises, run_img
+from _rel import AFFINE, SHAPE, labels_img, maps_img, mask_img, raises, run_img
 from nimask import masking, signal
 from nimask.exceptions import (
     AtlasError,
@@ -28,8 +30,6 @@ from nimask.exceptions import (
 )
 from nimask.maskers import NiftiLabelsMasker, NiftiMapsMasker, NiftiMasker
 
-nilearn_maskers = pytest.importorskip("nilearn.maskers")
-nilearn_signal = pytest.importorskip("nilearn.signal")
 T = 30
 
 

@@ -6,10 +6,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _helpers import RTOL_DEFAULT, RTOL_FLOAT32, assert_oracle
-from _signal_grid import FILTERS, grid, make_data, run_both, sample_masks
 from nilearn import signal as nsig
 
+from _helpers import RTOL_DEFAULT, RTOL_FLOAT32, assert_oracle
+from _signal_grid import FILTERS, grid, make_data, run_both, sample_masks
 from nimask import signal as msig
 
 

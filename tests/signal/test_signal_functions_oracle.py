@@ -5,9 +5,9 @@ import warnings
 
 import numpy as np
 import pytest
-from _helpers import RTOL_FLOAT32, assert_oracle
 from nilearn import signal as nsig
 
+from _helpers import RTOL_FLOAT32, assert_oracle
 from nimask import signal as msig
 
 

@@ -41,11 +41,14 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..exceptions import AllVolumesRemovedError, ConfoundsError, ParameterError, SampleMaskError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Strategy", "parse_strategy", "load_strategy_file", "select_confounds", "PRESET_TOKENS"]
 
@@ -161,7 +164,8 @@ def load_strategy_file(path: str | os.PathLike) -> Strategy:
     except FileNotFoundError:
         raise ParameterError(f"Strategy file {path!r} does not exist.", param="strategy", path=path) from None
     except (OSError, json.JSONDecodeError) as exc:
-        raise ParameterError(f"Strategy file {path!r} is not readable JSON: {exc}", param="strategy", path=path) from exc
+        raise ParameterError(f"Strategy file {path!r} is not readable JSON: {exc}",
+                             param="strategy", path=path) from exc
     if not isinstance(spec, dict):
         raise ParameterError(f"Strategy file {path!r} must hold a JSON object; found {type(spec).__name__}.",
                              param="strategy", path=path)
@@ -224,7 +228,9 @@ def _censor_short_segments(keep: np.ndarray, min_segment: int) -> np.ndarray:
     return keep
 
 
-def select_confounds(table, strategy: Strategy, n_volumes: int, *, source: str = "confounds"):
+def select_confounds(
+    table: pd.DataFrame, strategy: Strategy, n_volumes: int, *, source: str = "confounds"
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The confounds matrix and sample mask of ``strategy`` for one run.
 
     Parameters

@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nibabel as nib
 import numpy as np
 
 from .._niimg import _filename, affines_close, check_niimg, check_niimg_4d, same_fov
 from ..exceptions import GeometryError, NimaskDataWarning, NimaskWarning, ParameterError
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = [
     "coord_transform",
@@ -30,7 +33,7 @@ __all__ = [
 ]
 
 
-def load_img(img: Any, wildcards: bool = True, dtype: Any = None):
+def load_img(img: Any, wildcards: bool = True, dtype: Any = None) -> SpatialImage:
     """Load a niimg-like object (path, glob pattern, image, or list concatenated to 4D).
 
     Parameters
@@ -44,7 +47,9 @@ def load_img(img: Any, wildcards: bool = True, dtype: Any = None):
     return check_niimg(img, wildcards=wildcards, dtype=dtype)
 
 
-def new_img_like(ref_niimg: Any, data: np.ndarray, affine: np.ndarray | None = None, copy_header: bool = True):
+def new_img_like(
+    ref_niimg: Any, data: np.ndarray, affine: np.ndarray | None = None, copy_header: bool = True
+) -> SpatialImage:
     """A new image of the reference's class holding ``data``.
 
     Bool data become uint8; int64 data become int32 when every value fits (with a warning).
@@ -100,7 +105,7 @@ def _index_array(index: Any):
     return index
 
 
-def index_img(imgs: Any, index: Any):
+def index_img(imgs: Any, index: Any) -> SpatialImage:
     """Index the 4th axis: an int gives a 3D image; a slice, list, array or mask a 4D image.
 
     Only the selected volumes are read from a file (up to the last one for .nii.gz).
@@ -150,8 +155,8 @@ def _mean_volume(img) -> np.ndarray:
     return total.astype(out_dtype, copy=False)
 
 
-def mean_img(imgs: Any, target_affine=None, target_shape=None, verbose: int = 0, n_jobs: int = 1,
-             copy_header: bool = True):
+def mean_img(imgs: Any, target_affine: Any = None, target_shape: Any = None, verbose: int = 0, n_jobs: int = 1,
+             copy_header: bool = True) -> SpatialImage:
     """Mean over time of one 4D image, or the average of the means of several images.
 
     Each image's mean volume is computed by streaming chunks of volumes (int16 data give a
@@ -161,7 +166,7 @@ def mean_img(imgs: Any, target_affine=None, target_shape=None, verbose: int = 0,
     """
     from ._resampling import resample_img
 
-    if isinstance(imgs, nib.spatialimages.SpatialImage) or isinstance(imgs, (str, bytes)) or hasattr(imgs, "__fspath__"):
+    if isinstance(imgs, (nib.spatialimages.SpatialImage, str, bytes)) or hasattr(imgs, "__fspath__"):
         imgs = [imgs]
     imgs = list(imgs)
     if not imgs:
@@ -192,7 +197,8 @@ def mean_img(imgs: Any, target_affine=None, target_shape=None, verbose: int = 0,
 
 
 def crop_img(img: Any, rtol: float = 1e-8, copy: bool = True, pad: bool = True,
-             return_offset: bool = False, copy_header: bool = True):
+             return_offset: bool = False, copy_header: bool = True
+             ) -> SpatialImage | tuple[SpatialImage, tuple[slice, ...]]:
     """Crop to the box of voxels with ``|v| > rtol * max|data|`` (any volume for 4D).
 
     With ``pad`` a 1-voxel margin is kept; the affine origin moves to the box corner.
@@ -213,7 +219,7 @@ def crop_img(img: Any, rtol: float = 1e-8, copy: bool = True, pad: bool = True,
     if pad:
         start = np.maximum(start - 1, 0)
         end = np.minimum(end + 1, data.shape[:3])
-    slices = tuple(slice(int(s), int(e)) for s, e in zip(start, end))
+    slices = tuple(slice(int(s), int(e)) for s, e in zip(start, end, strict=True))
     cropped = data[slices]
     if copy:
         cropped = cropped.copy()
@@ -223,7 +229,7 @@ def crop_img(img: Any, rtol: float = 1e-8, copy: bool = True, pad: bool = True,
     return (out, slices) if return_offset else out
 
 
-def math_img(formula: str, copy_header_from: str | None = None, **imgs: Any):
+def math_img(formula: str, copy_header_from: str | None = None, **imgs: Any) -> SpatialImage:
     """Evaluate ``formula`` with each keyword bound to its image's data (``np`` available).
 
     The images must share one field of view. The result takes the first image's affine; its
@@ -245,7 +251,8 @@ def math_img(formula: str, copy_header_from: str | None = None, **imgs: Any):
             )
     unused = [name for name in names if not re.search(rf"\b{re.escape(name)}\b", formula)]
     if unused:
-        warnings.warn(f"Some images ({unused}) are not mentioned in the formula={formula!r}.", NimaskWarning, stacklevel=2)
+        warnings.warn(f"Some images ({unused}) are not mentioned in the formula={formula!r}.", NimaskWarning,
+                      stacklevel=2)
     namespace = {name: np.asanyarray(img.dataobj) for name, img in loaded.items()}
     namespace["np"] = np
     result = np.asarray(eval(formula, namespace))  # noqa: S307 - nilearn's documented semantics
@@ -265,7 +272,7 @@ def math_img(formula: str, copy_header_from: str | None = None, **imgs: Any):
     return new_img_like(src, result, ref.affine, copy_header=True)
 
 
-def coord_transform(x, y, z, affine):
+def coord_transform(x: Any, y: Any, z: Any, affine: np.ndarray) -> tuple[Any, Any, Any]:
     """Apply a 4x4 affine to coordinates (scalars give floats, arrays keep their shape)."""
     is_number = not hasattr(x, "__iter__")
     shape = np.asarray(x).shape

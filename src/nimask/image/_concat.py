@@ -17,7 +17,7 @@ def concat_imgs(
     memory_level: int = 0,
     auto_resample: bool = False,
     verbose: int = 0,
-):
+) -> nib.Nifti1Image:
     """Concatenate 3D or 4D images along the 4th axis.
 
     Items must all be 3D or all 4D and share one field of view (unless ``auto_resample``,
@@ -64,7 +64,7 @@ def concat_imgs(
     lengths = [1 if len(im.shape) == 3 else im.shape[3] for im in items]
     data = np.empty(items[0].shape[:3] + (sum(lengths),), dtype=out_dtype, order="F")
     t = 0
-    for im, n in zip(items, lengths):
+    for im, n in zip(items, lengths, strict=True):
         arr = np.asanyarray(im.dataobj)
         if arr.ndim == 3:
             arr = arr[..., np.newaxis]

@@ -82,7 +82,7 @@ class _Taps:
         shape = [1] * x.ndim
         shape[axis] = self.shape[0]
         out = np.take(x, self.index[0], axis=axis) * self.weight[0].reshape(shape)  # float64
-        for index, weight in zip(self.index[1:], self.weight[1:]):
+        for index, weight in zip(self.index[1:], self.weight[1:], strict=True):
             out += np.take(x, index, axis=axis) * weight.reshape(shape)
         return out
 
@@ -117,7 +117,8 @@ def separable_weights(matrix, offset, in_shape, out_shape, order: int):
         matrix = np.diag(matrix)
     return tuple(
         _axis_operator(int(n_in), int(n_out), float(a), float(b), int(order))
-        for n_in, n_out, a, b in zip(in_shape[:3], out_shape[:3], matrix, np.asarray(offset, dtype=np.float64))
+        for n_in, n_out, a, b in zip(in_shape[:3], out_shape[:3], matrix, np.asarray(offset, dtype=np.float64),
+                                     strict=True)
     )
 
 

@@ -36,7 +36,7 @@ Differences from nilearn
 from __future__ import annotations
 
 import warnings
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -44,6 +44,9 @@ from scipy import ndimage
 from .._niimg import check_niimg
 from .._threads import n_threads
 from ..exceptions import GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["resample_img", "resample_to_img", "resample_array", "target_grid", "clip_bounds"]
 
@@ -176,7 +179,8 @@ def target_grid(source_affine, source_shape, target_affine=None, target_shape=No
         target_shape = _as_shape(target_shape)
         if target_affine is None:
             raise ParameterError(
-                f"'target_shape' ({target_shape}) was given without 'target_affine': a shape needs an affine to place it.",
+                f"'target_shape' ({target_shape}) was given without 'target_affine': "
+                "a shape needs an affine to place it.",
                 param="target_affine",
             )
     if target_affine is None:
@@ -195,7 +199,7 @@ def target_grid(source_affine, source_shape, target_affine=None, target_shape=No
         full = np.eye(4)
         full[:3, :3] = affine
         full[:3, 3] = affine @ lo
-        shape = tuple(int(np.ceil(h - l)) + 1 for l, h in zip(lo, hi))
+        shape = tuple(int(np.ceil(high - low)) + 1 for low, high in zip(lo, hi, strict=True))
         return full, shape
     _, hi = _bounds_in(affine, source_affine, source_shape)
     if np.any(hi < 0):
@@ -385,7 +389,7 @@ def _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n
             done = list(pool.map(one, todo))
     else:
         done = [one(t) for t in todo]
-    for t, volume_stats in zip(todo, done):
+    for t, volume_stats in zip(todo, done, strict=True):
         stats[t] = volume_stats
     return stats
 
@@ -541,7 +545,7 @@ def resample_img(
     fill_value: float = 0.0,
     force_resample: bool = True,
     copy_header: bool = True,
-):
+) -> SpatialImage:
     """Resample an image onto a new grid given by ``target_affine`` (and ``target_shape``).
 
     Parameters
@@ -708,7 +712,7 @@ def resample_to_img(
     fill_value: float = 0.0,
     force_resample: bool = True,
     copy_header: bool = True,
-):
+) -> SpatialImage:
     """Resample ``source_img`` onto the grid (affine and 3D shape) of ``target_img``.
 
     Same parameters as :func:`resample_img`, except that ``clip`` defaults to False (as in

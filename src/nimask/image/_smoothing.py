@@ -23,7 +23,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
@@ -31,6 +31,9 @@ from scipy import ndimage
 from .._niimg import check_niimg, is_niimg_like
 from .._threads import n_threads
 from ..exceptions import NimaskWarning, ParameterError
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["smooth_img", "smooth_array", "fwhm_to_sigma"]
 
@@ -104,7 +107,7 @@ def fwhm_to_sigma(fwhm, affine) -> list[float]:
     if fwhm is None or fwhm == "fast":
         return [0.0, 0.0, 0.0]
     vox_size = np.sqrt(np.sum(np.asarray(affine, dtype=np.float64)[:3, :3] ** 2, axis=0))
-    return [0.0 if f is None else float(f / (_FWHM_OVER_SIGMA * v)) for f, v in zip(fwhm, vox_size)]
+    return [0.0 if f is None else float(f / (_FWHM_OVER_SIGMA * v)) for f, v in zip(fwhm, vox_size, strict=True)]
 
 
 def _float_dtype(dtype: np.dtype) -> np.dtype:
@@ -225,7 +228,7 @@ def _smooth_one(img, fwhm):
     return new_img_like(img, data, img.affine, copy_header=True)
 
 
-def smooth_img(imgs: Any, fwhm: Any):
+def smooth_img(imgs: Any, fwhm: Any) -> SpatialImage | list[SpatialImage]:
     """Smooth images with a Gaussian of the given FWHM (in mm).
 
     Parameters

@@ -15,7 +15,7 @@ from ._brain import compute_brain_mask, compute_multi_brain_mask
 from ._epi import compute_epi_mask
 from ._intersect import intersect_masks
 from ._load import load_mask_img
-from ._morphology import largest_connected_component
+from ._morphology import largest_connected_component as largest_connected_component  # reachable, as in nilearn
 from ._multi import compute_multi_background_mask, compute_multi_epi_mask
 
 __all__ = [

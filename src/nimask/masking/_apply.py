@@ -10,7 +10,7 @@ chunks of volumes:
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from .._niimg import _filename, affines_close, check_niimg
 from ..exceptions import GeometryError, ParameterError
 from ._checks import ParameterTypeError
 from ._load import _load_mask
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["apply_mask", "unmask", "MaskIndices", "mask_indices", "gather", "scatter"]
 
@@ -169,7 +172,9 @@ def _check_same_grid(img, mask_shape, mask_affine, mask_where: str) -> None:
         )
 
 
-def apply_mask(imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any = None, ensure_finite: bool = True) -> np.ndarray:
+def apply_mask(
+    imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any = None, ensure_finite: bool = True
+) -> np.ndarray:
     """Extract the masked voxels of a 3D/4D image as a ``(n_volumes, n_voxels)`` array.
 
     Parameters
@@ -247,7 +252,7 @@ def apply_mask(imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any =
     return out[0] if img.ndim == 3 else out
 
 
-def unmask(X: Any, mask_img: Any, order: str = "F"):
+def unmask(X: Any, mask_img: Any, order: str = "F") -> SpatialImage | list[SpatialImage]:
     """Put masked data back into images: zeros outside the mask.
 
     Parameters

@@ -1,7 +1,7 @@
 """Background masks: everything that differs from the value found on the image border."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -9,6 +9,9 @@ from ..exceptions import ParameterError
 from ._checks import check_bool, check_int, check_opening
 from ._mean import mean_volume
 from ._morphology import post_process_mask
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["compute_background_mask", "border_values"]
 
@@ -39,7 +42,7 @@ def compute_background_mask(
     target_shape: Any = None,
     memory: Any = None,
     verbose: int = 0,
-):
+) -> SpatialImage:
     """Mask of the voxels whose mean differs from the background value (border median).
 
     The background value is the median of the mean image over ``border_size`` voxel slabs

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._niimg import check_niimg, check_niimg_3d, _check_same_fov_list
+from .._niimg import _check_same_fov_list, check_niimg, check_niimg_3d
 from ..exceptions import MaskError, ParameterError
 from ._checks import ParameterTypeError, check_bool, check_opening
 from ._morphology import post_process_mask
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["compute_brain_mask", "compute_multi_brain_mask", "find_templateflow_template"]
 
@@ -112,7 +115,7 @@ def compute_brain_mask(
     mask_type: str = "whole-brain",
     *,
     template: Any = None,
-):
+) -> SpatialImage:
     """Brain (or grey / white matter) mask from an MNI template resampled onto ``target_img``.
 
     The template is cast to float32, divided by its maximum, resampled onto the grid of
@@ -174,7 +177,7 @@ def compute_multi_brain_mask(
     mask_type: str = "whole-brain",
     *,
     template: Any = None,
-):
+) -> SpatialImage:
     """``compute_brain_mask`` for a list of images that share one grid (uses the first).
 
     Raises

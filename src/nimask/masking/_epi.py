@@ -1,7 +1,7 @@
 """EPI masks: threshold the mean image at the largest gap of its sorted values."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -9,6 +9,9 @@ from ..exceptions import MaskError, ParameterError
 from ._checks import check_bool, check_float, check_opening
 from ._mean import mean_volume
 from ._morphology import post_process_mask
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["compute_epi_mask", "epi_threshold"]
 
@@ -56,7 +59,7 @@ def compute_epi_mask(
     target_shape: Any = None,
     memory: Any = None,
     verbose: int = 0,
-):
+) -> SpatialImage:
     """Brain mask of an EPI run from its mean image (nilearn's algorithm, same voxels).
 
     The mean image (optionally resampled) is smoothed with a 1-voxel FWHM Gaussian when

@@ -1,7 +1,7 @@
 """Combining several masks: keep voxels present in more than a fraction of them."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -10,6 +10,9 @@ from ..exceptions import GeometryError, ParameterError
 from ._checks import ParameterTypeError, check_bool
 from ._load import _load_mask
 from ._morphology import largest_connected_component
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["intersect_masks", "intersect_mask_arrays"]
 
@@ -53,7 +56,7 @@ def intersect_mask_arrays(masks: list[np.ndarray], threshold: float = 0.5, conne
     return group
 
 
-def intersect_masks(mask_imgs: Any, threshold: float = 0.5, connected: bool = True):
+def intersect_masks(mask_imgs: Any, threshold: float = 0.5, connected: bool = True) -> SpatialImage:
     """Combine binary masks: voxels present in more than ``threshold`` of them.
 
     Parameters

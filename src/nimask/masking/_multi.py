@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .._niimg import _filename
 from ..exceptions import GeometryError, ParameterError
@@ -11,6 +12,9 @@ from ._background import compute_background_mask
 from ._checks import ParameterTypeError
 from ._epi import compute_epi_mask
 from ._intersect import _check_threshold, intersect_masks
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 __all__ = ["compute_multi_epi_mask", "compute_multi_background_mask", "check_image_list"]
 
@@ -50,7 +54,7 @@ def _run_name(item: Any) -> str | None:
     return _filename(item)
 
 
-def _intersect_runs(masks: list, items: list, threshold: float, connected: bool):
+def _intersect_runs(masks: list, items: list, threshold: float, connected: bool) -> SpatialImage:
     """``intersect_masks`` of the runs' masks; a field-of-view error names the runs' files."""
     try:
         return intersect_masks(masks, threshold=threshold, connected=connected)
@@ -87,7 +91,7 @@ def compute_multi_epi_mask(
     n_jobs: int = 1,
     memory: Any = None,
     verbose: int = 0,
-):
+) -> SpatialImage:
     """EPI mask of each run (:func:`compute_epi_mask`), combined by :func:`intersect_masks`.
 
     Parameters
@@ -130,7 +134,7 @@ def compute_multi_background_mask(
     n_jobs: int = 1,
     memory: Any = None,
     verbose: int = 0,
-):
+) -> SpatialImage:
     """Background mask of each run (:func:`compute_background_mask`), intersected.
 
     Note the defaults ``connected=True, opening=2`` (unlike the single-image function),

@@ -1,6 +1,7 @@
 """Carpet plot: time x voxels (or regions) as a grey image, rows grouped by region."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,8 @@ def _signals_of(data, mask_img, labels_img):
     if isinstance(data, np.ndarray) or hasattr(data, "to_numpy"):
         signals = np.asarray(data.to_numpy() if hasattr(data, "to_numpy") else data)
         if signals.ndim != 2:
-            raise DimensionError(signals.ndim, 2, f"'data' as an array must be 2D (time, columns); got shape {signals.shape}.",
+            raise DimensionError(signals.ndim, 2,
+                                 f"'data' as an array must be 2D (time, columns); got shape {signals.shape}.",
                                  param="data")
         if mask_img is not None or labels_img is not None:
             raise ParameterError("'mask_img' and 'labels_img' apply to a 4D image, not to an array of signals "
@@ -79,11 +81,11 @@ def _signals_of(data, mask_img, labels_img):
 
 
 def plot_carpet(
-    data,
-    mask_img=None,
+    data: Any,
+    mask_img: Any = None,
     *,
-    labels_img=None,
-    groups=None,
+    labels_img: Any = None,
+    groups: Any = None,
     group_names: dict | None = None,
     t_r: float | None = None,
     standardize: bool = True,
@@ -92,7 +94,7 @@ def plot_carpet(
     vmax: float | None = None,
     cmap: Any = "gray",
     title: str | None = None,
-    output_file=None,
+    output_file: str | os.PathLike | None = None,
     figure_size: tuple = (10.0, 4.0),
 ) -> CarpetDisplay:
     """Carpet plot of voxel or region time series: one row per column, time on the x axis.
@@ -130,14 +132,16 @@ def plot_carpet(
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 1:
         raise ParameterError(f"'max_rows' must be an int >= 1; got {max_rows!r}.", param="max_rows", found=max_rows)
     if t_r is not None and (isinstance(t_r, bool) or not isinstance(t_r, (int, float, np.number)) or not t_r > 0):
-        raise ParameterError(f"'t_r' must be a positive number of seconds or None; got {t_r!r}.", param="t_r", found=t_r)
+        raise ParameterError(f"'t_r' must be a positive number of seconds or None; got {t_r!r}.",
+                             param="t_r", found=t_r)
     signals, img_groups = _signals_of(data, mask_img, labels_img)
     if groups is not None:
         if img_groups is not None:
             raise ParameterError("Give 'groups' or 'labels_img', not both.", param="groups")
         groups = np.asarray(groups)
         if groups.shape != (signals.shape[1],):
-            raise ParameterError(f"'groups' must have one entry per column ({signals.shape[1]}); got shape {groups.shape}.",
+            raise ParameterError(f"'groups' must have one entry per column ({signals.shape[1]}); "
+                                 f"got shape {groups.shape}.",
                                  param="groups", expected=signals.shape[1], found=groups.shape)
     else:
         groups = img_groups

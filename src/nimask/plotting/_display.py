@@ -68,7 +68,7 @@ class FigureDisplay:
 
     figure: Any
 
-    def savefig(self, path, dpi: int | None = None) -> None:
+    def savefig(self, path: str | os.PathLike, dpi: int | None = None) -> None:
         """Save to ``path``; the format comes from the extension (.png, .svg, .pdf, .jpg)."""
         ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
         if ext not in _FORMATS:
@@ -118,7 +118,8 @@ class SlicesDisplay(FigureDisplay):
         """The matplotlib Axes of the panels, in order."""
         return [p.ax for p in self.panels]
 
-    def add_markers(self, coords, color="yellow", size: float = 40.0, max_distance: float | None = None) -> None:
+    def add_markers(self, coords: Any, color: Any = "yellow", size: float = 40.0,
+                    max_distance: float | None = None) -> None:
         """Draw world points (mm) on the panels, projected along each panel's normal.
 
         ``max_distance`` (mm): on each panel, only the points at most this far from its plane.
@@ -140,7 +141,7 @@ def _layout(grid: DisplayGrid, rows: list[list[tuple[str, float]]], title, figur
         ext = [grid.extent(AXES[a]) for a, _ in row]
         widths.append([e[1] - e[0] for e in ext])
         heights.append(max(e[3] - e[2] for e in ext))
-    row_units = [sum(w) / h for w, h in zip(widths, heights)]  # row width in units of its height
+    row_units = [sum(w) / h for w, h in zip(widths, heights, strict=True)]  # row width in units of its height
     max_units = max(row_units)
     fig_w = figure_width or float(np.clip(2.2 * max_units, 3.0, 14.0))
     title_h = 0.35 if title else 0.0
@@ -149,10 +150,10 @@ def _layout(grid: DisplayGrid, rows: list[list[tuple[str, float]]], title, figur
     fig = new_figure((fig_w, fig_h))
     panels = []
     top = 1.0 - title_h / fig_h
-    for row, w, h, rh in zip(rows, widths, heights, row_h):
+    for row, w, h, rh in zip(rows, widths, heights, row_h, strict=True):
         frac_h = rh / fig_h
         x = (1.0 - sum(w) / h / max_units) / 2
-        for (axis, coord), width in zip(row, w):
+        for (axis, coord), width in zip(row, w, strict=True):
             frac_w = width / h / max_units
             ax = fig.add_axes([x, top - frac_h, frac_w, frac_h])
             ax.set_facecolor("black")
@@ -197,10 +198,12 @@ def draw(grid: DisplayGrid, cut_coords, display_mode: str, layers: list[dict], *
                 u, v = [a for a in range(3) if a != axis]
                 xu = grid.origin[u] + np.arange(plane.shape[1]) * grid.step[u]
                 yv = grid.origin[v] + np.arange(plane.shape[0]) * grid.step[v]
-                for value, color in zip(layer["values"], layer["colors"]):
+                # strict=False: a layer without regions has one colour and no value
+                for value, color in zip(layer["values"], layer["colors"], strict=False):
                     binary = (plane == value).astype(np.float32)
                     if binary.any() and not binary.all():
-                        panel.ax.contour(xu, yv, binary, levels=[0.5], colors=[color], linewidths=layer.get("linewidth", 1.5))
+                        panel.ax.contour(xu, yv, binary, levels=[0.5], colors=[color],
+                                         linewidths=layer.get("linewidth", 1.5))
         panel.ax.set_xlim(extent[0], extent[1])
         panel.ax.set_ylim(extent[2], extent[3])
         if annotate:

@@ -8,6 +8,7 @@ interpolation warning). Coordinates are world millimetres throughout.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +121,9 @@ def _centre(support: np.ndarray, weights: np.ndarray | None = None) -> np.ndarra
     return np.rint(centre) if inside else nearest.astype(np.float64)
 
 
-def find_cut_coords(img, display_mode: str = "ortho", n_cuts: int | None = None):
+def find_cut_coords(
+    img: Any, display_mode: str = "ortho", n_cuts: int | None = None
+) -> tuple[float, float, float] | list[float] | dict[str, list[float]]:
     """World coordinates (mm) of the slices to show for the nonzero part of ``img``.
 
     ``"ortho"``: the centre of mass of the nonzero voxels (x, y, z), moved to the nearest
@@ -172,14 +175,16 @@ def resolve_cuts(grid: DisplayGrid, support, weights, display_mode: str, cut_coo
         if isinstance(cut_coords, dict):
             missing = [k for k in AXES if k not in cut_coords]
             if missing:
-                raise ParameterError(f"'cut_coords' for display_mode='mosaic' needs the keys x, y, z; missing {missing}.",
+                raise ParameterError(f"'cut_coords' for display_mode='mosaic' needs the keys x, y, z; "
+                                     f"missing {missing}.",
                                      param="cut_coords", found=sorted(cut_coords))
             return {k: [float(c) for c in cut_coords[k]] for k in AXES}
         raise ParameterError("'cut_coords' for display_mode='mosaic' must be None, an int or a dict {x, y, z: coords}; "
                              f"got {cut_coords!r}.", param="cut_coords", found=cut_coords)
     coords = [float(c) for c in np.ravel(np.asarray(cut_coords, dtype=np.float64))]
     if display_mode == "ortho" and len(coords) != 3:
-        raise ParameterError(f"'cut_coords' for display_mode='ortho' must be 3 coordinates (x, y, z); got {cut_coords!r}.",
+        raise ParameterError("'cut_coords' for display_mode='ortho' must be 3 coordinates (x, y, z); "
+                             f"got {cut_coords!r}.",
                              param="cut_coords", expected=3, found=len(coords))
     if not coords or not np.all(np.isfinite(coords)):
         raise ParameterError(f"'cut_coords' must be finite coordinates in mm; got {cut_coords!r}.", param="cut_coords")

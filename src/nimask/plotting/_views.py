@@ -1,6 +1,7 @@
 """``plot_roi``, ``plot_img`` and ``plot_epi``: slices of a 3D image, with an optional overlay."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -39,10 +40,10 @@ def _finish(display: SlicesDisplay, output_file) -> SlicesDisplay:
 
 
 def plot_roi(
-    roi_img,
-    bg_img=None,
-    cut_coords=None,
-    output_file=None,
+    roi_img: Any,
+    bg_img: Any = None,
+    cut_coords: Any = None,
+    output_file: str | os.PathLike | None = None,
     display_mode: str = "ortho",
     title: str | None = None,
     cmap: Any = None,
@@ -123,7 +124,8 @@ def plot_roi(
         layers.append({"kind": "labels", "data": index, "n": max(values.size, 1), "alpha": alpha,
                        "cmap": ListedColormap(colors)})
     else:
-        layers.append({"kind": "contours", "data": roi_on_grid, "values": values.tolist(), "colors": [tuple(c) for c in colors]})
+        layers.append({"kind": "contours", "data": roi_on_grid, "values": values.tolist(),
+                       "colors": [tuple(c) for c in colors]})
     cuts = resolve_cuts(grid, roi_on_grid != 0, None, display_mode, cut_coords)
     display = draw(grid, cuts, display_mode, layers, title=title, annotate=annotate, figure_width=figure_width)
     display.label_values = values
@@ -132,10 +134,10 @@ def plot_roi(
 
 
 def plot_img(
-    img,
-    bg_img=None,
-    cut_coords=None,
-    output_file=None,
+    img: Any,
+    bg_img: Any = None,
+    cut_coords: Any = None,
+    output_file: str | os.PathLike | None = None,
     display_mode: str = "ortho",
     title: str | None = None,
     cmap: Any = "gray",
@@ -197,7 +199,8 @@ def plot_img(
     return _finish(display, output_file)
 
 
-def plot_epi(epi_img, cut_coords=None, output_file=None, display_mode: str = "ortho", title: str | None = None,
+def plot_epi(epi_img: Any, cut_coords: Any = None, output_file: str | os.PathLike | None = None,
+             display_mode: str = "ortho", title: str | None = None,
              cmap: Any = "gray", vmin: float | None = None, vmax: float | None = None, **kwargs) -> SlicesDisplay:
     """Slices of an EPI volume (e.g. the mean image) in grey, with a robust display range.
 

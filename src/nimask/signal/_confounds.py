@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def _split(line: str, delimiter: str | None) -> list[str]:
     return line.split(delimiter) if delimiter is not None else line.split()
 
 
-def read_confounds_file(path) -> tuple[np.ndarray, list[str] | None]:
+def read_confounds_file(path: str | os.PathLike) -> tuple[np.ndarray, list[str] | None]:
     """Read a delimited text file of confounds; return (float64 array (T, k), column names or None).
 
     The delimiter is a tab, comma or semicolon when the first line holds one, else whitespace.
@@ -92,7 +93,7 @@ def _one_confound(item, index: int | None):
         return array, names, f"confounds file {os.fspath(item)!r}"
     if type(item).__name__ == "DataFrame" and hasattr(item, "to_numpy"):
         names = [str(c) for c in item.columns]
-        for name, dtype in zip(names, item.dtypes):
+        for name, dtype in zip(names, item.dtypes, strict=True):
             if getattr(dtype, "kind", "O") not in "biuf":
                 raise ConfoundsError(
                     f"Confounds DataFrame{where}: column {name!r} is not numeric (dtype {dtype}).",
@@ -123,7 +124,7 @@ def _float_confounds(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def load_confounds_array(confounds, n_samples: int) -> np.ndarray | None:
+def load_confounds_array(confounds: Any, n_samples: int) -> np.ndarray | None:
     """Read and validate confounds for a signal of ``n_samples`` time points.
 
     Parameters

@@ -136,7 +136,7 @@ def _warn_one_sample() -> None:
 
 
 def standardize_signal(
-    signals: np.ndarray, detrend: bool = False, standardize="zscore_sample"
+    signals: np.ndarray, detrend: bool = False, standardize: bool | str | None = "zscore_sample"
 ) -> np.ndarray:
     """Optionally detrend, then z-score (ddof=1) or percent-signal-change each column.
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +16,7 @@ _EPS32 = float(np.finfo(np.float32).eps)
 MAX_PLAUSIBLE_T_R = 100.0  # seconds; larger values are almost surely milliseconds
 
 
-def check_t_r(t_r, *, purpose: str = "filtering") -> float:
+def check_t_r(t_r: Any, *, purpose: str = "filtering") -> float:
     """Validate a repetition time in seconds and return it as a float.
 
     Raises

@@ -1,6 +1,8 @@
 """Validation of ``sample_mask`` (censoring) and nilearn's spline interpolation of censored volumes."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..exceptions import AllVolumesRemovedError, SampleMaskError, SampleMaskIndexError
@@ -13,7 +15,7 @@ def _is_scalar_list(value) -> bool:
     )
 
 
-def check_sample_mask_index(mask, n_samples: int, *, which: str = "sample_mask") -> np.ndarray:
+def check_sample_mask_index(mask: Any, n_samples: int, *, which: str = "sample_mask") -> np.ndarray:
     """Turn one run's mask (boolean keep-mask or integer indices) into an int32 index array.
 
     Raises
@@ -102,7 +104,9 @@ def check_sample_mask_index(mask, n_samples: int, *, which: str = "sample_mask")
     return index.astype(np.int32)
 
 
-def check_sample_masks(sample_mask, run_lengths: list[int] | None, n_samples: int):
+def check_sample_masks(
+    sample_mask: Any, run_lengths: list[int] | None, n_samples: int
+) -> np.ndarray | list[np.ndarray] | None:
     """Validate ``sample_mask`` for ``clean``.
 
     Without runs, returns one int32 index array (or None). With runs (``run_lengths`` in sorted
@@ -145,7 +149,7 @@ def check_sample_masks(sample_mask, run_lengths: list[int] | None, n_samples: in
         )
     return [
         check_sample_mask_index(m, length, which=f"sample_mask {i + 1} of {n_runs}")
-        for i, (m, length) in enumerate(zip(sample_mask, run_lengths))
+        for i, (m, length) in enumerate(zip(sample_mask, run_lengths, strict=True))
     ]
 
 
