@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nimask.maskers import MultiNiftiMasker, NiftiMasker
 from nimask import pipeline
+from nimask.maskers import MultiNiftiMasker, NiftiMasker
 from nimask.pipeline import stream
 from nimask.regions._voxels import prepare_voxels
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from _report_cases import MASKERS, fitted, sample
 
 import nimask.masking._epi as epi_kernel
 import nimask.signal._clean as clean_kernel
+from _report_cases import MASKERS, fitted, sample
 from nimask.exceptions import NimaskWarning
 from nimask.maskers import NiftiMasker
 
@@ -147,11 +147,11 @@ def test_transform_after_a_fit_that_recorded_nothing_records_nothing(data):
 
 def test_a_failed_recorded_call_leaves_no_recording_state(data):
     masker = NiftiMasker(data["mask"], standardize=None, reports=True).fit()
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="confounds"):
         masker.transform(data["func"], confounds=[[1.0]])  # one confound row for 20 volumes
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        warnings.warn("outside any masker call", NimaskWarning)
+        warnings.warn("outside any masker call", NimaskWarning, stacklevel=1)
         masker.transform(data["func"].slicer[..., :12])
     assert [str(w.message) for w in caught][0] == "outside any masker call"
     assert [r.n_volumes for r in masker._report_log.runs] == [12]  # this call recorded again

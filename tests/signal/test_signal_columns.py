@@ -77,7 +77,7 @@ def test_quiet_is_local_to_its_thread(monkeypatch):
 @pytest.mark.parametrize("n_runs", [1, 2])
 @pytest.mark.parametrize("cutoffs", [{"low_pass": 0.4}, {"high_pass": -0.1, "low_pass": 0.1}], ids=["low", "high"])
 def test_cutoff_warnings_once_per_run_as_nilearn(cutoffs, n_runs):
-    nl_signal = pytest.importorskip("nilearn.signal")
+    import nilearn.signal as nl_signal
     signals = np.vstack([SMALL, SMALL[::-1]])  # runs of 40 samples: longer than the band-pass padding
     runs = None if n_runs == 1 else np.repeat([0, 1], T)
     kwargs = {**cutoffs, "t_r": 2.0, "runs": runs, "standardize": "zscore_sample"}

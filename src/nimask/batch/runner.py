@@ -28,6 +28,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..exceptions import BatchInterrupted, OutputExistsError, ParameterError
 from .atlases import AtlasSpec
@@ -264,7 +265,7 @@ def extract_batch(
     task: str | None = None,
     participant_label: list[str] | None = None,
     n_jobs: int = 1,
-    client=None,
+    client: Any = None,
     dask_scheduler: str | None = None,
     dask_timeout: float = 20.0,
     progress: bool = True,

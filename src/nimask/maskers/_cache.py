@@ -15,15 +15,15 @@ import hashlib
 import logging
 import os
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from .._warnings import find_stack_level
 from ..exceptions import ParameterError
 
-__all__ = ["fingerprint", "cached_call", "check_cache_location", "sweep_stale_temps", "STALE_TEMP_SECONDS", "make_memory",
-           "as_key"]
+__all__ = ["fingerprint", "cached_call", "check_cache_location", "sweep_stale_temps", "STALE_TEMP_SECONDS", "as_key"]
 
 
 def _file_fingerprint(path: str) -> tuple:
@@ -314,36 +314,6 @@ def check_cache_location(path: str, param: str = "memory") -> str:
             path=path, param=param, expected="a writable folder", found="read-only",
         )
     return path
-
-
-def make_memory(memory: Any, memory_level: int) -> tuple[Any, int]:
-    """``(joblib.Memory, effective level)`` for a masker's ``memory`` / ``memory_level``.
-
-    The parameter itself is never changed: a cache location with level 0 warns and uses
-    level 1; a level above 1 without a location warns (caching stays off).
-    """
-    import joblib
-
-    if memory is None:
-        mem = joblib.Memory(location=None, verbose=0)
-    elif isinstance(memory, joblib.Memory):
-        mem = memory
-    else:
-        mem = joblib.Memory(location=check_cache_location(memory), verbose=0)
-    level = int(memory_level)
-    if mem.location is not None and level == 0:
-        warnings.warn(
-            "memory_level is currently set to 0 but a Memory object has been provided. Setting memory_level to 1.",
-            UserWarning, stacklevel=find_stack_level(),
-        )
-        level = 1
-    elif mem.location is None and level > 1:
-        warnings.warn(
-            f"Caching has been enabled (memory_level = {level}) but no Memory object or path has been provided "
-            "(parameter memory). Caching deactivated.",
-            UserWarning, stacklevel=find_stack_level(),
-        )
-    return mem, level
 
 
 def as_key(value: Any) -> Any:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .._warnings import find_stack_level
 from .._niimg import _check_same_fov_list, check_niimg, is_niimg_like, same_fov
+from .._warnings import find_stack_level
 from ..exceptions import ConfoundsError, DimensionError, NimaskGeometryWarning, SampleMaskError
 from ..reporting._record import reported
 from ._params import Interval

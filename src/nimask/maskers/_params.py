@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from .._warnings import find_stack_level
 from ..exceptions import ParameterError
 
-__all__ = ["Interval", "Options", "Check", "validate_params", "COMMON_CONSTRAINTS", "STANDARDIZE_VALUES"]
+__all__ = ["Interval", "Options", "Check", "validate_params", "make_memory", "COMMON_CONSTRAINTS", "STANDARDIZE_VALUES"]
 
 STANDARDIZE_VALUES = ("zscore_sample", "psc", True, False, None)
 
@@ -151,7 +154,7 @@ def _dtype_check(value: Any) -> str | None:
         resolved = np.dtype(value)
     except TypeError:
         return "None, 'auto' or a numpy dtype"
-    if resolved == bool:
+    if resolved == np.dtype(bool):
         raise TypeError("'dtype' cannot be bool")
     return None
 
@@ -180,3 +183,35 @@ COMMON_CONSTRAINTS: dict[str, list] = {
     "reports": [bool],
     "clean_args": [None, dict],
 }
+
+
+def make_memory(memory: Any, memory_level: int) -> tuple[Any, int]:
+    """``(joblib.Memory, effective level)`` for a masker's ``memory`` / ``memory_level``.
+
+    The parameter itself is never changed: a cache location with level 0 warns and uses
+    level 1; a level above 1 without a location warns (caching stays off).
+    """
+    import joblib
+
+    if memory is None:
+        mem = joblib.Memory(location=None, verbose=0)
+    elif isinstance(memory, joblib.Memory):
+        mem = memory
+    else:
+        from ._cache import check_cache_location
+
+        mem = joblib.Memory(location=check_cache_location(memory), verbose=0)
+    level = int(memory_level)
+    if mem.location is not None and level == 0:
+        warnings.warn(
+            "memory_level is currently set to 0 but a Memory object has been provided. Setting memory_level to 1.",
+            UserWarning, stacklevel=find_stack_level(),
+        )
+        level = 1
+    elif mem.location is None and level > 1:
+        warnings.warn(
+            f"Caching has been enabled (memory_level = {level}) but no Memory object or path has been provided "
+            "(parameter memory). Caching deactivated.",
+            UserWarning, stacklevel=find_stack_level(),
+        )
+    return mem, level

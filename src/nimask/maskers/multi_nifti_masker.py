@@ -21,11 +21,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._warnings import find_stack_level
 from .._niimg import is_niimg_like
+from .._warnings import find_stack_level
 from ..reporting._record import reported
-from ._base import pop_sessions
 from ._cache import fingerprint
+from ._inputs import pop_sessions
 from ._multi import N_JOBS_CONSTRAINT, MultiImagesMixin
 from .nifti_masker import NiftiMasker
 
@@ -58,30 +58,30 @@ class MultiNiftiMasker(MultiImagesMixin, NiftiMasker, auto_wrap_output_keys=None
 
     def __init__(
         self,
-        mask_img=None,
-        runs=None,
-        smoothing_fwhm=None,
-        standardize=False,
-        standardize_confounds=True,
-        detrend=False,
-        high_variance_confounds=False,
-        low_pass=None,
-        high_pass=None,
-        t_r=None,
-        target_affine=None,
-        target_shape=None,
-        mask_strategy="background",
-        mask_args=None,
-        dtype=None,
-        memory=None,
-        memory_level=0,
-        n_jobs=1,
-        verbose=0,
-        reports=True,
-        cmap="gray",
-        clean_args=None,
-        **kwargs,
-    ):
+        mask_img: Any = None,
+        runs: Any = None,
+        smoothing_fwhm: Any = None,
+        standardize: Any = False,
+        standardize_confounds: Any = True,
+        detrend: Any = False,
+        high_variance_confounds: Any = False,
+        low_pass: Any = None,
+        high_pass: Any = None,
+        t_r: Any = None,
+        target_affine: Any = None,
+        target_shape: Any = None,
+        mask_strategy: Any = "background",
+        mask_args: Any = None,
+        dtype: Any = None,
+        memory: Any = None,
+        memory_level: Any = 0,
+        n_jobs: Any = 1,
+        verbose: Any = 0,
+        reports: Any = True,
+        cmap: Any = "gray",
+        clean_args: Any = None,
+        **kwargs: Any,
+    ) -> None:
         runs = pop_sessions(runs, kwargs, type(self).__name__)
         super().__init__(
             mask_img=mask_img, runs=runs, smoothing_fwhm=smoothing_fwhm, standardize=standardize,

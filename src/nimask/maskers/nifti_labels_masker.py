@@ -50,8 +50,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._warnings import find_stack_level
 from .._niimg import check_niimg, same_fov
+from .._warnings import find_stack_level
 from ..exceptions import AtlasError, NimaskGeometryWarning, ParameterError
 from ..pipeline import needs_resampling
 from ..regions._coverage import labels_coverage
@@ -66,7 +66,8 @@ from ..regions._labels import (
     warn_masked_labels,
 )
 from ..regions._lut import all_region_ids, build_lut, read_lut, region_names
-from ._base import BaseMasker, binarised_mask, check_fov, resample_like
+from ._base import BaseMasker
+from ._inputs import binarised_mask, check_fov, resample_like
 from ._params import COMMON_CONSTRAINTS, Check, Interval, Options
 
 __all__ = ["NiftiLabelsMasker"]
@@ -124,32 +125,32 @@ class NiftiLabelsMasker(BaseMasker):
 
     def __init__(
         self,
-        labels_img=None,
-        labels=None,
-        lut=None,
-        background_label=0,
-        mask_img=None,
-        smoothing_fwhm=None,
-        standardize=False,
-        standardize_confounds=True,
-        high_variance_confounds=False,
-        detrend=False,
-        low_pass=None,
-        high_pass=None,
-        t_r=None,
-        dtype=None,
-        resampling_target="data",
-        memory=None,
-        memory_level=1,
-        verbose=0,
-        strategy="mean",
-        keep_masked_labels=False,
-        reports=True,
-        cmap=None,
-        clean_args=None,
-        keep_all_regions=False,
-        min_coverage=None,
-    ):
+        labels_img: Any = None,
+        labels: Any = None,
+        lut: Any = None,
+        background_label: Any = 0,
+        mask_img: Any = None,
+        smoothing_fwhm: Any = None,
+        standardize: Any = False,
+        standardize_confounds: Any = True,
+        high_variance_confounds: Any = False,
+        detrend: Any = False,
+        low_pass: Any = None,
+        high_pass: Any = None,
+        t_r: Any = None,
+        dtype: Any = None,
+        resampling_target: Any = "data",
+        memory: Any = None,
+        memory_level: Any = 1,
+        verbose: Any = 0,
+        strategy: Any = "mean",
+        keep_masked_labels: Any = False,
+        reports: Any = True,
+        cmap: Any = None,
+        clean_args: Any = None,
+        keep_all_regions: Any = False,
+        min_coverage: Any = None,
+    ) -> None:
         self.labels_img = labels_img
         self.labels = labels
         self.lut = lut
@@ -268,7 +269,8 @@ class NiftiLabelsMasker(BaseMasker):
                           NimaskGeometryWarning, stacklevel=find_stack_level())
             mask_img = self.mask_img_
             if mask_img is not None:
-                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning, stacklevel=find_stack_level())
+                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning,
+                              stacklevel=find_stack_level())
                 mask_img = resample_like(mask_img, img, "nearest")
             return self._prepare(resample_labels(self.labels_img_, img), mask_img)
         return op

@@ -24,11 +24,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._warnings import find_stack_level
 from .._niimg import check_niimg, same_fov
+from .._warnings import find_stack_level
 from ..exceptions import AtlasError, DimensionError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 from ..regions._maps import MapsOperator, NonFiniteMaps, check_no_overlap, maps_array, prepare_maps, signals_to_array
-from ._base import BaseMasker, binarised_mask, check_fov, has_scaling, load_run, resample_like
+from ._base import BaseMasker
+from ._inputs import binarised_mask, check_fov, has_scaling, load_run, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
 
 __all__ = ["NiftiMapsMasker"]
@@ -64,27 +65,27 @@ class NiftiMapsMasker(BaseMasker):
 
     def __init__(
         self,
-        maps_img=None,
-        mask_img=None,
-        allow_overlap=True,
-        smoothing_fwhm=None,
-        standardize=False,
-        standardize_confounds=True,
-        high_variance_confounds=False,
-        detrend=False,
-        low_pass=None,
-        high_pass=None,
-        t_r=None,
-        dtype=None,
-        resampling_target="data",
-        keep_masked_maps=False,
-        memory=None,
-        memory_level=0,
-        verbose=0,
-        reports=True,
-        cmap="CMRmap_r",
-        clean_args=None,
-    ):
+        maps_img: Any = None,
+        mask_img: Any = None,
+        allow_overlap: Any = True,
+        smoothing_fwhm: Any = None,
+        standardize: Any = False,
+        standardize_confounds: Any = True,
+        high_variance_confounds: Any = False,
+        detrend: Any = False,
+        low_pass: Any = None,
+        high_pass: Any = None,
+        t_r: Any = None,
+        dtype: Any = None,
+        resampling_target: Any = "data",
+        keep_masked_maps: Any = False,
+        memory: Any = None,
+        memory_level: Any = 0,
+        verbose: Any = 0,
+        reports: Any = True,
+        cmap: Any = "CMRmap_r",
+        clean_args: Any = None,
+    ) -> None:
         self.maps_img = maps_img
         self.mask_img = mask_img
         self.allow_overlap = allow_overlap
@@ -196,10 +197,12 @@ class NiftiMapsMasker(BaseMasker):
             check_fov(maps_img, "maps", [(mask_img, "mask"), (img, "data")])
         elif target == "data":
             if not same_fov(img, maps_img):
-                warnings.warn("Resampling maps at transform time...", NimaskGeometryWarning, stacklevel=find_stack_level())
+                warnings.warn("Resampling maps at transform time...", NimaskGeometryWarning,
+                              stacklevel=find_stack_level())
                 maps_img = self._resample_maps(maps_img, img)
             if mask_img is not None and not same_fov(img, mask_img):
-                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning, stacklevel=find_stack_level())
+                warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning,
+                              stacklevel=find_stack_level())
                 mask_img = resample_like(mask_img, img, "nearest")
         elif not same_fov(img, maps_img):
             warnings.warn("Resampling images at transform time (the data grid differs from the maps grid)...",

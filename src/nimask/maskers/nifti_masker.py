@@ -51,9 +51,10 @@ from .._warnings import find_stack_level
 from ..exceptions import MaskError, NimaskGeometryWarning, ParameterError
 from ..pipeline import needs_resampling
 from ..regions._voxels import VoxelOperator, prepare_voxels
-from ._base import BaseMasker, binarised_mask, pop_sessions
+from ._base import BaseMasker
 from ._cache import as_key, fingerprint
-from ._params import COMMON_CONSTRAINTS, Options
+from ._inputs import binarised_mask, pop_sessions
+from ._params import COMMON_CONSTRAINTS
 
 __all__ = ["NiftiMasker"]
 
@@ -145,29 +146,29 @@ class NiftiMasker(BaseMasker):
 
     def __init__(
         self,
-        mask_img=None,
-        runs=None,
-        smoothing_fwhm=None,
-        standardize=False,
-        standardize_confounds=True,
-        detrend=False,
-        high_variance_confounds=False,
-        low_pass=None,
-        high_pass=None,
-        t_r=None,
-        target_affine=None,
-        target_shape=None,
-        mask_strategy="background",
-        mask_args=None,
-        dtype=None,
-        memory=None,
-        memory_level=1,
-        verbose=0,
-        reports=True,
-        cmap="gray",
-        clean_args=None,
-        **kwargs,
-    ):
+        mask_img: Any = None,
+        runs: Any = None,
+        smoothing_fwhm: Any = None,
+        standardize: Any = False,
+        standardize_confounds: Any = True,
+        detrend: Any = False,
+        high_variance_confounds: Any = False,
+        low_pass: Any = None,
+        high_pass: Any = None,
+        t_r: Any = None,
+        target_affine: Any = None,
+        target_shape: Any = None,
+        mask_strategy: Any = "background",
+        mask_args: Any = None,
+        dtype: Any = None,
+        memory: Any = None,
+        memory_level: Any = 1,
+        verbose: Any = 0,
+        reports: Any = True,
+        cmap: Any = "gray",
+        clean_args: Any = None,
+        **kwargs: Any,
+    ) -> None:
         self.mask_img = mask_img
         self.runs = pop_sessions(runs, kwargs, type(self).__name__)
         self.smoothing_fwhm = smoothing_fwhm
@@ -219,9 +220,8 @@ class NiftiMasker(BaseMasker):
 
     def _load_fit_imgs(self, imgs: Any) -> Any:
         """The fit images as one image (a list is concatenated along time), checked non-empty."""
-        from ._base import load_run
-
         from .._niimg import check_niimg
+        from ._inputs import load_run
 
         img = check_niimg(imgs, atleast_4d=True)
         if any(s == 0 for s in img.shape):

@@ -30,7 +30,8 @@ from .._niimg import same_fov
 from ..exceptions import AtlasError
 from ..regions._coverage import spheres_coverage
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
-from ._base import BaseMasker, binarised_mask, resample_like
+from ._base import BaseMasker
+from ._inputs import binarised_mask, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
 
 __all__ = ["NiftiSpheresMasker"]
@@ -67,26 +68,26 @@ class NiftiSpheresMasker(BaseMasker):
 
     def __init__(
         self,
-        seeds=None,
-        radius=None,
-        mask_img=None,
-        allow_overlap=False,
-        smoothing_fwhm=None,
-        standardize=False,
-        standardize_confounds=True,
-        high_variance_confounds=False,
-        detrend=False,
-        low_pass=None,
-        high_pass=None,
-        t_r=None,
-        dtype=None,
-        memory=None,
-        memory_level=1,
-        verbose=0,
-        reports=True,
-        clean_args=None,
-        empty_spheres="error",
-    ):
+        seeds: Any = None,
+        radius: Any = None,
+        mask_img: Any = None,
+        allow_overlap: Any = False,
+        smoothing_fwhm: Any = None,
+        standardize: Any = False,
+        standardize_confounds: Any = True,
+        high_variance_confounds: Any = False,
+        detrend: Any = False,
+        low_pass: Any = None,
+        high_pass: Any = None,
+        t_r: Any = None,
+        dtype: Any = None,
+        memory: Any = None,
+        memory_level: Any = 1,
+        verbose: Any = 0,
+        reports: Any = True,
+        clean_args: Any = None,
+        empty_spheres: Any = "error",
+    ) -> None:
         self.seeds = seeds
         self.radius = radius
         self.mask_img = mask_img
@@ -119,7 +120,9 @@ class NiftiSpheresMasker(BaseMasker):
         self._check_fitted()
         mask = None
         if self.mask_img_ is not None:
-            mask_img = self.mask_img_ if same_fov(self.mask_img_, img) else resample_like(self.mask_img_, img, "nearest")
+            mask_img = self.mask_img_
+            if not same_fov(mask_img, img):
+                mask_img = resample_like(mask_img, img, "nearest")
             mask = np.asarray(mask_img.dataobj) != 0
         op = prepare_spheres(self.seeds_, np.asarray(img.affine), img.shape[:3], mask, self.radius,
                              allow_overlap=self.allow_overlap, empty_spheres=self.empty_spheres)

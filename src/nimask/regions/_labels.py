@@ -12,8 +12,9 @@ inside ``scipy.ndimage``, so mean/sum/variance are reproduced to the last bit in
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -317,14 +318,16 @@ def prepare_labels(
     where = np.clip(where, 0, max(kept_ids.size - 1, 0))
     found = (kept_ids[where] == ids) if kept_ids.size else np.zeros(ids.size, dtype=bool)
     counts = np.where(found, group_counts[where] if kept_ids.size else 0, 0).astype(np.intp)
-    group_starts = np.concatenate([[0], np.cumsum(group_counts)[:-1]]).astype(np.intp) if kept_ids.size else np.zeros(0, np.intp)
+    group_starts = (np.concatenate([[0], np.cumsum(group_counts)[:-1]]).astype(np.intp) if kept_ids.size
+                    else np.zeros(0, np.intp))
     # restrict (and reorder) the voxel list to the groups that are output columns
     used = where[found]
     if used.size != kept_ids.size or np.any(np.diff(used) <= 0):
         pieces = [c_index[group_starts[g] : group_starts[g] + group_counts[g]] for g in used]
         c_index = np.concatenate(pieces) if pieces else np.zeros(0, np.intp)
     nonempty_counts = counts[found]
-    starts = np.concatenate([[0], np.cumsum(nonempty_counts)[:-1]]).astype(np.intp) if nonempty_counts.size else np.zeros(0, np.intp)
+    starts = (np.concatenate([[0], np.cumsum(nonempty_counts)[:-1]]).astype(np.intp) if nonempty_counts.size
+              else np.zeros(0, np.intp))
     return LabelsOperator(shape=shape, region_ids=ids, c_index=c_index, starts=starts, counts=counts,
                           fill_value=fill_value, affine=None if affine is None else np.asarray(affine),
                           strategy=strategy)

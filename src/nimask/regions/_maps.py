@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .._warnings import find_stack_level
 from .._threads import n_threads, single_threaded_blas
+from .._warnings import find_stack_level
 from ..exceptions import AtlasError, GeometryError, NimaskDataWarning
 from ._gather import VoxelGather
 

@@ -340,7 +340,7 @@ def _bounds(affine, shape) -> str:
     corners = np.array([[i, j, k] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1) for k in (0, shape[2] - 1)])
     world = _world(np.asarray(affine, dtype=np.float64), corners)
     lo, hi = world.min(axis=0), world.max(axis=0)
-    return "x [{:.1f}, {:.1f}], y [{:.1f}, {:.1f}], z [{:.1f}, {:.1f}]".format(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+    return f"x [{lo[0]:.1f}, {hi[0]:.1f}], y [{lo[1]:.1f}, {hi[1]:.1f}], z [{lo[2]:.1f}, {hi[2]:.1f}]"
 
 
 def spheres_to_array(region_signals: Any, seeds: list, affine, mask: np.ndarray, radius=None) -> np.ndarray:

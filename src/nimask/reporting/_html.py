@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = ["esc", "table", "image", "section", "page"]
 

@@ -171,7 +171,8 @@ def _mask_coverage(masker, bg) -> str:
         ("mask voxels", int(mask.sum())),
         ("mask voxels where the mean image is 0", int((mask & (mean == 0)).sum())),
         ("bright voxels (mean > 20% of its 98th percentile)", int(signal.sum())),
-        ("bright voxels inside the mask", f"{int((signal & mask).sum())} ({100 * (signal & mask).sum() / max(signal.sum(), 1):.1f}%)"),
+        ("bright voxels inside the mask",
+         f"{int((signal & mask).sum())} ({100 * (signal & mask).sum() / max(signal.sum(), 1):.1f}%)"),
         ("bright voxels outside the mask", int((signal & ~mask).sum())),
     ]
     return table(["mask coverage", "value"], rows, numeric=[1])
@@ -312,11 +313,13 @@ def _cleaning_steps(masker, kind: str, log: ReportLog) -> list[str]:
     low, high, t_r = p.get("low_pass"), p.get("high_pass"), p.get("t_r")
     filt = (p.get("clean_args") or {}).get("filter", "butterworth")
     if low is not None or high is not None:
-        band = " and ".join(x for x in (f"high-pass {high} Hz" if high else "", f"low-pass {low} Hz" if low else "") if x)
+        band = " and ".join(x for x in (f"high-pass {high} Hz" if high else "", f"low-pass {low} Hz" if low else "")
+                            if x)
         steps.append(f"{filt} filter: {band} (t_r = {t_r} s)")
     confounds = sorted({r.confounds for r in log.runs if r.confounds})
     if confounds:
-        steps.append(f"confound regression ({'; '.join(confounds)}; standardize_confounds={p.get('standardize_confounds')})")
+        steps.append(f"confound regression ({'; '.join(confounds)}; "
+                     f"standardize_confounds={p.get('standardize_confounds')})")
     censored = sorted({r.sample_mask for r in log.runs if r.sample_mask})
     if censored:
         steps.append(f"censoring by sample_mask ({'; '.join(censored)})")
@@ -332,7 +335,7 @@ def _cleaning_steps(masker, kind: str, log: ReportLog) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ the report
-def masker_report(masker, title: str | None = None) -> Report:
+def masker_report(masker: Any, title: str | None = None) -> Report:
     """The HTML report of a fitted masker.
 
     Shows the parameters, the mask / regions / spheres over the mean image of every image
@@ -346,9 +349,9 @@ def masker_report(masker, title: str | None = None) -> Report:
     title : str, optional
         Default: the masker's class name.
     """
-    import nimask
-
     from sklearn.utils.validation import check_is_fitted
+
+    import nimask
 
     check_is_fitted(masker)
     t0 = time.perf_counter()
@@ -407,7 +410,8 @@ def masker_report(masker, title: str | None = None) -> Report:
                 shown = "" if run.sample.shape[1] == run.n_columns else f", {run.sample.shape[1]} evenly spaced shown"
                 groups, names = _carpet_groups(masker, kind, run)
                 display = plot_carpet(run.sample, t_r=getattr(masker, "t_r", None), max_rows=run.sample.shape[1],
-                                      groups=groups, group_names=names, title=f"{label}: extracted signals ({run.n_columns} {unit}{shown}), z-scored "
+                                      groups=groups, group_names=names,
+                                      title=f"{label}: extracted signals ({run.n_columns} {unit}{shown}), z-scored "
                                             f"per row for display", figure_size=(10.0, 3.6))
                 body.append(image(_png(display), f"carpet plot of {label}"))
         heading = f"Image {i + 1}: {label}" if run is not None else label

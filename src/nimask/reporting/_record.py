@@ -30,8 +30,9 @@ import threading
 import time
 import warnings
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,7 @@ class ReportLog:
     transform_seconds: float | None = None
     means: dict = field(default_factory=dict)  # mean images (3D) of file sources, filled by the report
 
-    def add_warnings(self, stage: str, caught) -> None:
+    def add_warnings(self, stage: str, caught: Any) -> None:
         for w in caught:
             category = getattr(w.category, "__name__", str(w.category))
             message = str(w.message)

@@ -40,7 +40,7 @@ class Report:
             'style="width: 100%; height: 800px; border: 1px solid #ccc;"></iframe>'
         )
 
-    def save_as_html(self, path) -> Path:
+    def save_as_html(self, path: str | os.PathLike) -> Path:
         """Write the page to ``path`` (UTF-8) and return the path."""
         path = Path(os.path.expanduser(os.fspath(path)))
         if path.suffix.lower() not in (".html", ".htm"):
@@ -58,7 +58,7 @@ class Report:
         path.write_text(self._html, encoding="utf-8")
         return path
 
-    def open_in_browser(self, path=None) -> Path:
+    def open_in_browser(self, path: str | os.PathLike | None = None) -> Path:
         """Save the page (to ``path`` or a temporary file) and open it in the default browser."""
         import webbrowser
 

@@ -1,12 +1,14 @@
 """``clean``: detrending, filtering, censoring, confound removal and standardisation of time series."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..exceptions import ConfoundsError, NimaskDataWarning, NimaskWarning, ParameterError
 from ._confounds import load_confounds_array, regress_confounds
-from ._detrend import as_float, detrend as detrend_columns
-from ._detrend import psc_columns, resolve_standardize, zscore_columns
+from ._detrend import as_float, psc_columns, resolve_standardize, zscore_columns
+from ._detrend import detrend as detrend_columns
 from ._filters import apply_sos, butterworth_sos, check_t_r, cosine_drift, merge_cosine_drift
 from ._sample_mask import check_sample_masks, interpolate_mirrored
 from ._warn import silenced, warn
@@ -17,19 +19,19 @@ _EPS64 = np.finfo(np.float64).eps
 
 def clean(
     signals: np.ndarray,
-    runs=None,
+    runs: Any = None,
     detrend: bool = True,
-    standardize="zscore_sample",
-    sample_mask=None,
-    confounds=None,
+    standardize: Any = "zscore_sample",
+    sample_mask: Any = None,
+    confounds: Any = None,
     standardize_confounds: bool = True,
-    filter="butterworth",
+    filter: Any = "butterworth",
     low_pass: float | None = None,
     high_pass: float | None = None,
     t_r: float | None = None,
     ensure_finite: bool = False,
     extrapolate: bool = False,
-    **kwargs,
+    **kwargs: Any,
 ) -> np.ndarray:
     """Clean time series: censor, detrend, filter, regress out confounds, standardise.
 

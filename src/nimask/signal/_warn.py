@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 __all__ = ["warn", "silenced"]
 

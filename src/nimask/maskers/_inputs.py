@@ -1,0 +1,167 @@
+"""Input checks shared by the maskers: runs, masks, header dtypes, grids, old keyword names."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .._niimg import check_niimg
+from .._warnings import find_stack_level
+from ..exceptions import DimensionError, MaskError, NimaskDataWarning, ParameterError
+
+__all__ = ["source_dtype", "has_scaling", "binarised_mask", "load_run", "resample_like", "high_variance_of",
+           "pop_sessions", "check_fov"]
+
+
+def source_dtype(img: Any) -> np.dtype:
+    """nilearn's "source dtype": the array dtype (float64 for a file with slope/intercept).
+
+    Read from the proxy header, so the data are not loaded.
+    """
+    proxy = img.dataobj
+    if isinstance(proxy, np.ndarray):
+        return proxy.dtype
+    if hasattr(proxy, "dtype"):
+        return np.dtype(np.float64) if has_scaling(img) else np.dtype(proxy.dtype)
+    return np.asanyarray(proxy[:1, :1, :1, ...]).dtype  # unusual proxies: read one voxel
+
+
+def has_scaling(img: Any) -> bool:
+    """The image's data are scaled by a header slope/intercept (nibabel then gives float64)."""
+    proxy = img.dataobj
+    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
+    return not (np.all(np.asarray(slope) == 1) and np.all(np.asarray(inter) == 0))
+
+
+def binarised_mask(mask_img: Any, *, param: str = "mask_img") -> Any:
+    """A constructor mask as a uint8 0/1 Nifti1Image, refusing what nilearn silently binarises.
+
+    Accepted: a 3D image (or 4D with one volume) with one nonzero value and 0, or a single
+    nonzero value (full mask). Non-finite values count as 0 (with a warning giving the count).
+
+    Raises
+    ------
+    MaskError
+        A 4D mask with several volumes, more than one nonzero value (values named), or an
+        all-zero mask.
+    """
+    import nibabel as nib
+
+    img = check_niimg(mask_img)
+    shape = tuple(img.shape)
+    if len(shape) == 4 and shape[3] == 1:
+        img = check_niimg(img, ensure_ndim=3)
+    elif len(shape) != 3:
+        raise MaskError(
+            f"'{param}' must be a 3D binary image; got an image of shape {shape}. Pass one volume "
+            f"(e.g. nimask.image.index_img(mask, 0)) or intersect the volumes first.",
+            param=param, expected="3D", found=shape,
+        )
+    data = np.asanyarray(img.dataobj)
+    if data.dtype.kind in "fc":
+        bad = ~np.isfinite(data)
+        n_bad = int(bad.sum())
+        if n_bad:
+            warnings.warn(
+                f"'{param}' has {n_bad} NaN/inf values; they are treated as outside the mask (0).",
+                NimaskDataWarning, stacklevel=find_stack_level(),
+            )
+            data = np.where(bad, 0, data)
+    values = np.unique(data)
+    nonzero = values[values != 0]
+    if nonzero.size == 0:
+        raise MaskError(
+            f"The mask is invalid as it is empty: it masks all data. '{param}' has only zeros "
+            f"(shape {shape[:3]}).",
+            param=param, found="all zeros",
+        )
+    if nonzero.size > 1:
+        shown = nonzero[:10].tolist()
+        raise MaskError(
+            f"'{param}' must be binary (0 and one other value); found {nonzero.size} nonzero values "
+            f"{shown}{' ...' if nonzero.size > 10 else ''}. Binarise it explicitly, e.g. "
+            f"nimask.image.math_img('img > 0', img=mask).",
+            param=param, expected="0 and one value", found=shown,
+        )
+    return nib.Nifti1Image((data != 0).astype(np.uint8), img.affine)
+
+
+def load_run(imgs: Any, dtype: Any = None) -> tuple[Any, bool]:
+    """(image, was_3d) for a 3D/4D niimg or a list of 3D niimgs (a list of 4D: DimensionError)."""
+    img = check_niimg(imgs, ensure_ndim=None if not isinstance(imgs, (list, tuple)) else 4, dtype=dtype)
+    ndim = len(img.shape)
+    name = img.get_filename() if hasattr(img, "get_filename") else None
+    where = f" ({name!r})" if name else ""
+    if ndim not in (3, 4):
+        raise DimensionError(
+            ndim, 4,
+            f"Input data has incompatible dimensionality: Expected dimension is 4D and you provided "
+            f"a {ndim}D image of shape {tuple(img.shape)}{where}.",
+            path=name,
+        )
+    if any(s == 0 for s in img.shape):
+        raise ParameterError(f"The image is empty: shape {tuple(img.shape)}{where}.", path=name,
+                             found=tuple(img.shape))
+    return img, ndim == 3
+
+
+def resample_like(img: Any, target: Any, interpolation: str, **kw: Any) -> Any:
+    """``img`` resampled onto the grid of ``target`` (nimask's ``resample_img``)."""
+    from ..image import resample_img
+
+    return resample_img(img, target_affine=target.affine, target_shape=target.shape[:3],
+                        interpolation=interpolation, copy_header=True, force_resample=True, **kw)
+
+
+def high_variance_of(img: Any) -> np.ndarray:
+    """The 5 high-variance confounds of the raw image (all voxels), as nilearn's maskers add them."""
+    from ..signal import high_variance_confounds
+
+    data = np.asanyarray(img.dataobj)
+    series = data.reshape(-1, data.shape[-1]).T if data.ndim == 4 else data.reshape(1, -1)
+    return high_variance_confounds(series)
+
+
+def pop_sessions(runs: Any, kwargs: dict, owner: str) -> Any:
+    """Map the old ``sessions=`` keyword to ``runs`` (DeprecationWarning); refuse others."""
+    if "sessions" in kwargs:
+        sessions = kwargs.pop("sessions")
+        warnings.warn(
+            f"{owner}: 'sessions' is the old name of 'runs' (renamed in nilearn 0.8); use runs=.",
+            DeprecationWarning, stacklevel=find_stack_level(),
+        )
+        if runs is not None and sessions is not None:
+            raise ParameterError(f"{owner}: give 'runs' or its old name 'sessions', not both.", param="sessions")
+        runs = sessions if runs is None else runs
+    if kwargs:
+        name = sorted(kwargs)[0]
+        hint = " Pass cleaning options in clean_args={...}." if name.startswith("clean__") else ""
+        raise TypeError(f"{owner}.__init__() got an unexpected keyword argument {name!r}.{hint}")
+    return runs
+
+
+
+def check_fov(reference: Any, what: str, others: list) -> None:
+    """``resampling_target=None``: every ``(image, name)`` of ``others`` must be on ``reference``'s grid.
+
+    Raises
+    ------
+    GeometryError
+        Listing each image whose shape or affine differs.
+    """
+    from .._niimg import affines_close
+    from ..exceptions import GeometryError
+
+    problems = []
+    for other, name in others:
+        if other is None:
+            continue
+        if tuple(other.shape[:3]) != tuple(reference.shape[:3]):
+            problems.append(f"- {what} and {name} do not have the same shape: {tuple(reference.shape[:3])} vs "
+                            f"{tuple(other.shape[:3])}")
+        elif not affines_close(other.affine, reference.affine):
+            problems.append(f"- {what} and {name} do not have the same affine")
+    if problems:
+        raise GeometryError("Following field of view errors were detected (resampling_target=None):\n"
+                            + "\n".join(problems), param="resampling_target")
