@@ -50,3 +50,13 @@ def oblique_affine(seed=0):
     aff[:3, :3] = q @ np.diag([2.0, 2.5, 3.0])
     aff[:3, 3] = rng.uniform(-20, 20, 3)
     return aff
+
+
+def apply_op(op, data: np.ndarray, chunk_size: int | None = None) -> np.ndarray:
+    """An operator's signals of an in-memory ``(x, y, z, n)`` array, through nimask.pipeline.stream
+    (an operator prepared without an affine is given the identity)."""
+    from nimask.pipeline import stream
+
+    if op.affine is None:
+        op.affine = np.eye(4)
+    return stream(nib.Nifti1Image(data, op.affine), [op], chunk_size=chunk_size)[0]

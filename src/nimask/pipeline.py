@@ -1,7 +1,7 @@
 """The one streaming engine: decode a run once, hand every chunk of volumes to operators.
 
 An *operator* (:class:`Operator`) turns the values of a fixed set of voxels of a fixed grid
-into output columns: the voxels of a mask (:class:`nimask.regions.VoxelOperator`), the
+into output columns: the voxels of a mask (:class:`nimask.regions._voxels.VoxelOperator`), the
 regions of a labels atlas, a set of maps, spheres. Operators are prepared once per grid by
 the ``prepare_*`` functions of :mod:`nimask.regions` and carry everything this module needs:
 their grid (``shape``, ``affine``), the voxels they read (``index``) and a ``reduce``.
@@ -32,6 +32,7 @@ from ._niimg import affines_close
 from ._nonfinite import warn_nonfinite, zero_nonfinite
 from ._threads import n_threads, prefetched
 from .exceptions import GeometryError
+from .regions._gather import f_order_index, gather
 
 __all__ = ["Operator", "stream", "needs_resampling"]
 
@@ -152,8 +153,7 @@ class _Streamer:
             self.box = _smoothing_box(operators, shape, self.sigmas)
         box_shape = tuple(len(range(*b.indices(n))) for b, n in zip(self.box, shape))
         starts = [b.indices(n)[0] for b, n in zip(self.box, shape)]
-        self.f_index = [_box_f_index(op, starts, box_shape) for op in operators]
-        self.coords = None
+        self.f_index = [f_order_index(op.index, op.shape, starts, box_shape) for op in operators]
         self.bounds = None
         self.n_bad = 0
         self.outputs: list = [None] * len(operators)
@@ -208,7 +208,7 @@ class _Streamer:
             self.n_bad += bad
             chunk = smoothed.T  # (x, y, z, n) view, F-contiguous
         for i, op in enumerate(self.ops):
-            values = self._gather(i, chunk)
+            values = gather(chunk, self.f_index[i])
             self.n_bad += zero_nonfinite(values)
             if op.batch_volumes > 1:
                 self.pending[i].append((t0, values))
@@ -216,14 +216,6 @@ class _Streamer:
                     self._flush(i)
             else:
                 self._store(i, t0, op.reduce(values))
-
-    def _gather(self, i: int, chunk: np.ndarray) -> np.ndarray:
-        """``(n, n_voxels)`` C-ordered copy of operator ``i``'s voxels of a ``(x, y, z, n)`` chunk."""
-        n = chunk.shape[3]
-        if chunk.flags.f_contiguous:  # file chunks, smoothed chunks: one flat take
-            return np.take(chunk.reshape(-1, n, order="F").T, self.f_index[i], axis=1)
-        coords = np.unravel_index(self.f_index[i], chunk.shape[:3], order="F")
-        return np.ascontiguousarray(chunk[coords].T)
 
     def _flush(self, i: int) -> None:
         pending = self.pending[i]
@@ -256,13 +248,6 @@ def _smoothing_box(operators: list, shape: tuple, sigmas) -> tuple[slice, ...]:
     hi = [int(c.max()) + 1 for c in coords]
     radius = [int(4.0 * s + 0.5) + 1 for s in sigmas]  # scipy's radius (truncate=4) + 1
     return tuple(slice(max(a - r, 0), min(b + r, n)) for a, b, r, n in zip(lo, hi, radius, shape))
-
-
-def _box_f_index(op, starts, box_shape) -> np.ndarray:
-    """F-order flat indices of an operator's voxels in a box of its grid starting at ``starts``."""
-    coords = np.unravel_index(np.asarray(op.index), tuple(op.shape))
-    shifted = tuple(c - s for c, s in zip(coords, starts))
-    return np.ravel_multi_index(shifted, box_shape, order="F").astype(np.intp)
 
 
 def _smoothed(part: np.ndarray, sigmas, pool=None) -> tuple[np.ndarray, int]:

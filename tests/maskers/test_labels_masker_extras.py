@@ -86,12 +86,12 @@ def test_labels_masker_chunked_equals_whole_file(tmp_path):
     img = _img(n=30, dtype=np.float32)
     path = tmp_path / "run.nii.gz"
     nib.save(img, path)
+    from nimask.pipeline import stream
     from nimask.regions._labels import prepare_labels
-    from nimask.regions._labels_pipeline import labels_signals
 
-    op = prepare_labels(_labels())
+    op = prepare_labels(_labels(), affine=img.affine)
     whole = op.apply(np.asarray(img.dataobj))
-    np.testing.assert_array_equal(labels_signals(nib.load(path), op, chunk_size=4), whole)
+    np.testing.assert_array_equal(stream(nib.load(path), [op], chunk_size=4)[0], whole)
     np.testing.assert_array_equal(NiftiLabelsMasker(nib.Nifti1Image(_labels(), AFF)).fit_transform(str(path)), whole)
 
 

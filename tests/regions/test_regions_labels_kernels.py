@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _helpers import assert_oracle
+from _helpers import apply_op, assert_oracle
 from nimask.exceptions import AtlasError, DimensionError, GeometryError
 from nimask.regions import img_to_signals_labels, signals_to_img_labels
-from nimask.regions._labels import STRATEGIES, extract_labels_chunks, prepare_labels
+from nimask.regions._labels import STRATEGIES, prepare_labels
 
 AFF = np.diag([2.0, 2.5, 3.0, 1.0])
 SHAPE = (7, 8, 9)
@@ -126,8 +126,8 @@ def test_regions_labels_chunked_equals_whole(chunk, strategy, seed):
     data = _data(np.float64, 7, seed)
     op = prepare_labels(labels)
     whole = op.apply(data, strategy)
-    chunks = ((t0, data[..., t0 : t0 + chunk]) for t0 in range(0, 7, chunk))
-    np.testing.assert_array_equal(extract_labels_chunks(op, chunks, strategy), whole)
+    op.strategy = strategy
+    np.testing.assert_array_equal(apply_op(op, data, chunk_size=chunk), whole)
     # C-ordered and non-contiguous chunks give the same numbers as F-ordered ones
     np.testing.assert_array_equal(op.apply(np.ascontiguousarray(data), strategy), whole)
     np.testing.assert_array_equal(op.apply(np.asfortranarray(data)[:, :, :, ::2], strategy), whole[::2])

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _helpers import assert_oracle
-from nimask.regions._maps import extract_chunks, img_to_signals_maps, maps_array, prepare_maps, signals_to_img_maps
+from _helpers import apply_op, assert_oracle
+from nimask.regions._maps import img_to_signals_maps, maps_array, prepare_maps, signals_to_img_maps
 
 AFF = np.diag([2.0, 2.5, 3.0, 1.0])
 
@@ -113,11 +113,10 @@ def test_chunked_equals_whole(chunk, seed):
     maps = _maps(seed=seed, k=4)
     op = prepare_maps(maps_array(nib.Nifti1Image(maps, AFF)))
     data = np.random.default_rng(seed).random((7, 8, 9, 7)).astype(np.float32)
-    whole = op.apply(data)
-    chunks = ((t0, data[..., t0:t0 + chunk]) for t0 in range(0, 7, chunk))
-    np.testing.assert_array_equal(extract_chunks(op, chunks), whole)
+    whole = apply_op(op, data, chunk_size=7)
+    np.testing.assert_array_equal(apply_op(op, data, chunk_size=chunk), whole)
     # F-ordered chunks (file reader layout) give the same numbers
-    np.testing.assert_array_equal(op.apply(np.asfortranarray(data)), whole)
+    np.testing.assert_array_equal(apply_op(op, np.asfortranarray(data), chunk_size=chunk), whole)
 
 
 def test_incompatible_grids_raise():
@@ -134,18 +133,16 @@ def test_incompatible_grids_raise():
 @pytest.mark.parametrize("n_volumes", [1, 47, 48, 49, 130])
 def test_batched_extraction_equals_one_solve(n_volumes):
     """Batches of gathered chunks (any split) give the signals of one whole-run solve."""
-    from nimask.regions._maps import extract_chunks
-
     maps = _maps(k=4)
     op = prepare_maps(maps)
     rng = np.random.default_rng(n_volumes)
     data = rng.standard_normal(maps.shape[:3] + (n_volumes,)).astype(np.float32)
-    whole = op.solve(op.gather(data))
-    chunks = [(t, data[..., t : t + 5]) for t in range(0, n_volumes, 5)]
-    batched = extract_chunks(op, iter(chunks))
+    rows = data[op.rows]  # (n_rows, T)
+    whole = op.solve(rows)
+    batched = apply_op(op, data, chunk_size=5)  # 5-volume chunks gathered into 48-volume batches
     assert batched.shape == (n_volumes, 4)
     np.testing.assert_allclose(batched, whole, rtol=1e-6, atol=1e-6 * np.abs(whole).max())
-    expected = np.linalg.lstsq(op.weights.astype(np.float64), op.gather(data).astype(np.float64), rcond=None)[0].T
+    expected = np.linalg.lstsq(op.weights.astype(np.float64), rows.astype(np.float64), rcond=None)[0].T
     np.testing.assert_allclose(batched, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
 
 

@@ -185,7 +185,7 @@ class Extractor:
     def clean(self, raw: np.ndarray, clean_params: dict, confounds: Any, sample_mask: Any, img: Any) -> np.ndarray:
         """The masker's output for these raw signals of ``img``, cleaned with ``clean_params``."""
         self.masker.set_params(**clean_params)
-        return self.masker.clean_signals(raw, img, confounds=confounds, sample_mask=sample_mask, op=self.op)
+        return self.masker.clean_signals(raw, img, confounds=confounds, sample_mask=sample_mask)
 
 
 def make_masker(spec: AtlasSpec, mask: str | None, t_r: float | None, **clean_params: Any) -> Any:

@@ -98,7 +98,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             confounds = self._with_high_variance(img, confounds)
         key = lambda: ("signals", type(self).__name__, fingerprint(imgs), fingerprint(confounds),  # noqa: E731
                        as_key(sample_mask), self._state_key(), as_key(np.asarray(img.affine)))
-        signals = self._cache(key, lambda: self._cleaned(self.extract(img, op), op, confounds, sample_mask))
+        signals = self._cache(key, lambda: self._cleaned(self.extract(img, op), confounds, sample_mask))
         return self._finish(signals, was_3d, src if cast else None)
 
     def operator_for(self, img: Any) -> Any:  # pragma: no cover - every masker defines it
@@ -111,8 +111,8 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
 
         return stream(img, [op], smoothing_fwhm=self.smoothing_fwhm, label=f"{type(self).__name__}.transform")[0]
 
-    def clean_signals(self, signals: np.ndarray, img: Any, confounds: Any = None, sample_mask: Any = None,
-                      op: Any = None) -> np.ndarray:
+    def clean_signals(self, signals: np.ndarray, img: Any, confounds: Any = None,
+                      sample_mask: Any = None) -> np.ndarray:
         """What ``transform`` returns for raw ``signals`` of the 4D image ``img``: cleaned, cast.
 
         ``signals`` is not modified. nimask extension, used by :mod:`nimask.batch` to clean one
@@ -121,10 +121,10 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         self._check_fitted()
         if self.high_variance_confounds:
             confounds = self._with_high_variance(img, confounds)
-        cleaned = self._cleaned(np.array(signals, order="K"), op, confounds, sample_mask)
+        cleaned = self._cleaned(np.array(signals, order="K"), confounds, sample_mask)
         return self._finish(cleaned, False, source_dtype(img))
 
-    def _cleaned(self, signals: np.ndarray, op: Any, confounds: Any, sample_mask: Any) -> np.ndarray:
+    def _cleaned(self, signals: np.ndarray, confounds: Any, sample_mask: Any) -> np.ndarray:
         """``signal.clean`` of owned ``signals`` with this masker's parameters (all-NaN columns left out)."""
         from ..signal._columns import clean_by_columns
 

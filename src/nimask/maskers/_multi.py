@@ -46,6 +46,9 @@ def _first(value: Any, sample_mask: bool = False) -> Any:
 class MultiImagesMixin:
     """``transform`` of a list (or any iterable) of images returns a list of arrays.
 
+    The classes using it are declared with ``auto_wrap_output_keys=None``: the mixin wraps
+    single-image outputs itself (``set_output``) and never a list.
+
     Images of a list must share the first image's field of view; with ``_realign_list``
     (MultiNiftiMasker without ``target_affine``) other grids are resampled to it instead,
     with a warning. With ``_cast_list`` False the list outputs keep the pipeline dtype
@@ -57,13 +60,33 @@ class MultiImagesMixin:
 
     @reported("transform")
     def transform(self, imgs: Any, confounds: Any = None, sample_mask: Any = None) -> Any:
-        """One image: as the single masker. A list: a list of arrays, one per image."""
+        """One image: as the single masker (a DataFrame when ``set_output`` asks). A list: a list
+        of arrays, one per image (never wrapped)."""
         self._check_fitted()
         if is_niimg_like(imgs):
             self._warn_bool_standardize()
-            return self.transform_single_imgs(imgs, confounds=_first(confounds),
-                                              sample_mask=_first(sample_mask, sample_mask=True))
+            return self._wrap(self.transform_single_imgs(imgs, confounds=_first(confounds),
+                                                         sample_mask=_first(sample_mask, sample_mask=True)))
         return self.transform_imgs(imgs, confounds=confounds, sample_mask=sample_mask, n_jobs=self.n_jobs)
+
+    def set_output(self, *, transform: Any = None) -> Any:
+        """As scikit-learn's: single-image outputs become DataFrames; list items stay numpy."""
+        if transform is not None:
+            self._sklearn_output_config = {**getattr(self, "_sklearn_output_config", {}), "transform": transform}
+        return self
+
+    def _wrap(self, signals: np.ndarray) -> Any:
+        config = getattr(self, "_sklearn_output_config", {}).get("transform")
+        if config in (None, "default"):
+            return signals
+        data, names = np.atleast_2d(signals), [str(n) for n in self.get_feature_names_out()]
+        if config == "polars":
+            import polars as pl
+
+            return pl.DataFrame(data, schema=names, orient="row")
+        import pandas as pd
+
+        return pd.DataFrame(data, columns=names)
 
     def transform_imgs(self, imgs_list: Any, confounds: Any = None, sample_mask: Any = None, copy: bool = True,
                        n_jobs: int = 1) -> list:

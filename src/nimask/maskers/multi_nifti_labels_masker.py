@@ -18,7 +18,7 @@ from .nifti_labels_masker import NiftiLabelsMasker
 __all__ = ["MultiNiftiLabelsMasker"]
 
 
-class MultiNiftiLabelsMasker(MultiImagesMixin, NiftiLabelsMasker):
+class MultiNiftiLabelsMasker(MultiImagesMixin, NiftiLabelsMasker, auto_wrap_output_keys=None):
     """Labels masker for several subjects: ``transform`` of a list returns a list of arrays.
 
     Parameters are NiftiLabelsMasker's plus ``n_jobs`` (default ``cmap="CMRmap_r"``).

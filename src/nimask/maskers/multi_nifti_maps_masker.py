@@ -9,11 +9,11 @@ from .nifti_maps_masker import NiftiMapsMasker
 __all__ = ["MultiNiftiMapsMasker"]
 
 
-class MultiNiftiMapsMasker(MultiImagesMixin, NiftiMapsMasker):
+class MultiNiftiMapsMasker(MultiImagesMixin, NiftiMapsMasker, auto_wrap_output_keys=None):
     """Maps masker for several subjects: ``transform`` of a list returns a list of arrays.
 
-    Parameters are NiftiMapsMasker's plus ``n_jobs`` (images processed in parallel with
-    joblib). Images of a list must share the first image's field of view.
+    Parameters are NiftiMapsMasker's plus ``n_jobs`` (images processed at once, in threads;
+    see ``_multi``). Images of a list must share the first image's field of view.
     """
 
     _parameter_constraints: ClassVar[dict] = {**NiftiMapsMasker._parameter_constraints, **N_JOBS_CONSTRAINT}

@@ -19,11 +19,8 @@ from __future__ import annotations
 import warnings
 from typing import Any, ClassVar
 
-import numpy as np
-
 from .._niimg import is_niimg_like
 from .._warnings import find_stack_level
-from ..reporting._record import reported
 from ._cache import fingerprint
 from ._inputs import pop_sessions
 from ._multi import N_JOBS_CONSTRAINT, MultiImagesMixin
@@ -130,28 +127,3 @@ class MultiNiftiMasker(MultiImagesMixin, NiftiMasker, auto_wrap_output_keys=None
         for item in items:
             super()._load_fit_imgs(item)
         return items
-
-    # ---- output container (a list is never wrapped) -----------------------------------------
-    def set_output(self, *, transform: Any = None) -> MultiNiftiMasker:
-        """As scikit-learn's: single-image outputs become DataFrames; list items stay numpy."""
-        if transform is not None:
-            self._sklearn_output_config = {**getattr(self, "_sklearn_output_config", {}), "transform": transform}
-        return self
-
-    @reported("transform")
-    def transform(self, imgs: Any, confounds: Any = None, sample_mask: Any = None) -> Any:
-        """One image: as NiftiMasker (wrapped as ``set_output`` asks). A list: a list of arrays."""
-        out = MultiImagesMixin.transform.__wrapped__(self, imgs, confounds=confounds, sample_mask=sample_mask)
-        if not is_niimg_like(imgs):
-            return out
-        config = getattr(self, "_sklearn_output_config", {}).get("transform")
-        if config in (None, "default"):
-            return out
-        data, names = np.atleast_2d(out), [str(n) for n in self.get_feature_names_out()]
-        if config == "polars":
-            import polars as pl
-
-            return pl.DataFrame(data, schema=names, orient="row")
-        import pandas as pd
-
-        return pd.DataFrame(data, columns=names)

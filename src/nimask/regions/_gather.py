@@ -3,40 +3,29 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["VoxelGather"]
+__all__ = ["f_order_index", "gather"]
 
 
-class VoxelGather:
-    """``(n_voxels, n)`` values of fixed voxels from ``(x, y, z, n)`` chunks.
+def f_order_index(index: np.ndarray, shape: tuple, start: tuple = (0, 0, 0),
+                  box_shape: tuple | None = None) -> np.ndarray:
+    """F-order flat indices of voxels given by C-order ``index`` into ``shape``, in a box of that
+    grid starting at ``start`` with shape ``box_shape`` (default: the whole grid)."""
+    coords = np.unravel_index(np.asarray(index), tuple(shape))
+    shifted = tuple(c - s for c, s in zip(coords, start))
+    return np.ravel_multi_index(shifted, tuple(shape if box_shape is None else box_shape), order="F").astype(np.intp)
 
-    File chunks are Fortran-ordered (NIfTI's layout); for them the voxels are taken with one
-    flat index into the ``(x*y*z, n)`` view, which is several times faster than indexing
-    with three coordinate arrays. Other layouts use the coordinates.
 
-    Parameters
-    ----------
-    voxels : tuple of 3 int arrays
-        Voxel coordinates.
-    shape : 3-tuple
-        Grid shape.
+def gather(chunk: np.ndarray, f_index: np.ndarray) -> np.ndarray:
+    """``(n, n_voxels)`` C-ordered copy of the voxels ``f_index`` of a ``(x, y, z[, n])`` chunk.
+
+    File chunks (NIfTI's layout) and smoothed chunks are Fortran-ordered: one flat ``take``
+    along the contiguous voxel axis of the ``(n, x*y*z)`` view, several times faster than
+    indexing with three coordinate arrays, which other layouts use.
     """
-
-    def __init__(self, voxels: tuple, shape: tuple) -> None:
-        self.voxels = voxels
-        self.shape = tuple(int(n) for n in shape[:3])
-        self._f_index: np.ndarray | None = None
-
-    @property
-    def n_voxels(self) -> int:
-        return int(self.voxels[0].size)
-
-    def __call__(self, chunk: np.ndarray) -> np.ndarray:
-        if chunk.ndim == 3:
-            chunk = chunk[..., np.newaxis]
-        n = chunk.shape[3]
-        if chunk.flags.f_contiguous:
-            if self._f_index is None:
-                self._f_index = np.ravel_multi_index(self.voxels, self.shape, order="F")
-            # take along the contiguous voxel axis of the (n, x*y*z) view: ~3x faster than rows
-            return np.take(chunk.reshape(-1, n, order="F").T, self._f_index, axis=1).T
-        return chunk[self.voxels]
+    if chunk.ndim == 3:
+        chunk = chunk[..., np.newaxis]
+    n = chunk.shape[3]
+    if chunk.flags.f_contiguous:
+        return np.take(chunk.reshape(-1, n, order="F").T, f_index, axis=1)
+    coords = np.unravel_index(f_index, chunk.shape[:3], order="F")
+    return np.ascontiguousarray(chunk[coords].T)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._warnings import find_stack_level
 from ..exceptions import AtlasError, DimensionError, GeometryError, NimaskDataWarning
+from ._gather import f_order_index, gather
 
 __all__ = [
     "STRATEGIES",
@@ -27,7 +28,6 @@ __all__ = [
     "check_labels_data",
     "check_strategy",
     "prepare_labels",
-    "extract_labels_chunks",
     "img_to_signals_labels",
     "signals_to_img_labels",
     "signals_to_labels_array",
@@ -170,30 +170,17 @@ class LabelsOperator:
     def nonempty(self) -> np.ndarray:
         return self.counts > 0
 
-    @property
-    def f_index(self) -> np.ndarray:
-        if self._f_index is None:
-            coords = np.unravel_index(self.c_index, self.shape)
-            self._f_index = np.ravel_multi_index(coords, self.shape, order="F").astype(np.intp)
-        return self._f_index
-
     def gather(self, chunk: np.ndarray) -> np.ndarray:
         """``(n, n_voxels)`` values of the region voxels of a ``(x, y, z[, n])`` chunk (a copy)."""
-        if chunk.ndim == 3:
-            chunk = chunk[..., np.newaxis]
         if tuple(chunk.shape[:3]) != tuple(self.shape):
             raise GeometryError(
                 f"The data chunk has spatial shape {tuple(chunk.shape[:3])}; the labels grid is "
                 f"{tuple(self.shape)}.",
                 param="imgs", expected=tuple(self.shape), found=tuple(chunk.shape[:3]),
             )
-        n = chunk.shape[3]
-        if chunk.flags.f_contiguous:
-            return np.take(chunk.reshape(-1, n, order="F").T, self.f_index, axis=1)
-        if chunk.flags.c_contiguous:
-            return np.ascontiguousarray(np.take(chunk.reshape(-1, n), self.c_index, axis=0).T)
-        coords = np.unravel_index(self.c_index, self.shape)
-        return np.ascontiguousarray(chunk[coords].T)
+        if self._f_index is None:
+            self._f_index = f_order_index(self.c_index, self.shape)
+        return gather(chunk, self._f_index)
 
     def apply(self, chunk: np.ndarray, strategy: str | None = None) -> np.ndarray:
         """Region values ``(n, n_regions)`` of one chunk (non-finite values count as 0, noted)."""
@@ -333,17 +320,6 @@ def prepare_labels(
                           strategy=strategy)
 
 
-def extract_labels_chunks(op: LabelsOperator, chunks: Iterable, strategy: str = "mean") -> np.ndarray:
-    """Stack :meth:`LabelsOperator.apply` over ``(t0, chunk)`` pairs into ``(T, n_regions)``."""
-    from .._nonfinite import collecting
-
-    with collecting("labels extraction", "inside the regions"):
-        parts = [op.apply(chunk, strategy) for _, chunk in chunks]
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts, axis=0)
-
-
 # ----------------------------------------------------------------------------- public functions
 def _check_same_grid(img, other, what: str) -> None:
     """nilearn's region-extraction test: exact shapes, affines within 1000 float32 eps."""
@@ -471,8 +447,8 @@ def img_to_signals_labels(
     """
     import nibabel as nib
 
-    from .._nifti_io import iter_volume_chunks
     from .._niimg import check_niimg
+    from ..pipeline import stream
 
     check_strategy(strategy)
     labels_ref, labels = _load_labels(labels_img, background_label)
@@ -489,7 +465,8 @@ def img_to_signals_labels(
             FutureWarning, stacklevel=find_stack_level(),
         )
     op = prepare_labels(labels, mask, background_label=background_label, keep_masked_labels=keep_masked_labels)
-    signals = extract_labels_chunks(op, iter_volume_chunks(data_img), strategy)
+    op.affine, op.strategy = np.asarray(data_img.affine), strategy  # the grid checked above
+    signals = stream(data_img, [op], label="labels extraction")[0]
     region_list = list(op.region_ids)
     if not return_masked_atlas:
         warnings.warn(

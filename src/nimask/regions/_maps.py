@@ -25,7 +25,6 @@ import numpy as np
 from .._threads import n_threads, single_threaded_blas
 from .._warnings import find_stack_level
 from ..exceptions import AtlasError, GeometryError, NimaskDataWarning
-from ._gather import VoxelGather
 
 __all__ = ["MapsOperator", "prepare_maps", "img_to_signals_maps", "signals_to_img_maps"]
 
@@ -66,7 +65,6 @@ class MapsOperator:
     affine: np.ndarray | None = None
     names: list = field(default_factory=list)
     coverage: Any = None
-    _gather: VoxelGather = field(repr=False, default=None)
 
     batch_volumes = _BATCH_VOLUMES  # the maps are read once per batch of volumes, not per chunk
     pointwise = False
@@ -84,16 +82,6 @@ class MapsOperator:
     def reduce(self, values: np.ndarray) -> np.ndarray:
         """Signals ``(n, n_kept)`` of gathered values ``(n, n_rows)`` (see :meth:`solve`)."""
         return self.solve(values.T)
-
-    def gather(self, chunk: np.ndarray) -> np.ndarray:
-        """The ``(n_rows, n)`` regression rows of a ``(x, y, z, n)`` chunk (no copy of the chunk)."""
-        if self._gather is None:
-            self._gather = VoxelGather(self.rows, self.shape)
-        return self._gather(chunk)
-
-    def apply(self, chunk: np.ndarray) -> np.ndarray:
-        """Signals ``(n, n_kept)`` of a ``(x, y, z, n)`` chunk, in nilearn's dtype."""
-        return self.solve(self.gather(chunk))
 
     def solve(self, data: np.ndarray) -> np.ndarray:
         """Signals ``(n, n_kept)`` of gathered rows ``(n_rows, n)``, in nilearn's dtype.
@@ -393,41 +381,16 @@ def img_to_signals_maps(imgs: Any, maps_img: Any, mask_img: Any = None, keep_mas
     labels : list of int
         Indices of the maps kept (columns of ``signals``).
     """
-    from .._nifti_io import iter_volume_chunks
     from .._niimg import check_niimg
+    from ..pipeline import stream
 
     maps_img = check_niimg(maps_img, atleast_4d=True)
     imgs = check_niimg(imgs, atleast_4d=True)
     mask_img = None if mask_img is None else check_niimg(mask_img, ensure_ndim=3)
     _check_same_grid(imgs, maps_img, mask_img)
-    op = prepare_maps(maps_array(maps_img), _mask_array(mask_img), keep_masked_maps=keep_masked_maps)
-    return extract_chunks(op, iter_volume_chunks(imgs)), [np.int64(i) for i in op.kept]
-
-
-def extract_chunks(op: MapsOperator, chunks) -> np.ndarray:
-    """Signals ``(T, n_kept)`` of ``(t0, chunk)`` pairs, solved by batches of volumes.
-
-    The rows of consecutive chunks are gathered (in the stored dtype) until a batch holds
-    ``_BATCH_VOLUMES`` volumes, so the maps are streamed once per batch, not per chunk.
-    NaN/inf data values are zeroed and counted (one warning for the whole image).
-    """
-    from .._nonfinite import collecting
-
-    parts, pending, n_pending = [], [], 0
-    with collecting("maps extraction", "under the maps"):
-        for _, chunk in chunks:
-            pending.append(op.gather(chunk))
-            n_pending += pending[-1].shape[1]
-            if n_pending >= _BATCH_VOLUMES:
-                parts.append(op.solve(_stack(pending)))
-                pending, n_pending = [], 0
-        if pending or not parts:
-            parts.append(op.solve(_stack(pending) if pending else np.zeros((op.n_rows, 0), op.weights.dtype)))
-    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-
-
-def _stack(blocks: list) -> np.ndarray:
-    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+    op = prepare_maps(maps_array(maps_img), _mask_array(mask_img), keep_masked_maps=keep_masked_maps,
+                      affine=imgs.affine)  # the grids were checked above
+    return stream(imgs, [op], label="maps extraction")[0], [np.int64(i) for i in op.kept]
 
 
 def signals_to_img_maps(region_signals: Any, maps_img: Any, mask_img: Any = None):

@@ -25,7 +25,6 @@ import numpy as np
 
 from .._warnings import find_stack_level
 from ..exceptions import AtlasError, NimaskDataWarning, ParameterError
-from ._gather import VoxelGather
 
 __all__ = ["SpheresOperator", "check_seeds", "check_radius", "sphere_members", "prepare_spheres"]
 
@@ -222,7 +221,6 @@ class SpheresOperator:
     affine: np.ndarray | None = None
     names: list = field(default_factory=list)
     coverage: Any = None
-    _gather: VoxelGather = field(repr=False, default=None)
 
     batch_volumes = 1
     pointwise = False
@@ -239,10 +237,7 @@ class SpheresOperator:
         Means are stored in the values' dtype, which truncates them toward zero for integer
         data, as nilearn does; empty spheres give NaN columns.
         """
-        return self._means(values.T, values.dtype)
-
-    def _means(self, data: np.ndarray, out_dtype) -> np.ndarray:
-        out_dtype = np.dtype(out_dtype)
+        data, out_dtype = values.T, values.dtype
         # sums of integers are exact in float64, then one division: the same means as numpy's
         means = np.asarray(self.matrix @ data.astype(np.float64, copy=False)).T / self.sizes
         if self.empty.size:
@@ -252,27 +247,6 @@ class SpheresOperator:
         if out_dtype.kind in "iu":
             return np.trunc(means).astype(out_dtype)
         return means.astype(out_dtype, copy=False)
-
-    def apply(self, chunk: np.ndarray, out_dtype=None) -> np.ndarray:
-        """Sphere means ``(n, n_seeds)`` of a ``(x, y, z, n)`` chunk.
-
-        Non-finite values count as 0. The means are stored in ``out_dtype`` (default: the
-        chunk dtype), which truncates them toward zero for integer data, as nilearn does.
-        """
-        if chunk.ndim == 3:
-            chunk = chunk[..., np.newaxis]
-        out_dtype = np.dtype(chunk.dtype if out_dtype is None else out_dtype)
-        if self._gather is None:
-            self._gather = VoxelGather(self.voxels, self.shape)
-        data = self._gather(chunk)  # (n_voxels, n)
-        if data.dtype.kind == "f":
-            from .._nonfinite import note
-
-            bad = ~np.isfinite(data)
-            if bad.any():
-                note(int(bad.sum()), "spheres extraction", "inside the spheres")
-                data = np.where(bad, 0, data)
-        return self._means(data, out_dtype)
 
 
 def prepare_spheres(
