@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint install install-test bench clean
+.PHONY: demo test lint conformance install install-test bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: install
 
 test: install-test
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider tests
+	$(PY) conformance/run.py
+
+# nilearn 0.14.1's own masker tests against nimask (see conformance/run.py)
+conformance: install-test
+	$(PY) conformance/run.py
 
 # lint only: the tree is not run through `ruff format` (no format check)
 lint: install-test

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import InputTags
 
 from .._niimg import check_header_t_r
 from .._warnings import find_stack_level
@@ -32,6 +34,14 @@ from ._inputs import high_variance_of, load_run, source_dtype
 from ._params import COMMON_CONSTRAINTS, make_memory, validate_params
 
 __all__ = ["BaseMasker"]
+
+
+@dataclass
+class ImageInputTags(InputTags):
+    """scikit-learn's input tags plus the image kinds a masker takes (NIfTI images, not surfaces)."""
+
+    niimg_like: bool = True
+    surf_img: bool = False
 
 
 # --------------------------------------------------------------------------------- the base
@@ -241,9 +251,11 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         check_is_fitted(self)
 
     def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags, with the image input kinds and ``estimator_type="masker"`` that
+        nilearn's estimator checks read (the same tags as nilearn's maskers)."""
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
+        tags.input_tags = ImageInputTags()
+        tags.estimator_type = "masker"
         tags.requires_fit = True
         return tags
 
