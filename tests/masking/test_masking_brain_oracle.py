@@ -56,7 +56,8 @@ def test_brain_mask_from_file_path():
 
 @pytest.mark.parametrize(
     "kwargs", [dict(threshold=0.3), dict(threshold=0.8, connected=False), dict(opening=0), dict(opening=1),
-               dict(opening=True, connected=False)],
+               dict(opening=True, connected=False), dict(opening=0, connected=False),
+               dict(opening=False, connected=False, threshold=0.3)],
 )
 def test_brain_mask_options(templates, kwargs):
     both(templates["whole-brain"], target((22, 26, 22), vox=7.0), **kwargs)

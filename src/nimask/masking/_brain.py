@@ -143,7 +143,8 @@ def compute_brain_mask(
     Returns
     -------
     Nifti1Image
-        uint8 mask on the grid of ``target_img``.
+        0/1 mask on the grid of ``target_img``: uint8, or int8 (as nilearn's) when neither
+        ``opening`` nor ``connected`` is on.
 
     Differences from nilearn
     ------------------------
@@ -164,7 +165,10 @@ def compute_brain_mask(
         mask, n_open, connected,
         f"{mask_type} mask is empty, lower the threshold or check your input FOV",
     )
-    return new_img_like(target, mask.astype(np.uint8), target.affine, copy_header=True)
+    # nilearn thresholds into an int8 array that only opening / largest component turn into bool
+    # (stored as uint8): with neither, its mask stays int8
+    dtype = np.uint8 if (n_open or connected) else np.int8
+    return new_img_like(target, mask.astype(dtype), target.affine, copy_header=True)
 
 
 def compute_multi_brain_mask(
