@@ -212,7 +212,8 @@ def test_computed_masks_match_nilearn(strategy):
     affine = np.diag([8.0, 8.0, 8.0, 1.0])
     affine[:3, 3] = [-80, -100, -80]
     img = nib.Nifti1Image(data, affine)
-    # nimask ships no MNI template: pass nilearn's own file (nilearn drops the key with a warning)
+    # an explicit template= (nilearn's own file; nilearn drops the key with a warning); the shipped
+    # default is tested in tests/masking/test_masking_templates_oracle.py
     tpl = {"template": nilearn_template(strategy)} if strategy.endswith("-template") else {}
     params = {"mask_strategy": strategy, "mask_args": tpl or None}
     if strategy == "wm-template":  # 8 mm voxels: opening=2 erodes the WM mask away, in both

@@ -1,4 +1,5 @@
-"""compute_brain_mask / compute_multi_brain_mask vs nilearn, given nilearn's own template file."""
+"""compute_brain_mask / compute_multi_brain_mask vs nilearn, given nilearn's own template file as template=
+(without template=, the shipped copies: test_masking_templates_oracle.py)."""
 import os
 import warnings
 from pathlib import Path
@@ -12,7 +13,7 @@ from nilearn import masking as nm
 import nimask.masking as km
 from _helpers import oblique_affine
 from _masking_data import mask_equal
-from nimask.exceptions import MaskError, MaskWarning
+from nimask.exceptions import MaskWarning
 
 DATA = Path(nilearn.__file__).parent / "datasets" / "data"
 TEMPLATES = {
@@ -56,7 +57,8 @@ def test_brain_mask_from_file_path():
 
 @pytest.mark.parametrize(
     "kwargs", [dict(threshold=0.3), dict(threshold=0.8, connected=False), dict(opening=0), dict(opening=1),
-               dict(opening=True, connected=False)],
+               dict(opening=True, connected=False), dict(opening=0, connected=False),
+               dict(opening=False, connected=False, threshold=0.3)],
 )
 def test_brain_mask_options(templates, kwargs):
     both(templates["whole-brain"], target((22, 26, 22), vox=7.0), **kwargs)
@@ -87,23 +89,20 @@ def test_multi_brain_mask(templates):
         km.compute_multi_brain_mask([tgts[0], target((20, 24, 21), vox=8.0)], template=templates["gm"])
 
 
-def test_brain_mask_templateflow_cache(tmp_path, monkeypatch, templates):
+def test_brain_mask_templateflow_file_as_template(tmp_path, monkeypatch, templates):
+    """find_templateflow_template skips TemplateFlow's empty placeholders; its file works as template=."""
     folder = tmp_path / "tpl-MNI152NLin2009cAsym"
     folder.mkdir()
     nib.save(templates["wm"], folder / "tpl-MNI152NLin2009cAsym_res-01_label-WM_probseg.nii.gz")
     (folder / "tpl-MNI152NLin2009cAsym_res-01_label-GM_probseg.nii.gz").touch()  # not downloaded
     monkeypatch.setenv("TEMPLATEFLOW_HOME", str(tmp_path))
+    assert km.find_templateflow_template("gm") is None
+    path = km.find_templateflow_template("wm")
+    assert path == str(folder / "tpl-MNI152NLin2009cAsym_res-01_label-WM_probseg.nii.gz")
     tgt = target((20, 24, 20), vox=8.0)
-    found = km.compute_brain_mask(tgt, mask_type="wm")
+    found = km.compute_brain_mask(tgt, mask_type="wm", template=path)
     given = km.compute_brain_mask(tgt, mask_type="wm", template=templates["wm"])
     np.testing.assert_array_equal(np.asanyarray(found.dataobj), np.asanyarray(given.dataobj))
-    with pytest.raises(MaskError, match="template=") as err:
-        km.compute_brain_mask(tgt, mask_type="gm")
-    assert "TEMPLATEFLOW_HOME" in str(err.value) and err.value.param == "template"
-
-
-def test_brain_mask_no_template_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TEMPLATEFLOW_HOME", str(tmp_path / "nothing"))
-    with pytest.raises(MaskError, match="does not ship"):
-        km.compute_brain_mask(target((10, 11, 12)))
+    assert km.find_templateflow_template("whole-brain") is None
     assert not os.path.exists(tmp_path / "nothing")

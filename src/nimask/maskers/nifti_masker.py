@@ -27,9 +27,10 @@ Differences from nilearn
 * ``t_r`` is checked at ``fit`` even without filters: zero, negative or > 100 s (milliseconds?)
   raise a :class:`~nimask.exceptions.ParameterError` (nilearn accepts them and, once a filter
   is on, wipes the signal).
-* Template strategies need a template: nimask ships none, so pass
-  ``mask_args={"template": <image or path>}`` (nilearn's own file gives nilearn's mask) or
-  keep a TemplateFlow cache (see :func:`nimask.masking.compute_brain_mask`).
+* Template strategies use the MNI ICBM152 2009a templates shipped with nimask (nilearn's
+  files, so the mask is nilearn's); ``mask_args={"template": <image or path>}`` uses another
+  template instead (see :func:`nimask.masking.compute_brain_mask`), where nilearn drops the
+  key with a warning.
 
 scikit-learn
 ------------

@@ -1,29 +1,39 @@
-"""Template-based brain masks (nilearn's ``compute_brain_mask``), without shipping templates.
+"""Template-based brain masks (nilearn's ``compute_brain_mask``).
 
-nilearn resamples its packaged MNI152 (ICBM 2009a sym) templates. nimask does not ship
-them and does not depend on nilearn at run time: pass the template with ``template=``, or
-keep a TemplateFlow cache (``$TEMPLATEFLOW_HOME`` or ``~/.cache/templateflow``) holding
-``tpl-MNI152NLin2009cAsym`` files, which are used when ``template`` is not given.
+nilearn 0.14.1 resamples its packaged MNI ICBM152 2009a symmetric templates (1 mm, uint8)
+onto the target grid. nimask ships the same three files (T1, grey matter, white matter) as
+package data in ``nimask/data/templates`` (with their copyright notice in ``NOTICE``); they
+are read only when a template mask is computed. ``template=`` replaces them with any image,
+e.g. a TemplateFlow file found by :func:`find_templateflow_template`.
 """
 from __future__ import annotations
 
 import glob
 import os
+import warnings
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._niimg import _check_same_fov_list, check_niimg, check_niimg_3d
-from ..exceptions import MaskError, ParameterError
+from .._warnings import find_stack_level
+from ..exceptions import MaskError, MaskWarning, ParameterError
 from ._checks import ParameterTypeError, check_bool, check_opening
 from ._morphology import post_process_mask
 
 if TYPE_CHECKING:
     from nibabel.spatialimages import SpatialImage
 
-__all__ = ["compute_brain_mask", "compute_multi_brain_mask", "find_templateflow_template"]
+__all__ = ["compute_brain_mask", "compute_multi_brain_mask", "find_templateflow_template", "shipped_template"]
 
 _MASK_TYPES = ("whole-brain", "gm", "wm")
+# the files nilearn 0.14.1 uses (nilearn/datasets/data), shipped byte for byte in nimask/data/templates
+_SHIPPED = {
+    "whole-brain": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
+    "gm": "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz",
+    "wm": "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz",
+}
 _TEMPLATEFLOW_SPACE = "tpl-MNI152NLin2009cAsym"
 # preferred TemplateFlow files per mask type, best first (brain-extracted T1 as in nilearn)
 _TEMPLATEFLOW_SUFFIXES = {
@@ -61,21 +71,56 @@ def find_templateflow_template(mask_type: str = "whole-brain") -> str | None:
     return None
 
 
+def shipped_template(mask_type: str = "whole-brain") -> Any:
+    """The shipped MNI ICBM152 2009a template file for ``mask_type`` (a ``Traversable``), or None.
+
+    "whole-brain": the T1 average, "gm" / "wm": the grey / white matter probability maps,
+    each 197 x 233 x 189 voxels of 1 mm, uint8 (nilearn 0.14.1's files). None when the file
+    is missing from the installation (e.g. a repackaging that dropped the package data).
+    """
+    if mask_type not in _SHIPPED:
+        raise ParameterError(
+            f"Unknown mask type {mask_type}. Only 'whole-brain', 'gm' or 'wm' are accepted.",
+            param="mask_type", expected=_MASK_TYPES, found=mask_type,
+        )
+    path = resources.files("nimask").joinpath("data", "templates", _SHIPPED[mask_type])
+    return path if path.is_file() else None
+
+
+def _read_shipped(mask_type: str):
+    """The shipped template loaded in memory, or None when it is not installed."""
+    import nibabel as nib
+
+    path = shipped_template(mask_type)
+    if path is None:
+        return None
+    with resources.as_file(path) as filename:
+        img = nib.load(filename)
+        return nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine)
+
+
 def _load_template(template: Any, mask_type: str):
     if template is None:
+        template = _read_shipped(mask_type)
+    if template is None:  # package data missing: a TemplateFlow cache, else an explanation
         template = find_templateflow_template(mask_type)
+        missing = f"nimask/data/templates/{_SHIPPED[mask_type]}"
         if template is None:
-            home = _templateflow_home()
             raise MaskError(
-                f"compute_brain_mask: no template for mask_type={mask_type!r}. nimask does not ship "
-                f"nilearn's MNI152 templates: pass one with template=<path or image> (a T1 template "
-                f"for 'whole-brain', a probability map for 'gm'/'wm'; nilearn's own file is "
-                f"nilearn/datasets/data/mni_icbm152_{'t1' if mask_type == 'whole-brain' else mask_type}"
-                f"_tal_nlin_sym_09a_converted.nii.gz), or download TemplateFlow's "
-                f"{_TEMPLATEFLOW_SPACE} (e.g. `python -c \"import templateflow.api as tf; "
-                f"tf.get('MNI152NLin2009cAsym', resolution=1)\"`) into {home!r} (TEMPLATEFLOW_HOME).",
-                param="template", expected="a template image or a TemplateFlow cache", found=None,
+                f"compute_brain_mask: no template for mask_type={mask_type!r}: the shipped file "
+                f"{missing} is not installed (reinstall nimask) and no TemplateFlow "
+                f"{_TEMPLATEFLOW_SPACE} file was found in {_templateflow_home()!r} (TEMPLATEFLOW_HOME). "
+                f"Pass one with template=<path or image> (a T1 template for 'whole-brain', a "
+                f"probability map for 'gm'/'wm').",
+                param="template", expected="a template image, the shipped file or a TemplateFlow cache",
+                found=None,
             )
+        warnings.warn(
+            f"compute_brain_mask: the shipped template {missing} is not installed; using the "
+            f"TemplateFlow file {template} (another MNI template than nilearn's: the mask differs "
+            f"from nilearn's).",
+            MaskWarning, stacklevel=find_stack_level(),
+        )
     import nibabel as nib
 
     img = check_niimg_3d(template)
@@ -118,9 +163,11 @@ def compute_brain_mask(
 ) -> SpatialImage:
     """Brain (or grey / white matter) mask from an MNI template resampled onto ``target_img``.
 
-    The template is cast to float32, divided by its maximum, resampled onto the grid of
-    ``target_img`` (cubic spline, no clipping), thresholded (``>= threshold``) and
-    post-processed (opening, largest component) exactly as in nilearn.
+    The template (by default the shipped MNI ICBM152 2009a symmetric file for ``mask_type``,
+    the one nilearn 0.14.1 uses) is cast to float32, divided by its maximum, resampled onto
+    the grid of ``target_img`` (cubic spline, no clipping), thresholded (``>= threshold``) and
+    post-processed (opening, largest component) as in nilearn: the mask is nilearn's, voxel
+    for voxel.
 
     Parameters
     ----------
@@ -135,22 +182,25 @@ def compute_brain_mask(
     memory, verbose :
         Accepted for compatibility.
     mask_type : {"whole-brain", "gm", "wm"}
-        Which template to use when ``template`` is not given.
+        Which shipped template to use when ``template`` is not given: the T1 average
+        ("whole-brain"), the grey matter or the white matter probability map.
     template : niimg-like, optional (keyword only; nimask addition)
-        The template: a brain-extracted T1 for "whole-brain", a probability map for
-        "gm"/"wm". Passing nilearn's packaged file gives nilearn's mask voxel for voxel.
+        Another template: a brain-extracted T1 for "whole-brain", a probability map for
+        "gm"/"wm" (e.g. a TemplateFlow file, see :func:`find_templateflow_template`).
 
     Returns
     -------
     Nifti1Image
-        uint8 mask on the grid of ``target_img``.
+        0/1 mask on the grid of ``target_img``: uint8, or int8 (as nilearn's) when neither
+        ``opening`` nor ``connected`` is on.
 
     Differences from nilearn
     ------------------------
-    nilearn's templates are not shipped. Without ``template``, a TemplateFlow
-    MNI152NLin2009cAsym file from the local cache is used (a different MNI template than
-    nilearn's 2009a sym, so masks differ slightly); without either, a ``MaskError``
-    explains how to provide one.
+    None in the mask. nimask adds ``template=``. The shipped files are read only when a
+    mask is computed; if they are missing from the installation, a cached TemplateFlow
+    MNI152NLin2009cAsym file is used with a :class:`~nimask.exceptions.MaskWarning` (another
+    MNI template, so the mask differs slightly from nilearn's), else a ``MaskError`` says
+    how to provide one.
     """
     from ..image import new_img_like, resample_to_img
 
@@ -164,7 +214,10 @@ def compute_brain_mask(
         mask, n_open, connected,
         f"{mask_type} mask is empty, lower the threshold or check your input FOV",
     )
-    return new_img_like(target, mask.astype(np.uint8), target.affine, copy_header=True)
+    # nilearn thresholds into an int8 array that only opening / largest component turn into bool
+    # (stored as uint8): with neither, its mask stays int8
+    dtype = np.uint8 if (n_open or connected) else np.int8
+    return new_img_like(target, mask.astype(dtype), target.affine, copy_header=True)
 
 
 def compute_multi_brain_mask(
