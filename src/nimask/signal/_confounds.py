@@ -31,7 +31,11 @@ def read_confounds_file(path: str | os.PathLike) -> tuple[np.ndarray, list[str] 
     The delimiter is a tab, comma or semicolon when the first line holds one, else whitespace.
     The first line is a header when one of its fields is neither a number nor an NA token
     (``n/a``, ``nan``, empty); so fMRIPrep's ``n/a`` first data row is read as data, not as
-    a header.
+    a header. pandas' ``DataFrame.to_csv()`` with its defaults writes the row index as an
+    unnamed first column and the column labels (``0, 1, ...`` for an unnamed frame) as a
+    header starting with an empty field: that header is read as one, and the unnamed first
+    column is dropped when it holds the row numbers ``0 .. T-1`` (an index is never a
+    regressor).
     """
     path = Path(path)
     if not path.exists():
@@ -46,10 +50,13 @@ def read_confounds_file(path: str | os.PathLike) -> tuple[np.ndarray, list[str] 
     first = lines[0]
     delimiter = next((d for d in ("\t", ",", ";") if d in first), None)
     header = None
+    fields = [tok.strip().strip('"') for tok in _split(first, delimiter)]
     try:
-        [_parse_float(tok) for tok in _split(first, delimiter)]
+        [_parse_float(tok) for tok in fields]
+        if len(fields) > 1 and fields[0] == "" and fields[1:] == [str(i) for i in range(len(fields) - 1)]:
+            raise ValueError("pandas' header of an unnamed frame")
     except ValueError:
-        header = [tok.strip().strip('"') for tok in _split(first, delimiter)]
+        header = fields
         lines = lines[1:]
     rows = []
     for i, line in enumerate(lines):
@@ -74,7 +81,11 @@ def read_confounds_file(path: str | os.PathLike) -> tuple[np.ndarray, list[str] 
         raise ConfoundsError(
             f"Confounds file {str(path)!r} has a header but no data rows.", path=path, param="confounds"
         )
-    return np.asarray(rows, dtype=np.float64), header
+    array = np.asarray(rows, dtype=np.float64)
+    if header is not None and header[0] == "" and array.shape[1] > 1 and np.array_equal(
+            array[:, 0], np.arange(array.shape[0])):
+        array, header = array[:, 1:], header[1:]  # pandas' row index
+    return array, header
 
 
 def _is_number(token: str) -> bool:
