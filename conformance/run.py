@@ -12,10 +12,14 @@
    the tests that use it fail (they test nilearn's internals, not the masker API) and are
    listed with that reason. Nothing else in the modules changes: nilearn's estimator checks
    recognise nimask's maskers through the tags nimask itself declares (``estimator_type
-   "masker"``, ``input_tags.niimg_like``). One recognition is adapted: the checks tell a
-   Multi masker by ``isinstance(estimator, nilearn.maskers._mixin._MultiMixin)``, a private
-   nilearn class; the copied root ``conftest.py`` gets one appended line that makes that name
-   mean "nilearn's mixin or nimask's ``MultiImagesMixin``". No check is skipped or deselected;
+   "masker"``, ``input_tags.niimg_like``). One recognition is adapted: which *kind* of masker
+   a check is given. nilearn's checks tell it by nilearn's own classes
+   (``isinstance(estimator, NiftiMasker)``, ``NiftiMapsMasker``, ... and the private
+   ``nilearn.maskers._mixin._MultiMixin`` for Multi maskers). The copied root ``conftest.py``
+   gets a few appended lines that make each of these names, inside
+   ``nilearn._utils.estimator_checks`` only, also recognise the nimask class of the same name
+   (``MultiImagesMixin`` for the mixin); calling such a name still builds nilearn's class.
+   No check is changed, skipped or deselected;
 3. runs them with pytest and compares each test's outcome with ``expected_failures.txt``
    (one test id per line, a tab, the reason: a deliberate fix of a nilearn silent-wrong
    result naming its catalogue row, or a test of nilearn's private internals). The run fails
@@ -73,6 +77,34 @@ def _index(name: str) -> int:
     return int(match.group(1)) if match else -1
 
 
+_RECOGNITION = """
+
+# ---- nimask conformance: the one adapted recognition (see nimask's conformance/run.py) ----
+# nilearn's estimator checks tell which kind of masker they test by nilearn's own classes; these
+# names, inside nilearn._utils.estimator_checks only, also recognise nimask's class of the same
+# name. Calling one still builds nilearn's class.
+import nilearn._utils.estimator_checks as _nimask_checks  # noqa: E402
+import nimask.maskers as _nimask_maskers  # noqa: E402
+from nimask.maskers._multi import MultiImagesMixin as _NimaskMulti  # noqa: E402
+
+
+class _EitherKind(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls.kinds)
+
+    def __call__(cls, *args, **kwargs):
+        return cls.kinds[0](*args, **kwargs)
+
+
+for _name in ("NiftiMasker", "MultiNiftiMasker", "NiftiLabelsMasker", "MultiNiftiLabelsMasker",
+              "NiftiMapsMasker", "MultiNiftiMapsMasker", "NiftiSpheresMasker"):
+    if hasattr(_nimask_checks, _name):
+        _theirs = getattr(_nimask_checks, _name)
+        setattr(_nimask_checks, _name, _EitherKind(_name, (), {"kinds": (_theirs, getattr(_nimask_maskers, _name))}))
+_nimask_checks._MultiMixin = _EitherKind("_MultiMixin", (), {"kinds": (_nimask_checks._MultiMixin, _NimaskMulti)})
+"""
+
+
 def nilearn_dir() -> str:
     try:
         import nilearn
@@ -98,12 +130,7 @@ def prepare(folder: str, point_at_nimask: bool = True) -> str:
     shutil.copy(os.path.join(src, "conftest.py"), os.path.join(folder, "conftest.py"))
     if point_at_nimask:  # the one adapted recognition (see the module docstring)
         with open(os.path.join(folder, "conftest.py"), "a") as fh:
-            fh.write(
-                "\n\n# nimask conformance: nilearn's checks tell a Multi masker by its private mixin class\n"
-                "import nilearn._utils.estimator_checks as _nimask_checks  # noqa: E402\n"
-                "from nimask.maskers._multi import MultiImagesMixin as _NimaskMulti  # noqa: E402\n\n"
-                "_nimask_checks._MultiMixin = (_nimask_checks._MultiMixin, _NimaskMulti)\n"
-            )
+            fh.write(_RECOGNITION)
     shutil.copy(os.path.join(src, "maskers", "tests", "conftest.py"), os.path.join(tests, "conftest.py"))
     with open(os.path.join(folder, "pytest.ini"), "w") as fh:
         fh.write("[pytest]\naddopts = -p no:cacheprovider\nxfail_strict = false\n")
@@ -133,7 +160,7 @@ def run_pytest(folder: str, n_workers: int, extra: list[str]) -> dict[str, str]:
     cmd = [sys.executable, "-m", "pytest", "-q", "--rootdir", folder, "-c", os.path.join(folder, "pytest.ini"),
            f"--junitxml={junit}", "-o", "junit_family=xunit2", "-p", "no:randomly"]
     if n_workers > 1:
-        cmd += ["-n", str(n_workers)]
+        cmd += ["-n", str(n_workers), "--dist", "loadfile"]  # each module in one process, in order: reproducible
     cmd += extra + [os.path.join(folder, "maskers_tests")]
     proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
     if not os.path.exists(junit):

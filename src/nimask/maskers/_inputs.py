@@ -165,3 +165,20 @@ def check_fov(reference: Any, what: str, others: list) -> None:
     if problems:
         raise GeometryError("Following field of view errors were detected (resampling_target=None):\n"
                             + "\n".join(problems), param="resampling_target")
+
+
+def in_memory(img: Any) -> Any:
+    """A fitted image with its data loaded and cached, as nilearn's fitted images are.
+
+    nilearn's ``image.get_data`` fills nibabel's data cache of the image it reads; with the
+    cache already filled, reading the data of a fitted attribute (``mask_img_``, ...) changes
+    nothing in it, so its ``joblib.hash`` (cache keys built on it) stays the same.
+    """
+    if img is None:
+        return None
+    import nibabel as nib
+
+    if not isinstance(img.dataobj, np.ndarray):
+        img = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header)
+    img._data_cache = img.dataobj  # nibabel's own cache attribute (what get_data would store)
+    return img

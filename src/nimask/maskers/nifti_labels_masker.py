@@ -67,7 +67,7 @@ from ..regions._labels import (
 )
 from ..regions._lut import all_region_ids, build_lut, read_lut, region_names
 from ._base import BaseMasker
-from ._inputs import binarised_mask, check_fov, resample_like
+from ._inputs import binarised_mask, check_fov, in_memory, resample_like
 from ._params import COMMON_CONSTRAINTS, Check, Interval, Options
 
 __all__ = ["NiftiLabelsMasker"]
@@ -219,8 +219,8 @@ class NiftiLabelsMasker(BaseMasker):
             if not np.any(lab[np.asanyarray(mask_img.dataobj) != 0] != bg):
                 raise AtlasError("No label left after applying mask to the labels image: every voxel of mask_img "
                                  "falls on the background.", param="mask_img")
-        self.labels_img_ = labels_img
-        self.mask_img_ = mask_img
+        self.labels_img_ = in_memory(labels_img)
+        self.mask_img_ = in_memory(mask_img)
         op = self._operator = self._prepare(labels_img, mask_img)
         ids = op.region_ids
         present_bg = bool(np.any(op.masked == bg))
@@ -228,7 +228,7 @@ class NiftiLabelsMasker(BaseMasker):
         self.region_ids_ = ({"background": bg} if present_bg else {}) | dict(enumerate(ids.tolist()))
         self.region_names_ = dict(enumerate(op.names))
         self.n_elements_ = int(ids.size)
-        self.region_atlas_ = nib.Nifti1Image(op.masked.astype(np.int32), labels_img.affine)
+        self.region_atlas_ = in_memory(nib.Nifti1Image(op.masked.astype(np.int32), labels_img.affine))
         self.region_coverage_ = op.coverage.drop(columns="low")
 
     def _prepare(self, labels_img: Any, mask_img: Any) -> LabelsOperator:

@@ -29,7 +29,7 @@ from .._warnings import find_stack_level
 from ..exceptions import AtlasError, DimensionError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 from ..regions._maps import MapsOperator, NonFiniteMaps, check_no_overlap, maps_array, prepare_maps, signals_to_array
 from ._base import BaseMasker
-from ._inputs import binarised_mask, check_fov, has_scaling, load_run, resample_like
+from ._inputs import binarised_mask, check_fov, has_scaling, in_memory, load_run, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
 
 __all__ = ["NiftiMapsMasker"]
@@ -156,8 +156,8 @@ class NiftiMapsMasker(BaseMasker):
             if not np.any(data[np.asarray(mask_img.dataobj) != 0]):
                 raise AtlasError("No map left after applying mask to the maps image (no nonzero map value inside "
                                  "mask_img).", param="mask_img")
-        self.maps_img_ = maps_img
-        self.mask_img_ = mask_img
+        self.maps_img_ = in_memory(maps_img)
+        self.mask_img_ = in_memory(mask_img)
         self.n_elements_ = int(data.shape[3])
         self._operator = self._prepare(maps_img, mask_img) if ref is not None and same_grid else None
 

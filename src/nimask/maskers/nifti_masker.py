@@ -54,7 +54,7 @@ from ..pipeline import needs_resampling
 from ..regions._voxels import VoxelOperator, prepare_voxels
 from ._base import BaseMasker
 from ._cache import as_key, fingerprint
-from ._inputs import binarised_mask, pop_sessions
+from ._inputs import binarised_mask, in_memory, pop_sessions
 from ._params import COMMON_CONSTRAINTS
 
 __all__ = ["NiftiMasker"]
@@ -253,6 +253,7 @@ class NiftiMasker(BaseMasker):
         header = getattr(mask_img, "header", None)
         self.mask_img_ = nib.Nifti1Image(mask.astype(np.uint8), mask_img.affine, header=header)
         self.mask_img_.set_data_dtype(np.uint8)
+        self.mask_img_ = in_memory(self.mask_img_)
         self._operator = prepare_voxels(mask, mask_img.affine)
         self.n_elements_ = int(mask.sum())
 

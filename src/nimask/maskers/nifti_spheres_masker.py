@@ -31,7 +31,7 @@ from ..exceptions import AtlasError
 from ..regions._coverage import spheres_coverage
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from ._base import BaseMasker
-from ._inputs import binarised_mask, resample_like
+from ._inputs import binarised_mask, in_memory, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
 
 __all__ = ["NiftiSpheresMasker"]
@@ -113,7 +113,7 @@ class NiftiSpheresMasker(BaseMasker):
         self.seeds_ = check_seeds(self.seeds)
         check_radius(self.radius, len(self.seeds_))
         self.n_elements_ = len(self.seeds_)
-        self.mask_img_ = None if self.mask_img is None else binarised_mask(self.mask_img)
+        self.mask_img_ = None if self.mask_img is None else in_memory(binarised_mask(self.mask_img))
 
     def operator_for(self, img: Any) -> SpheresOperator:
         """The spheres on the grid of ``img`` (built for that grid; checks overlap and empty spheres)."""
