@@ -35,6 +35,8 @@ from ._params import COMMON_CONSTRAINTS, make_memory, validate_params
 
 __all__ = ["BaseMasker"]
 
+NILEARN_VERSION = "0.14.1"  # the nilearn release whose maskers nimask reproduces
+
 
 @dataclass
 class ImageInputTags(InputTags):
@@ -258,6 +260,22 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         tags.estimator_type = "masker"
         tags.requires_fit = True
         return tags
+
+    def _more_tags(self) -> Any:
+        """The same tags through scikit-learn's older hook (< 1.6), which nilearn's tools still call."""
+        return self.__sklearn_tags__()
+
+    # ---- documentation link of scikit-learn's HTML repr ------------------------------------
+    # nimask's maskers take nilearn's parameters and give nilearn's results, so the "?" link of
+    # the estimator's HTML repr (notebooks, reports) opens nilearn's page of the same class,
+    # for the nilearn version nimask reproduces. nimask's own differences are in the class
+    # docstrings (``help(NiftiMasker)``).
+    _doc_link_module = "nimask"
+    _doc_link_template = "https://nilearn.github.io/{version}/modules/generated/{estimator_module}.{estimator_name}.html"
+
+    def _doc_link_url_param_generator(self) -> dict:
+        return {"version": NILEARN_VERSION, "estimator_module": "nilearn.maskers",
+                "estimator_name": type(self).__name__}
 
     # ---- report --------------------------------------------------------------------------
     def generate_report(self, title: str | None = None) -> Any:
