@@ -29,30 +29,47 @@ from .._warnings import find_stack_level
 from ..exceptions import AtlasError, DimensionError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 from ..regions._maps import MapsOperator, NonFiniteMaps, check_no_overlap, maps_array, prepare_maps, signals_to_array
 from ._base import BaseMasker
+from ._docs import fill_doc
 from ._inputs import binarised_mask, check_fov, has_scaling, load_run, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
 
 __all__ = ["NiftiMapsMasker"]
 
 
+@fill_doc
 class NiftiMapsMasker(BaseMasker):
     """Extract one signal per map of a 4D maps image (least-squares fit of each scan).
 
     Parameters
     ----------
-    maps_img : 4D niimg-like
-        One map per volume (a 3D image is one map).
-    mask_img : 3D niimg-like or None
-        Restricts the regression; binarised (nonzero in every volume).
-    allow_overlap : bool, default=True
-        If False, zero the map weights below machine epsilon (negative ones included, as
-        nilearn) and refuse voxels shared by two maps.
-    smoothing_fwhm, standardize, standardize_confounds, high_variance_confounds, detrend,
-    low_pass, high_pass, t_r, dtype, memory, memory_level, verbose, reports, cmap, clean_args
-        As nilearn.
-    resampling_target : {"data", "mask", "maps", None}, default="data"
-    keep_masked_maps : bool, default=False
-        Deprecated in nilearn: keep maps outside the mask as zero columns.
+    %(maps.maps_img)s
+    %(maps.mask_img)s
+    %(maps.allow_overlap)s
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(high_variance_confounds)s
+    %(detrend)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(dtype)s
+    %(maps.resampling_target)s
+    %(maps.keep_masked_maps)s
+    %(memory)s
+    %(memory_level=0)s
+    %(verbose)s
+    %(reports)s
+    %(maps.cmap)s
+    %(clean_args)s
+
+    Attributes
+    ----------
+    %(clean_args_)s
+    %(maps.maps_img_)s
+    %(maps.mask_img_)s
+    %(memory_)s
+    %(maps.n_elements_)s
     """
 
     _parameter_constraints: ClassVar[dict] = {

@@ -53,6 +53,7 @@ from ..pipeline import needs_resampling
 from ..regions._voxels import VoxelOperator, prepare_voxels
 from ._base import BaseMasker
 from ._cache import as_key, fingerprint
+from ._docs import fill_doc
 from ._inputs import binarised_mask, pop_sessions
 from ._params import COMMON_CONSTRAINTS
 
@@ -73,6 +74,7 @@ _RESAMPLING_WARNING = (
 )
 
 
+@fill_doc
 class NiftiMasker(BaseMasker):
     """Extract voxel time series inside a mask, optionally smoothed, resampled and cleaned.
 
@@ -81,53 +83,36 @@ class NiftiMasker(BaseMasker):
 
     Parameters
     ----------
-    mask_img : 3D niimg-like, optional
-        Binary mask (0 and one other value). When None, a mask is computed at ``fit`` with
-        ``mask_strategy``.
-    runs : ndarray of shape (T,), optional
-        Run label of each scan; each run is cleaned separately (rows regrouped in sorted
-        label order).
-    smoothing_fwhm : float, optional
-        FWHM of the Gaussian smoothing in mm, applied after resampling.
-    standardize : {"zscore_sample", "psc", True, False, None}, default=False
-    standardize_confounds : bool, default=True
-    detrend : bool, default=False
-    high_variance_confounds : bool, default=False
-        Add 5 CompCor-style confounds computed from the raw image.
-    low_pass, high_pass : float, optional
-        Butterworth cut-offs in Hz (need ``t_r``).
-    t_r : float, optional
-        Repetition time in seconds.
-    target_affine : (3, 3) or (4, 4) array, optional
-        The mask is resampled (nearest) to it at fit; images are resampled to the mask grid.
-    target_shape : 3-tuple, optional
-        Needs a 4x4 ``target_affine``.
-    mask_strategy : {"background", "epi", "whole-brain-template", "gm-template", "wm-template"}
-        How to compute the mask when ``mask_img`` is None.
-    mask_args : dict, optional
-        Extra keyword arguments of the mask function (``{"template": img}`` passes a template
-        to ``compute_brain_mask``); unsupported keys are dropped with a warning.
-    dtype : None, "auto" or numpy dtype
-        Output dtype (None: the pipeline's float dtype).
-    memory : None, str, Path or joblib.Memory
-        Cache location.
-    memory_level : int, default=1
-    verbose : int, default=0
-    reports : bool, default=True
-        Record what ``generate_report()`` shows (warnings, image sources, a sample of the
-        signals) during ``fit``/``transform``.
-    cmap : str, default="gray"
-        Accepted for compatibility (stored).
-    clean_args : dict, optional
-        Extra keyword arguments of :func:`nimask.signal.clean`.
+    %(voxels.mask_img)s
+    %(voxels.runs)s
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(detrend)s
+    %(high_variance_confounds)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(voxels.target_affine)s
+    %(voxels.target_shape)s
+    %(voxels.mask_strategy)s
+    %(voxels.mask_args)s
+    %(dtype)s
+    %(memory)s
+    %(memory_level=1)s
+    %(verbose)s
+    %(reports)s
+    %(voxels.cmap)s
+    %(clean_args)s
+    %(voxels.kwargs)s
 
     Attributes
     ----------
-    mask_img_ : Nifti1Image (uint8 0/1)
-    affine_ : the given ``target_affine`` or the mask's affine
-    n_elements_ : int, number of mask voxels
-    clean_args_ : dict
-    memory_ : joblib.Memory
+    %(voxels.affine_)s
+    %(clean_args_)s
+    %(voxels.mask_img_)s
+    %(memory_)s
+    %(voxels.n_elements_)s
 
     Examples
     --------

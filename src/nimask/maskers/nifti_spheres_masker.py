@@ -31,31 +31,60 @@ from ..exceptions import AtlasError
 from ..regions._coverage import spheres_coverage
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from ._base import BaseMasker
+from ._docs import fill_doc
 from ._inputs import binarised_mask, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
 
 __all__ = ["NiftiSpheresMasker"]
 
 
+@fill_doc
 class NiftiSpheresMasker(BaseMasker):
     """Extract the mean signal of spheres centred on seeds (world mm coordinates).
 
     Parameters
     ----------
-    seeds : list of 3-element coordinates
-        Seed centres in the world (mm) space of the images.
-    radius : None, float, or list of floats (one per seed)
-        Sphere radius in mm; None means the voxel nearest to the seed (plus nilearn's
-        truncated-coordinate voxel).
-    mask_img : niimg-like or None
-        Restricts sphere voxels; must be two-valued at transform; needed by
-        ``inverse_transform``.
+    seeds : list of triplets of float, or None, default=None
+        Sphere centres (x, y, z) in the world space of the images, in mm. ``fit`` needs
+        them.
+    radius : float, list of float or None, default=None
+        Sphere radius in mm (a list: one radius per seed, a nimask extension). None: the
+        voxel nearest to each seed (with nilearn's extra voxel at the truncated
+        coordinates).
+    mask_img : 3D niimg-like or None, default=None
+        Binary mask: sphere voxels outside it are left out. Also the grid of
+        ``inverse_transform``, which needs it.
     allow_overlap : bool, default=False
+        False: two spheres sharing a voxel raise an error (naming the pair).
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(high_variance_confounds)s
+    %(detrend)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(dtype)s
+        For this masker it is also the type the image is read as (as nilearn).
+    %(memory)s
+    %(memory_level=1)s
+    %(verbose)s
+    %(reports)s
+    %(clean_args)s
     empty_spheres : {"error", "nan"}, default="error"
-        nimask extension: what a sphere without any voxel gives.
-    smoothing_fwhm, standardize, standardize_confounds, high_variance_confounds, detrend,
-    low_pass, high_pass, t_r, dtype, memory, memory_level, verbose, reports, clean_args
-        As nilearn (``dtype`` is also applied when the data are loaded).
+        nimask only: what a sphere without any voxel on the image grid gives: an error
+        (nilearn's behaviour) or a NaN column and a warning.
+
+    Attributes
+    ----------
+    %(clean_args_)s
+    mask_img_ : Nifti1Image or None
+        The binary mask in use; None without ``mask_img``.
+    %(memory_)s
+    n_elements_ : int
+        Number of spheres: the number of output columns.
+    seeds_ : list of triplets
+        The seeds, checked (finite coordinates, one triplet each).
     """
 
     _parameter_constraints: ClassVar[dict] = {
