@@ -70,6 +70,7 @@ from ._base import BaseMasker
 from ._docs import fill_doc
 from ._inputs import binarised_mask, check_fov, resample_like
 from ._params import COMMON_CONSTRAINTS, Check, Interval, Options
+from ._verbose import describe, say
 
 __all__ = ["NiftiLabelsMasker"]
 
@@ -207,6 +208,7 @@ class NiftiLabelsMasker(BaseMasker):
             warnings.warn("'keep_masked_labels' is deprecated (nilearn 0.15 removes it); regions removed by the "
                           "mask give all-zero columns.", FutureWarning, stacklevel=find_stack_level())
         bg = self.background_label
+        say(self, "fit", f"Loading regions from {describe(self.labels_img)}")
         labels_img = check_niimg(self.labels_img)
         if len(labels_img.shape) == 4 and labels_img.shape[3] == 1:
             labels_img = check_niimg(labels_img, ensure_ndim=3)
@@ -219,15 +221,19 @@ class NiftiLabelsMasker(BaseMasker):
         self.lut_ = build_lut(np.unique(data), bg, labels=names, lut=self.lut)
         self._native = (data, np.asarray(labels_img.affine))
         self._user_lut = None if self.lut is None else read_lut(self.lut)
+        if self.mask_img is not None:
+            say(self, "fit", f"Loading mask from {describe(self.mask_img)}")
         mask_img = None if self.mask_img is None else binarised_mask(self.mask_img)
         data_img = None if imgs is None else check_niimg(imgs, atleast_4d=True)
         target = self.resampling_target
         if target is None:
             check_fov(labels_img, "labels", [(mask_img, "mask"), (data_img, "data")])
         if target == "data" and data_img is not None and not same_fov(data_img, labels_img):
+            say(self, "fit", "Resampling regions onto the grid of the data")
             labels_img = resample_labels(labels_img, data_img)
         ref = data_img if (target == "data" and data_img is not None) else labels_img
         if mask_img is not None and not same_fov(ref, mask_img):
+            say(self, "fit", "Resampling mask onto the grid of the regions")
             mask_img = resample_like(mask_img, ref, "nearest")
         if mask_img is not None:
             lab = np.asanyarray(labels_img.dataobj)

@@ -56,6 +56,7 @@ from ._cache import as_key, fingerprint
 from ._docs import fill_doc
 from ._inputs import binarised_mask, pop_sessions
 from ._params import COMMON_CONSTRAINTS
+from ._verbose import describe, say
 
 __all__ = ["NiftiMasker"]
 
@@ -190,6 +191,7 @@ class NiftiMasker(BaseMasker):
                     "while a mask was given at masker creation. Given mask will be used.",
                     RuntimeWarning, stacklevel=find_stack_level(),
                 )
+            say(self, "fit", f"Loading mask from {describe(self.mask_img)}")
             mask_img = binarised_mask(self.mask_img)
         elif imgs is None:
             raise ParameterError(
@@ -198,6 +200,7 @@ class NiftiMasker(BaseMasker):
                 param="imgs",
             )
         else:
+            say(self, "fit", f"Computing mask (mask_strategy={self.mask_strategy!r})")
             mask_img = self._compute_mask(imgs, fit_imgs)
         mask_img = self._mask_to_target(mask_img)
         self._set_mask(mask_img)
@@ -218,6 +221,7 @@ class NiftiMasker(BaseMasker):
             return mask_img
         from ..image import resample_img
 
+        say(self, "fit", "Resampling mask onto target_affine / target_shape")
         return self._cache(
             lambda: ("resample_mask", fingerprint(mask_img), as_key(self.target_affine), as_key(self.target_shape)),
             lambda: resample_img(mask_img, target_affine=self.target_affine, target_shape=self.target_shape,

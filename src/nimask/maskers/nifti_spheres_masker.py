@@ -34,6 +34,7 @@ from ._base import BaseMasker
 from ._docs import fill_doc
 from ._inputs import binarised_mask, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
+from ._verbose import describe, say
 
 __all__ = ["NiftiSpheresMasker"]
 
@@ -94,6 +95,7 @@ class NiftiSpheresMasker(BaseMasker):
     }
     _fitted_attrs: ClassVar[tuple] = ("seeds_", "n_elements_")
     _load_dtype_param: ClassVar[bool] = True
+    _fit_reads_imgs: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -139,9 +141,12 @@ class NiftiSpheresMasker(BaseMasker):
 
     def _fit(self, imgs: Any, warn_given_mask: bool) -> None:
         """Validate the seeds, the radius and the mask; the images are not needed."""
+        say(self, "fit", "Checking the seeds and radius")
         self.seeds_ = check_seeds(self.seeds)
         check_radius(self.radius, len(self.seeds_))
         self.n_elements_ = len(self.seeds_)
+        if self.mask_img is not None:
+            say(self, "fit", f"Loading mask from {describe(self.mask_img)}")
         self.mask_img_ = None if self.mask_img is None else binarised_mask(self.mask_img)
 
     def operator_for(self, img: Any) -> SpheresOperator:
