@@ -309,12 +309,25 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
                 "estimator_name": type(self).__name__}
 
     # ---- report --------------------------------------------------------------------------
-    def generate_report(self, title: str | None = None) -> Any:
-        """An HTML report of the fitted masker (see :func:`nimask.reporting.masker_report`).
+    def generate_report(self, engine: str = "matplotlib", title: str | None = None, **kwargs: Any) -> Any:
+        """An HTML report of the masker (see :func:`nimask.reporting.masker_report`).
 
         Needs matplotlib (``nimask[plotting]``). Returns a :class:`nimask.reporting.Report`
-        (``save_as_html``, ``open_in_browser``, ``_repr_html_`` in notebooks).
-        """
-        from ..reporting import masker_report
+        (``save_as_html``, ``open_in_browser``, ``get_iframe``, ``resize``; shown in
+        notebooks). A masker not fitted yet, or with ``reports=False``, gives a shorter page
+        and a :class:`~nimask.exceptions.NimaskReportWarning` saying why.
 
-        return masker_report(self, title=title)
+        Parameters
+        ----------
+        engine : str, default="matplotlib"
+            As nilearn's; nimask's report always draws with matplotlib (another value warns).
+        title : str or None, default=None
+            Title of the page (default: the class name and "report").
+        **kwargs
+            ``displayed_maps`` / ``displayed_spheres`` (nilearn's selection of what to draw)
+            are accepted; nimask's report shows every map and sphere (a value selecting
+            fewer warns). Any other keyword is a TypeError.
+        """
+        from ..reporting._masker_report import masker_report, option_notes
+
+        return masker_report(self, title=title, notes=option_notes(self, engine, kwargs))
