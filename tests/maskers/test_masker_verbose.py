@@ -131,3 +131,19 @@ def test_describe_never_consumes_an_iterator():
     assert describe(items) == "a list_iterator"
     assert len(list(items)) == 2
     assert describe("/data/run.nii.gz") == "'/data/run.nii.gz'"
+
+
+@pytest.mark.parametrize("cls", [NiftiLabelsMasker, NiftiMapsMasker])
+def test_resampling_at_fit_is_announced_once_and_not_at_transform(capsys, cls):
+    atlas = _labels() if cls is NiftiLabelsMasker else _maps()
+    big = np.zeros((12, 12, 13), np.uint8)
+    big[1:10, 1:10, 1:10] = 1
+    masker = cls(atlas, mask_img=nib.Nifti1Image(big, np.eye(4)), verbose=1)
+    data = nib.Nifti1Image(np.asanyarray(_run().dataobj)[:8, :9, :10], np.eye(4))  # another grid than the atlas
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        masker.fit(data)
+        fit = capsys.readouterr().out
+        masker.transform(data)
+    assert fit.count("Resampling regions") == 1 and fit.count("Resampling mask") == 1
+    assert "Resampling" not in capsys.readouterr().out

@@ -160,7 +160,7 @@ class NiftiMapsMasker(BaseMasker):
         if target is None:
             check_fov(maps_img, "maps", [(mask_img, "mask"), (None if imgs is None else load_run(imgs)[0], "data")])
         if ref is not None and not same_fov(ref, maps_img):
-            say(self, "fit", f"Resampling maps onto the grid of the {target}")
+            say(self, "fit", f"Resampling regions (the maps) onto the grid of the {target}")
             maps_img = self._resample_maps(maps_img, ref)  # streamed from the file, converted per chunk
         else:
             maps_img = nib.Nifti1Image(maps_array(maps_img), maps_img.affine)
