@@ -39,6 +39,7 @@ __all__ = [
     "NimaskGeometryWarning",
     "MaskWarning",
     "NimaskCacheWarning",
+    "NimaskReportWarning",
 ]
 
 
@@ -228,3 +229,7 @@ class MaskWarning(NimaskWarning):
 
 class NimaskCacheWarning(NimaskWarning):
     """A cache entry was unreadable or failed its checksum, and was recomputed."""
+
+
+class NimaskReportWarning(NimaskWarning):
+    """A report shows less than usual (masker not fitted, ``reports=False``, nothing recorded)."""

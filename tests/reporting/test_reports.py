@@ -14,7 +14,7 @@ import pytest
 from sklearn.exceptions import NotFittedError  # noqa: E402
 
 from _report_cases import MASKERS, fitted, sample, second_run  # noqa: E402
-from nimask.exceptions import ParameterError  # noqa: E402
+from nimask.exceptions import NimaskReportWarning, ParameterError  # noqa: E402
 from nimask.maskers import (  # noqa: E402
     MultiNiftiLabelsMasker,
     NiftiLabelsMasker,
@@ -211,17 +211,100 @@ def test_report_object(tmp_path, monkeypatch, data):
     assert opened == [path.resolve().as_uri()] and path.read_text(encoding="utf-8") == report.get_html()
 
 
-def test_reports_false_records_nothing(data):
-    masker = NiftiMasker(data["mask"], reports=False)
+def test_reports_false_records_nothing_and_draws_nothing(data):
+    masker = NiftiMasker(data["mask"], standardize=None, reports=False)
     masker.fit_transform(data["func"])
     assert not hasattr(masker, "_report_log")
-    html = masker.generate_report().get_html()
-    assert "reports=False" in html
+    with pytest.warns(NimaskReportWarning) as caught:
+        html = masker.generate_report().get_html()
+    messages = [str(w.message) for w in caught]
+    # nilearn's wording for the same conditions, from a new line after the masker's name
+    assert any(m.startswith("NiftiMasker report:\nReport generation not enabled!\nNo visual outputs created.")
+               for m in messages)
+    assert any("\nReport generation was disabled when fit was run." in m for m in messages)
+    assert_self_contained(html)
+    assert "reports=False" in html and "data:image" not in html
+    warns = _section(html, "warnings")
+    assert "Report generation not enabled!" in warns and "disabled when fit was run" in warns
+    _section(html, "regions")
+    _section(html, "parameters")
 
 
-def test_unfitted_masker_has_no_report():
+def test_reports_enabled_after_a_fit_without_them(data):
+    masker = NiftiMasker(data["mask"], standardize=None, reports=False).fit()
+    masker.reports = True
+    with pytest.warns(NimaskReportWarning, match="Report generation was disabled when fit was run") as caught:
+        html = masker.generate_report().get_html()
+    assert len(caught) == 1
+    assert "Report generation was disabled when fit was run" in _section(html, "warnings")
+    assert 'src="data:image/png;base64,' in html  # the mask is drawn on its own grid
+
+
+def test_unfitted_masker_report_warns_and_shows_the_parameters():
+    masker = NiftiMasker(smoothing_fwhm=4.0)
+    with pytest.warns(NimaskReportWarning, match="This estimator has not been fit yet") as caught:
+        report = masker.generate_report(title="before fit")
+    assert len(caught) == 1
+    html = report.get_html()
+    assert_self_contained(html)
+    assert "<title>before fit</title>" in html and "data:image" not in html
+    assert "This estimator has not been fit yet." in _section(html, "warnings")
+    assert "<td>smoothing_fwhm</td><td>4.0</td>" in _section(html, "parameters")
+    assert not hasattr(masker, "mask_img_")
     with pytest.raises(NotFittedError):
-        NiftiMasker().generate_report()
+        masker.transform(np.zeros((2, 2, 2)))
+
+
+@pytest.mark.parametrize("name", ["NiftiMasker", "NiftiLabelsMasker", "NiftiMapsMasker", "NiftiSpheresMasker"])
+def test_fit_without_image_is_said_until_an_image_is_transformed(name, data):
+    masker = {
+        "NiftiMasker": lambda: NiftiMasker(data["mask"], standardize=None),
+        "NiftiLabelsMasker": lambda: NiftiLabelsMasker(data["labels"], standardize=None),
+        "NiftiMapsMasker": lambda: NiftiMapsMasker(data["maps"], standardize=None),
+        "NiftiSpheresMasker": lambda: NiftiSpheresMasker([(0, 0, 0)], radius=6, standardize=None),
+    }[name]().fit()
+    with pytest.warns(NimaskReportWarning, match=f"No image provided to fit in {name}"):
+        html = masker.generate_report().get_html()
+    assert "No image provided to fit" in _section(html, "warnings")
+    assert 'src="data:image/png;base64,' in html
+    masker.transform(data["func"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a report of a masker that saw an image warns about nothing
+        html = masker.generate_report().get_html()
+    assert "No image provided to fit" not in html
+
+
+def test_report_frame_size_and_page_access(data):
+    masker, _ = fitted("NiftiMasker", data)
+    report = masker.generate_report()
+    assert report.html == report.get_standalone() == report.get_html() == str(report)
+    assert "width: 100%; height: 800px" in report._repr_html_()
+    assert report.resize(1200, 600) is report and (report.width, report.height) == (1200, 600)
+    assert report._repr_html_() == report.get_iframe()
+    assert "width: 1200px; height: 600px" in report.get_iframe()
+    assert "width: 300px; height: 200px" in report.get_iframe(300, 200)
+    with pytest.warns(NimaskReportWarning, match="Using default instead"):
+        report.width = "foo"
+    assert report.width is None
+    with pytest.warns(NimaskReportWarning, match="Using default instead"):
+        report.height = -3
+    assert report.height == 800
+
+
+def test_generate_report_takes_nilearns_arguments(data):
+    masker, _ = fitted("NiftiMapsMasker", data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        masker.generate_report("matplotlib", "maps", displayed_maps=masker.n_elements_)  # nilearn's order
+        masker.generate_report(displayed_maps="all")
+        masker.generate_report(displayed_maps=list(range(masker.n_elements_)))
+    with pytest.warns(NimaskReportWarning, match=r"displayed_maps=\[0, 2\]: nimask's report shows every map"):
+        masker.generate_report(displayed_maps=[0, 2])
+    with pytest.warns(NimaskReportWarning, match="engine='plotly' is not available"):
+        html = masker.generate_report(engine="plotly").get_html()
+    assert "engine=&#x27;plotly&#x27; is not available" in _section(html, "warnings")
+    with pytest.raises(TypeError, match="displayed_regions"):
+        masker.generate_report(displayed_regions=3)
 
 
 def test_report_before_any_transform_uses_the_fit_image(data):

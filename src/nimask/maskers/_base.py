@@ -16,6 +16,7 @@ The whole extraction of an image is cached through the one content-keyed cache
 """
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,8 +33,11 @@ from ..reporting._record import reported
 from ._cache import as_key, cached_call, fingerprint
 from ._inputs import high_variance_of, load_run, source_dtype
 from ._params import COMMON_CONSTRAINTS, make_memory, validate_params
+from ._verbose import describe, say
 
 __all__ = ["BaseMasker"]
+
+NILEARN_VERSION = "0.14.1"  # the nilearn release whose maskers nimask reproduces
 
 
 @dataclass
@@ -57,21 +61,33 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     _fitted_attrs: ClassVar[tuple] = ()
     _hv_first: ClassVar[bool] = False  # the high-variance confounds go before the user's (NiftiMasker)
     _load_dtype_param: ClassVar[bool] = False  # ``dtype`` also applies when loading (spheres)
+    _fit_reads_imgs: ClassVar[bool] = True  # ``fit`` uses its images (not the spheres masker)
 
     # ---- fit -----------------------------------------------------------------------------
     @reported("fit")
     def fit(self, imgs: Any = None, y: Any = None) -> BaseMasker:
         """Validate the parameters, load the atlas / mask and prepare its operator."""
         self._validate()
-        self._fit(imgs, warn_given_mask=True)
+        self._fit_saying(imgs, warn_given_mask=True)
         return self
 
     @reported("fit_transform")
     def fit_transform(self, imgs: Any, y: Any = None, confounds: Any = None, sample_mask: Any = None) -> Any:
         """Fit on ``imgs`` then transform them."""
         self._validate()
-        self._fit(imgs, warn_given_mask=False)
+        self._fit_saying(imgs, warn_given_mask=False)
         return self.transform(imgs, confounds=confounds, sample_mask=sample_mask)
+
+    def _fit_saying(self, imgs: Any, warn_given_mask: bool) -> None:
+        """``_fit`` between its progress messages (``verbose``)."""
+        t0 = time.perf_counter()
+        if imgs is not None:
+            say(self, "fit", f"Loading data from {describe(imgs)}" if self._fit_reads_imgs else
+                f"Not reading {describe(imgs)}: fit does not need images")
+        self._fit(imgs, warn_given_mask)
+        n = self.n_elements_
+        say(self, "fit", "Finished fit", detail=f"{n} output column{'s' if n != 1 else ''}, "
+                                               f"{time.perf_counter() - t0:.2f} s")
 
     def _validate(self) -> None:
         validate_params(self, self._parameter_constraints)
@@ -99,8 +115,11 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         self._check_fitted()
         return self._transform_one(imgs, confounds, sample_mask)
 
-    def _transform_one(self, imgs: Any, confounds: Any, sample_mask: Any, cast: bool = True) -> np.ndarray:
+    def _transform_one(self, imgs: Any, confounds: Any, sample_mask: Any, cast: bool = True,
+                       say_at: int = 1) -> np.ndarray:
+        """Signals of one image; its progress messages need ``verbose >= say_at``."""
         img, was_3d = load_run(imgs, dtype=self.dtype if self._load_dtype_param else None)
+        say(self, "transform", f"Loading data from {describe(imgs)}", say_at)
         check_header_t_r(img, self.t_r, type(self).__name__)
         src = source_dtype(img)
         op = self.operator_for(img)
@@ -108,8 +127,21 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             confounds = self._with_high_variance(img, confounds)
         key = lambda: ("signals", type(self).__name__, fingerprint(imgs), fingerprint(confounds),  # noqa: E731
                        as_key(sample_mask), self._state_key(), as_key(np.asarray(img.affine)))
-        signals = self._cache(key, lambda: self._cleaned(self.extract(img, op), confounds, sample_mask))
+        signals = self._cache(key, lambda: self._extract_clean(img, op, confounds, sample_mask, say_at))
         return self._finish(signals, was_3d, src if cast else None)
+
+    def _extract_clean(self, img: Any, op: Any, confounds: Any, sample_mask: Any, say_at: int) -> np.ndarray:
+        t0 = time.perf_counter()
+        say(self, "transform", "Extracting region signals", say_at)
+        raw = self.extract(img, op)
+        say(self, "transform", f"Extracted {raw.shape[0]} volumes x {raw.shape[1]} columns in "
+                               f"{time.perf_counter() - t0:.2f} s", say_at + 1)
+        if self._nothing_to_clean(confounds, sample_mask):
+            say(self, "transform", "Cleaning extracted signals: nothing to do (no confounds, censoring, "
+                                   "detrending, filtering or scaling)", say_at)
+        else:
+            say(self, "transform", "Cleaning extracted signals", say_at)
+        return self._cleaned(raw, confounds, sample_mask)
 
     def operator_for(self, img: Any) -> Any:  # pragma: no cover - every masker defines it
         """The operator of this fitted masker on the grid of ``img`` (no side effect)."""
@@ -212,6 +244,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     def _inverse_input(self, X: Any, name: str) -> tuple[np.ndarray, np.dtype]:
         """``X`` as an array of ``(n_elements_,)`` or ``(T, n_elements_)``, and the image dtype."""
         self._check_fitted()
+        say(self, "inverse_transform", "Computing image from signals")
         if hasattr(X, "to_numpy"):
             X = np.squeeze(X.to_numpy())
         X = np.asarray(X)
@@ -259,13 +292,42 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         tags.requires_fit = True
         return tags
 
+    def _more_tags(self) -> Any:
+        """The same tags through scikit-learn's older hook (< 1.6), which nilearn's tools still call."""
+        return self.__sklearn_tags__()
+
+    # ---- documentation link of scikit-learn's HTML repr ------------------------------------
+    # nimask's maskers take nilearn's parameters and give nilearn's results, so the "?" link of
+    # the estimator's HTML repr (notebooks, reports) opens nilearn's page of the same class,
+    # for the nilearn version nimask reproduces. nimask's own differences are in the class
+    # docstrings (``help(NiftiMasker)``).
+    _doc_link_module = "nimask"
+    _doc_link_template = "https://nilearn.github.io/{version}/modules/generated/{estimator_module}.{estimator_name}.html"
+
+    def _doc_link_url_param_generator(self) -> dict:
+        return {"version": NILEARN_VERSION, "estimator_module": "nilearn.maskers",
+                "estimator_name": type(self).__name__}
+
     # ---- report --------------------------------------------------------------------------
-    def generate_report(self, title: str | None = None) -> Any:
-        """An HTML report of the fitted masker (see :func:`nimask.reporting.masker_report`).
+    def generate_report(self, engine: str = "matplotlib", title: str | None = None, **kwargs: Any) -> Any:
+        """An HTML report of the masker (see :func:`nimask.reporting.masker_report`).
 
         Needs matplotlib (``nimask[plotting]``). Returns a :class:`nimask.reporting.Report`
-        (``save_as_html``, ``open_in_browser``, ``_repr_html_`` in notebooks).
-        """
-        from ..reporting import masker_report
+        (``save_as_html``, ``open_in_browser``, ``get_iframe``, ``resize``; shown in
+        notebooks). A masker not fitted yet, or with ``reports=False``, gives a shorter page
+        and a :class:`~nimask.exceptions.NimaskReportWarning` saying why.
 
-        return masker_report(self, title=title)
+        Parameters
+        ----------
+        engine : str, default="matplotlib"
+            As nilearn's; nimask's report always draws with matplotlib (another value warns).
+        title : str or None, default=None
+            Title of the page (default: the class name and "report").
+        **kwargs
+            ``displayed_maps`` / ``displayed_spheres`` (nilearn's selection of what to draw)
+            are accepted; nimask's report shows every map and sphere (a value selecting
+            fewer warns). Any other keyword is a TypeError.
+        """
+        from ..reporting._masker_report import masker_report, option_notes
+
+        return masker_report(self, title=title, notes=option_notes(self, engine, kwargs))

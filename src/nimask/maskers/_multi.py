@@ -17,6 +17,7 @@ from .._warnings import find_stack_level
 from ..exceptions import ConfoundsError, DimensionError, NimaskGeometryWarning, SampleMaskError
 from ..reporting._record import reported
 from ._params import Interval
+from ._verbose import describe, say
 
 __all__ = ["MultiImagesMixin", "per_image"]
 
@@ -97,8 +98,12 @@ class MultiImagesMixin:
         n = len(imgs_list)
         confounds = per_image(confounds, n, "confounds", ConfoundsError)
         sample_mask = per_image(sample_mask, n, "sample_mask", SampleMaskError)
+        say(self, "transform", f"Loading data from {describe(imgs_list)}")
         imgs_list = self._same_grid(imgs_list)
-        jobs = [(i, c, s, self._cast_list) for i, c, s in zip(imgs_list, confounds, sample_mask)]
+        # one line per step for the whole list; the lines of each image from verbose=2 on
+        say(self, "transform", f"Extracting region signals of each image, {n_jobs} at a time")
+        say(self, "transform", "Cleaning extracted signals of each image")
+        jobs = [(i, c, s, self._cast_list, 2) for i, c, s in zip(imgs_list, confounds, sample_mask)]
         if n_jobs == 1 or n < 2:
             return [self._transform_one(*job) for job in jobs]
         from joblib import Parallel, delayed

@@ -12,16 +12,62 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ._docs import fill_doc
 from ._multi import N_JOBS_CONSTRAINT, MultiImagesMixin
 from .nifti_labels_masker import NiftiLabelsMasker
 
 __all__ = ["MultiNiftiLabelsMasker"]
 
 
+@fill_doc
 class MultiNiftiLabelsMasker(MultiImagesMixin, NiftiLabelsMasker, auto_wrap_output_keys=None):
     """Labels masker for several subjects: ``transform`` of a list returns a list of arrays.
 
-    Parameters are NiftiLabelsMasker's plus ``n_jobs`` (default ``cmap="CMRmap_r"``).
+    The parameters are NiftiLabelsMasker's plus ``n_jobs`` (and ``cmap`` defaults to
+    "CMRmap_r").
+
+    Parameters
+    ----------
+    %(labels.labels_img)s
+    %(labels.labels)s
+    %(labels.lut)s
+    %(labels.background_label)s
+    %(labels.mask_img)s
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(high_variance_confounds)s
+    %(detrend)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(dtype)s
+    %(labels.resampling_target)s
+    %(memory)s
+    %(memory_level=1)s
+    %(verbose)s
+    %(labels.strategy)s
+    %(labels.keep_masked_labels)s
+    %(reports)s
+    %(labels.cmap="CMRmap_r")s
+    %(n_jobs)s
+    %(clean_args)s
+    %(labels.keep_all_regions)s
+    %(labels.min_coverage)s
+
+    Attributes
+    ----------
+    %(clean_args_)s
+    %(labels.labels_)s
+    %(labels.labels_img_)s
+    %(labels.lut_)s
+    %(labels.mask_img_)s
+    %(memory_)s
+    %(labels.n_elements_)s
+    %(labels.region_atlas_)s
+    %(labels.region_coverage_)s
+    %(labels.region_ids_)s
+    %(labels.region_names_)s
     """
 
     _parameter_constraints: ClassVar[dict] = {**NiftiLabelsMasker._parameter_constraints, **N_JOBS_CONSTRAINT}

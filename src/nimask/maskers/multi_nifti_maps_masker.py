@@ -3,17 +3,51 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ._docs import fill_doc
 from ._multi import N_JOBS_CONSTRAINT, MultiImagesMixin
 from .nifti_maps_masker import NiftiMapsMasker
 
 __all__ = ["MultiNiftiMapsMasker"]
 
 
+@fill_doc
 class MultiNiftiMapsMasker(MultiImagesMixin, NiftiMapsMasker, auto_wrap_output_keys=None):
     """Maps masker for several subjects: ``transform`` of a list returns a list of arrays.
 
-    Parameters are NiftiMapsMasker's plus ``n_jobs`` (images processed at once, in threads;
-    see ``_multi``). Images of a list must share the first image's field of view.
+    The parameters are NiftiMapsMasker's plus ``n_jobs``. Images of a list must share the
+    first image's field of view.
+
+    Parameters
+    ----------
+    %(maps.maps_img)s
+    %(maps.mask_img)s
+    %(maps.allow_overlap)s
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(high_variance_confounds)s
+    %(detrend)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(dtype)s
+    %(maps.resampling_target)s
+    %(maps.keep_masked_maps)s
+    %(memory)s
+    %(memory_level=0)s
+    %(verbose)s
+    %(reports)s
+    %(maps.cmap)s
+    %(n_jobs)s
+    %(clean_args)s
+
+    Attributes
+    ----------
+    %(clean_args_)s
+    %(maps.maps_img_)s
+    %(maps.mask_img_)s
+    %(memory_)s
+    %(maps.n_elements_)s
     """
 
     _parameter_constraints: ClassVar[dict] = {**NiftiMapsMasker._parameter_constraints, **N_JOBS_CONSTRAINT}

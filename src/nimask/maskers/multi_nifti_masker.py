@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from .._niimg import is_niimg_like
 from .._warnings import find_stack_level
 from ._cache import fingerprint
+from ._docs import fill_doc
 from ._inputs import pop_sessions
 from ._multi import N_JOBS_CONSTRAINT, MultiImagesMixin
 from .nifti_masker import NiftiMasker
@@ -29,6 +30,7 @@ from .nifti_masker import NiftiMasker
 __all__ = ["MultiNiftiMasker"]
 
 
+@fill_doc
 class MultiNiftiMasker(MultiImagesMixin, NiftiMasker, auto_wrap_output_keys=None):
     """NiftiMasker for several subjects: ``transform`` of a list returns a list of arrays.
 
@@ -37,6 +39,40 @@ class MultiNiftiMasker(MultiImagesMixin, NiftiMasker, auto_wrap_output_keys=None
     intersected), which receive ``target_affine``/``target_shape`` and ``n_jobs``. Images of
     a list whose field of view differs from the first image's are resampled to it first
     (when no ``target_affine`` is given), with a warning.
+
+    Parameters
+    ----------
+    %(voxels.mask_img)s
+    %(voxels.runs)s
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(detrend)s
+    %(high_variance_confounds)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(voxels.target_affine)s
+    %(voxels.target_shape)s
+    %(voxels.mask_strategy)s
+    %(voxels.mask_args)s
+    %(dtype)s
+    %(memory)s
+    %(memory_level=0)s
+    %(n_jobs)s
+    %(verbose)s
+    %(reports)s
+    %(voxels.cmap)s
+    %(clean_args)s
+    %(voxels.kwargs)s
+
+    Attributes
+    ----------
+    %(voxels.affine_)s
+    %(clean_args_)s
+    %(voxels.mask_img_)s
+    %(memory_)s
+    %(voxels.n_elements_)s
 
     Examples
     --------

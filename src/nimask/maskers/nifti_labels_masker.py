@@ -67,8 +67,10 @@ from ..regions._labels import (
 )
 from ..regions._lut import all_region_ids, build_lut, read_lut, region_names
 from ._base import BaseMasker
+from ._docs import fill_doc
 from ._inputs import binarised_mask, check_fov, in_memory, resample_like
 from ._params import COMMON_CONSTRAINTS, Check, Interval, Options
+from ._verbose import describe, say
 
 __all__ = ["NiftiLabelsMasker"]
 
@@ -79,37 +81,51 @@ def _names_check(labels: Any) -> str | None:
     return "None or a list of str (one name per label value)"
 
 
+@fill_doc
 class NiftiLabelsMasker(BaseMasker):
     """Extract one signal per region of a 3D labels atlas (``strategy`` over its voxels).
 
     Parameters
     ----------
-    labels_img : 3D niimg-like
-        Integer labels; ``background_label`` means "no region".
-    labels : list of str or None
-        Region names, matched to the sorted label values (background included).
-    lut : DataFrame, path or None
-        Look-up table with ``index`` and ``name`` columns (BIDS dseg.tsv style).
-    background_label : number, default=0
-    mask_img : 3D niimg-like or None
-        Binary mask; voxels outside it count as background.
-    smoothing_fwhm, standardize, standardize_confounds, high_variance_confounds, detrend,
-    low_pass, high_pass, t_r, dtype, memory, memory_level, verbose, reports, cmap, clean_args
-        As nilearn.
-    resampling_target : {"data", "labels", None}, default="data"
-    strategy : {"mean", "median", "sum", "minimum", "maximum", "standard_deviation", "variance"}
-    keep_masked_labels : bool, default=False
-        Deprecated in nilearn: regions removed by the mask give zero columns.
-    keep_all_regions : bool, default=False
-        nimask only: a column for every label of the atlas/LUT, NaN where a region is empty.
-    min_coverage : float or None, default=None
-        nimask only: regions keeping less than this fraction of their volume give NaN.
+    %(labels.labels_img)s
+    %(labels.labels)s
+    %(labels.lut)s
+    %(labels.background_label)s
+    %(labels.mask_img)s
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(high_variance_confounds)s
+    %(detrend)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(dtype)s
+    %(labels.resampling_target)s
+    %(memory)s
+    %(memory_level=1)s
+    %(verbose)s
+    %(labels.strategy)s
+    %(labels.keep_masked_labels)s
+    %(reports)s
+    %(labels.cmap=None)s
+    %(clean_args)s
+    %(labels.keep_all_regions)s
+    %(labels.min_coverage)s
 
     Attributes
     ----------
-    labels_img_, mask_img_, lut_, labels_, n_elements_, region_ids_, region_names_,
-    region_atlas_ (the atlas after masking, on the fit grid), region_coverage_ (DataFrame: per
-    output column, voxels in the atlas and kept, kept fraction, reason for a NaN column)
+    %(clean_args_)s
+    %(labels.labels_)s
+    %(labels.labels_img_)s
+    %(labels.lut_)s
+    %(labels.mask_img_)s
+    %(memory_)s
+    %(labels.n_elements_)s
+    %(labels.region_atlas_)s
+    %(labels.region_coverage_)s
+    %(labels.region_ids_)s
+    %(labels.region_names_)s
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -192,6 +208,7 @@ class NiftiLabelsMasker(BaseMasker):
             warnings.warn("'keep_masked_labels' is deprecated (nilearn 0.15 removes it); regions removed by the "
                           "mask give all-zero columns.", FutureWarning, stacklevel=find_stack_level())
         bg = self.background_label
+        say(self, "fit", f"Loading regions from {describe(self.labels_img)}")
         labels_img = check_niimg(self.labels_img)
         if len(labels_img.shape) == 4 and labels_img.shape[3] == 1:
             labels_img = check_niimg(labels_img, ensure_ndim=3)
@@ -204,15 +221,19 @@ class NiftiLabelsMasker(BaseMasker):
         self.lut_ = build_lut(np.unique(data), bg, labels=names, lut=self.lut)
         self._native = (data, np.asarray(labels_img.affine))
         self._user_lut = None if self.lut is None else read_lut(self.lut)
+        if self.mask_img is not None:
+            say(self, "fit", f"Loading mask from {describe(self.mask_img)}")
         mask_img = None if self.mask_img is None else binarised_mask(self.mask_img)
         data_img = None if imgs is None else check_niimg(imgs, atleast_4d=True)
         target = self.resampling_target
         if target is None:
             check_fov(labels_img, "labels", [(mask_img, "mask"), (data_img, "data")])
         if target == "data" and data_img is not None and not same_fov(data_img, labels_img):
+            say(self, "fit", "Resampling regions onto the grid of the data")
             labels_img = resample_labels(labels_img, data_img)
         ref = data_img if (target == "data" and data_img is not None) else labels_img
         if mask_img is not None and not same_fov(ref, mask_img):
+            say(self, "fit", "Resampling mask onto the grid of the regions")
             mask_img = resample_like(mask_img, ref, "nearest")
         if mask_img is not None:
             lab = np.asanyarray(labels_img.dataobj)

@@ -29,30 +29,48 @@ from .._warnings import find_stack_level
 from ..exceptions import AtlasError, DimensionError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 from ..regions._maps import MapsOperator, NonFiniteMaps, check_no_overlap, maps_array, prepare_maps, signals_to_array
 from ._base import BaseMasker
+from ._docs import fill_doc
 from ._inputs import binarised_mask, check_fov, has_scaling, in_memory, load_run, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
+from ._verbose import describe, say
 
 __all__ = ["NiftiMapsMasker"]
 
 
+@fill_doc
 class NiftiMapsMasker(BaseMasker):
     """Extract one signal per map of a 4D maps image (least-squares fit of each scan).
 
     Parameters
     ----------
-    maps_img : 4D niimg-like
-        One map per volume (a 3D image is one map).
-    mask_img : 3D niimg-like or None
-        Restricts the regression; binarised (nonzero in every volume).
-    allow_overlap : bool, default=True
-        If False, zero the map weights below machine epsilon (negative ones included, as
-        nilearn) and refuse voxels shared by two maps.
-    smoothing_fwhm, standardize, standardize_confounds, high_variance_confounds, detrend,
-    low_pass, high_pass, t_r, dtype, memory, memory_level, verbose, reports, cmap, clean_args
-        As nilearn.
-    resampling_target : {"data", "mask", "maps", None}, default="data"
-    keep_masked_maps : bool, default=False
-        Deprecated in nilearn: keep maps outside the mask as zero columns.
+    %(maps.maps_img)s
+    %(maps.mask_img)s
+    %(maps.allow_overlap)s
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(high_variance_confounds)s
+    %(detrend)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(dtype)s
+    %(maps.resampling_target)s
+    %(maps.keep_masked_maps)s
+    %(memory)s
+    %(memory_level=0)s
+    %(verbose)s
+    %(reports)s
+    %(maps.cmap)s
+    %(clean_args)s
+
+    Attributes
+    ----------
+    %(clean_args_)s
+    %(maps.maps_img_)s
+    %(maps.mask_img_)s
+    %(memory_)s
+    %(maps.n_elements_)s
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -118,6 +136,7 @@ class NiftiMapsMasker(BaseMasker):
         if self.keep_masked_maps:
             warnings.warn("'keep_masked_maps' is deprecated (nilearn 0.15 removes it); maps outside the mask "
                           "give zero columns.", FutureWarning, stacklevel=find_stack_level())
+        say(self, "fit", f"Loading regions from {describe(self.maps_img)}")
         raw = check_niimg(self.maps_img)
         if len(raw.shape) not in (3, 4):
             raise DimensionError(len(raw.shape), 4, f"maps_img must be a 3D or 4D image (one map per volume), "
@@ -129,6 +148,8 @@ class NiftiMapsMasker(BaseMasker):
                 warnings.warn(f"maps_img is a 3D integer image with {n_values} distinct values: it looks like a "
                               "labels atlas (use NiftiLabelsMasker); here it is used as ONE weighted map.",
                               NimaskDataWarning, stacklevel=find_stack_level())
+        if self.mask_img is not None:
+            say(self, "fit", f"Loading mask from {describe(self.mask_img)}")
         mask_img = None if self.mask_img is None else binarised_mask(self.mask_img)
         target = self.resampling_target
         if target == "mask" and mask_img is None:
@@ -139,10 +160,12 @@ class NiftiMapsMasker(BaseMasker):
         if target is None:
             check_fov(maps_img, "maps", [(mask_img, "mask"), (None if imgs is None else load_run(imgs)[0], "data")])
         if ref is not None and not same_fov(ref, maps_img):
+            say(self, "fit", f"Resampling regions (the maps) onto the grid of the {target}")
             maps_img = self._resample_maps(maps_img, ref)  # streamed from the file, converted per chunk
         else:
             maps_img = nib.Nifti1Image(maps_array(maps_img), maps_img.affine)
         if mask_img is not None and ref is not None and not same_fov(ref, mask_img):
+            say(self, "fit", f"Resampling mask onto the grid of the {target}")
             mask_img = resample_like(mask_img, ref, "nearest")
         data = np.asarray(maps_img.dataobj)
         if not np.any(data):

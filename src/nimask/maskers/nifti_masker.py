@@ -54,8 +54,10 @@ from ..pipeline import needs_resampling
 from ..regions._voxels import VoxelOperator, prepare_voxels
 from ._base import BaseMasker
 from ._cache import as_key, fingerprint
+from ._docs import fill_doc
 from ._inputs import binarised_mask, in_memory, pop_sessions
 from ._params import COMMON_CONSTRAINTS
+from ._verbose import describe, say
 
 __all__ = ["NiftiMasker"]
 
@@ -74,6 +76,7 @@ _RESAMPLING_WARNING = (
 )
 
 
+@fill_doc
 class NiftiMasker(BaseMasker):
     """Extract voxel time series inside a mask, optionally smoothed, resampled and cleaned.
 
@@ -82,53 +85,36 @@ class NiftiMasker(BaseMasker):
 
     Parameters
     ----------
-    mask_img : 3D niimg-like, optional
-        Binary mask (0 and one other value). When None, a mask is computed at ``fit`` with
-        ``mask_strategy``.
-    runs : ndarray of shape (T,), optional
-        Run label of each scan; each run is cleaned separately (rows regrouped in sorted
-        label order).
-    smoothing_fwhm : float, optional
-        FWHM of the Gaussian smoothing in mm, applied after resampling.
-    standardize : {"zscore_sample", "psc", True, False, None}, default=False
-    standardize_confounds : bool, default=True
-    detrend : bool, default=False
-    high_variance_confounds : bool, default=False
-        Add 5 CompCor-style confounds computed from the raw image.
-    low_pass, high_pass : float, optional
-        Butterworth cut-offs in Hz (need ``t_r``).
-    t_r : float, optional
-        Repetition time in seconds.
-    target_affine : (3, 3) or (4, 4) array, optional
-        The mask is resampled (nearest) to it at fit; images are resampled to the mask grid.
-    target_shape : 3-tuple, optional
-        Needs a 4x4 ``target_affine``.
-    mask_strategy : {"background", "epi", "whole-brain-template", "gm-template", "wm-template"}
-        How to compute the mask when ``mask_img`` is None.
-    mask_args : dict, optional
-        Extra keyword arguments of the mask function (``{"template": img}`` passes a template
-        to ``compute_brain_mask``); unsupported keys are dropped with a warning.
-    dtype : None, "auto" or numpy dtype
-        Output dtype (None: the pipeline's float dtype).
-    memory : None, str, Path or joblib.Memory
-        Cache location.
-    memory_level : int, default=1
-    verbose : int, default=0
-    reports : bool, default=True
-        Record what ``generate_report()`` shows (warnings, image sources, a sample of the
-        signals) during ``fit``/``transform``.
-    cmap : str, default="gray"
-        Accepted for compatibility (stored).
-    clean_args : dict, optional
-        Extra keyword arguments of :func:`nimask.signal.clean`.
+    %(voxels.mask_img)s
+    %(voxels.runs)s
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(detrend)s
+    %(high_variance_confounds)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(voxels.target_affine)s
+    %(voxels.target_shape)s
+    %(voxels.mask_strategy)s
+    %(voxels.mask_args)s
+    %(dtype)s
+    %(memory)s
+    %(memory_level=1)s
+    %(verbose)s
+    %(reports)s
+    %(voxels.cmap)s
+    %(clean_args)s
+    %(voxels.kwargs)s
 
     Attributes
     ----------
-    mask_img_ : Nifti1Image (uint8 0/1)
-    affine_ : the given ``target_affine`` or the mask's affine
-    n_elements_ : int, number of mask voxels
-    clean_args_ : dict
-    memory_ : joblib.Memory
+    %(voxels.affine_)s
+    %(clean_args_)s
+    %(voxels.mask_img_)s
+    %(memory_)s
+    %(voxels.n_elements_)s
 
     Examples
     --------
@@ -206,6 +192,7 @@ class NiftiMasker(BaseMasker):
                     "while a mask was given at masker creation. Given mask will be used.",
                     RuntimeWarning, stacklevel=find_stack_level(),
                 )
+            say(self, "fit", f"Loading mask from {describe(self.mask_img)}")
             mask_img = binarised_mask(self.mask_img)
         elif imgs is None:
             raise ParameterError(
@@ -214,6 +201,7 @@ class NiftiMasker(BaseMasker):
                 param="imgs",
             )
         else:
+            say(self, "fit", f"Computing mask (mask_strategy={self.mask_strategy!r})")
             mask_img = self._compute_mask(imgs, fit_imgs)
         mask_img = self._mask_to_target(mask_img)
         self._set_mask(mask_img)
@@ -234,6 +222,7 @@ class NiftiMasker(BaseMasker):
             return mask_img
         from ..image import resample_img
 
+        say(self, "fit", "Resampling mask onto target_affine / target_shape")
         return self._cache(
             lambda: ("resample_mask", fingerprint(mask_img), as_key(self.target_affine), as_key(self.target_shape)),
             lambda: resample_img(mask_img, target_affine=self.target_affine, target_shape=self.target_shape,

@@ -31,31 +31,61 @@ from ..exceptions import AtlasError
 from ..regions._coverage import spheres_coverage
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from ._base import BaseMasker
+from ._docs import fill_doc
 from ._inputs import binarised_mask, in_memory, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
+from ._verbose import describe, say
 
 __all__ = ["NiftiSpheresMasker"]
 
 
+@fill_doc
 class NiftiSpheresMasker(BaseMasker):
     """Extract the mean signal of spheres centred on seeds (world mm coordinates).
 
     Parameters
     ----------
-    seeds : list of 3-element coordinates
-        Seed centres in the world (mm) space of the images.
-    radius : None, float, or list of floats (one per seed)
-        Sphere radius in mm; None means the voxel nearest to the seed (plus nilearn's
-        truncated-coordinate voxel).
-    mask_img : niimg-like or None
-        Restricts sphere voxels; must be two-valued at transform; needed by
-        ``inverse_transform``.
+    seeds : list of triplets of float, or None, default=None
+        Sphere centres (x, y, z) in the world space of the images, in mm. ``fit`` needs
+        them.
+    radius : float, list of float or None, default=None
+        Sphere radius in mm (a list: one radius per seed, a nimask extension). None: the
+        voxel nearest to each seed (with nilearn's extra voxel at the truncated
+        coordinates).
+    mask_img : 3D niimg-like or None, default=None
+        Binary mask: sphere voxels outside it are left out. Also the grid of
+        ``inverse_transform``, which needs it.
     allow_overlap : bool, default=False
+        False: two spheres sharing a voxel raise an error (naming the pair).
+    %(smoothing_fwhm)s
+    %(standardize)s
+    %(standardize_confounds)s
+    %(high_variance_confounds)s
+    %(detrend)s
+    %(low_pass)s
+    %(high_pass)s
+    %(t_r)s
+    %(dtype)s
+        For this masker it is also the type the image is read as (as nilearn).
+    %(memory)s
+    %(memory_level=1)s
+    %(verbose)s
+    %(reports)s
+    %(clean_args)s
     empty_spheres : {"error", "nan"}, default="error"
-        nimask extension: what a sphere without any voxel gives.
-    smoothing_fwhm, standardize, standardize_confounds, high_variance_confounds, detrend,
-    low_pass, high_pass, t_r, dtype, memory, memory_level, verbose, reports, clean_args
-        As nilearn (``dtype`` is also applied when the data are loaded).
+        nimask only: what a sphere without any voxel on the image grid gives: an error
+        (nilearn's behaviour) or a NaN column and a warning.
+
+    Attributes
+    ----------
+    %(clean_args_)s
+    mask_img_ : Nifti1Image or None
+        The binary mask in use; None without ``mask_img``.
+    %(memory_)s
+    n_elements_ : int
+        Number of spheres: the number of output columns.
+    seeds_ : list of triplets
+        The seeds, checked (finite coordinates, one triplet each).
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -65,6 +95,7 @@ class NiftiSpheresMasker(BaseMasker):
     }
     _fitted_attrs: ClassVar[tuple] = ("seeds_", "n_elements_")
     _load_dtype_param: ClassVar[bool] = True
+    _fit_reads_imgs: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -110,9 +141,12 @@ class NiftiSpheresMasker(BaseMasker):
 
     def _fit(self, imgs: Any, warn_given_mask: bool) -> None:
         """Validate the seeds, the radius and the mask; the images are not needed."""
+        say(self, "fit", "Checking the seeds and radius")
         self.seeds_ = check_seeds(self.seeds)
         check_radius(self.radius, len(self.seeds_))
         self.n_elements_ = len(self.seeds_)
+        if self.mask_img is not None:
+            say(self, "fit", f"Loading mask from {describe(self.mask_img)}")
         self.mask_img_ = None if self.mask_img is None else in_memory(binarised_mask(self.mask_img))
 
     def operator_for(self, img: Any) -> SpheresOperator:

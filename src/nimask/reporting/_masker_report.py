@@ -334,29 +334,120 @@ def _cleaning_steps(masker, kind: str, log: ReportLog) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ the report
-def masker_report(masker: Any, title: str | None = None) -> Report:
-    """The HTML report of a fitted masker.
+# what a report tells when it shows less than usual (each also a NimaskReportWarning): the masker's
+# name, then, from a new line, the wording nilearn's reports use for the same condition
+NOT_FITTED = ("\nThis estimator has not been fit yet.\nRun fit before generate_report: this page only shows the "
+              "parameters.")
+REPORTS_OFF = ("\nReport generation not enabled!\nNo visual outputs created. (reports=False: set reports=True "
+               "before fit to record the images, warnings and signals a report shows.)")
+OFF_AT_FIT = ("\nReport generation was disabled when fit was run. Nothing was recorded for this report: set "
+              "reports=True before fit.")
+
+
+def _no_image(name: str, unit: str) -> str:
+    return (f"No image provided to fit in {name}, and no image transformed since: the {unit} are drawn on "
+            "their own grid, without an image.")
+
+
+def report_notes(masker: Any) -> list[str]:
+    """Why the report of ``masker`` shows less than usual (empty when it shows everything)."""
+    notes = []
+    reports_on = bool(getattr(masker, "reports", True))
+    log = getattr(masker, "_report_log", None)
+    fitted = masker.__sklearn_is_fitted__()
+    name = f"{type(masker).__name__} report:"
+    if not reports_on:
+        notes.append(name + REPORTS_OFF)
+    if not fitted:
+        notes.append(name + NOT_FITTED)
+    elif not isinstance(log, ReportLog):
+        notes.append(name + OFF_AT_FIT)
+    elif reports_on and not log.runs and log.fit_sources is None:
+        unit = {"voxels": "mask voxels", "labels": "regions", "maps": "maps", "spheres": "spheres"}[_kind(masker)]
+        notes.append(_no_image(type(masker).__name__, unit))
+    return notes
+
+
+def option_notes(masker: Any, engine: str, options: dict) -> list[str]:
+    """Notes on nilearn's ``generate_report`` options that nimask's report does not follow.
+
+    ``engine`` other than "matplotlib", ``displayed_maps`` / ``displayed_spheres`` selecting
+    fewer than every element; any other option is a TypeError."""
+    unknown = sorted(set(options) - {"displayed_maps", "displayed_spheres"})
+    if unknown:
+        raise TypeError(f"{type(masker).__name__}.generate_report() got an unexpected keyword argument {unknown[0]!r}")
+    notes = []
+    if engine != "matplotlib":
+        notes.append(f"engine={engine!r} is not available: nimask's report draws its figures with matplotlib.")
+    n = getattr(masker, "n_elements_", None)
+    for key, value in options.items():
+        if isinstance(value, str) and value == "all" or n is None:
+            continue
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            every = int(value) >= n
+        else:
+            every = set(np.asarray(value).ravel().tolist()) >= set(range(n))
+        if not every:
+            notes.append(f"{key}={value!r}: nimask's report shows every {key.split('_')[1][:-1]}.")
+    return notes
+
+
+def _notes_section(notes: list[str], log: ReportLog, reports_on: bool) -> str:
+    rows = [("report", "NimaskReportWarning", note, 1) for note in notes]
+    rows += [(w["stage"], w["category"], w["message"], w["count"]) for w in log.warnings]
+    if rows:
+        body = table(["during", "category", "message", "times"], rows, numeric=[3])
+    else:
+        body = "<p>No warning was raised during fit and the last transform.</p>" if reports_on \
+            else "<p>Not recorded (reports=False).</p>"
+    return section("Warnings", body, "warnings")
+
+
+def _parameters_section(masker: Any) -> str:
+    params = sorted(masker.get_params(deep=False).items())
+    return section("Parameters", table(["parameter", "value"], [(k, _short(v)) for k, v in params]), "parameters")
+
+
+def masker_report(masker: Any, title: str | None = None, notes: list[str] | None = None) -> Report:
+    """The HTML report of a masker.
 
     Shows the parameters, the mask / regions / spheres over the mean image of every image
     transformed last (or of the fit images), the voxels and coverage of each region, the
     regions dropped and why, the signal-cleaning steps, the warnings raised during fit and
     transform, and a carpet plot of the extracted signals of each image.
 
+    A report that shows less than that says why, in its warnings section and in a
+    :class:`~nimask.exceptions.NimaskReportWarning`: a masker not fitted yet (the
+    parameters only), ``reports=False`` (no figure), a fit with ``reports=False`` (nothing
+    recorded), no image given to fit nor transformed (figures without an image).
+
     Parameters
     ----------
-    masker : a fitted nimask masker
+    masker : a nimask masker
     title : str, optional
-        Default: the masker's class name.
+        Default: the masker's class name and "report".
+    notes : list of str, optional
+        More reasons to warn (each also a NimaskReportWarning).
     """
-    from sklearn.utils.validation import check_is_fitted
-
     import nimask
 
-    check_is_fitted(masker)
-    kind = _kind(masker)
+    from .._warnings import find_stack_level
+    from ..exceptions import NimaskReportWarning
+
     name = type(masker).__name__
-    log = getattr(masker, "_report_log", None) or ReportLog()
     title = title or f"{name} report"
+    notes = report_notes(masker) + list(notes or [])
+    for note in notes:
+        warnings.warn(note, NimaskReportWarning, stacklevel=find_stack_level())
+    reports_on = bool(getattr(masker, "reports", True))
+    log = getattr(masker, "_report_log", None)
+    log = log if isinstance(log, ReportLog) else ReportLog()
+    if not masker.__sklearn_is_fitted__():
+        facts = table(["", ""], [("masker", name), ("fitted", "no")])
+        sections = [section("Summary", facts, "summary"), _notes_section(notes, log, reports_on),
+                    _parameters_section(masker)]
+        return Report(page(title, f"nimask {nimask.__version__} · not fitted", sections), title=title)
+    kind = _kind(masker)
     sections = []
 
     # summary
@@ -368,13 +459,13 @@ def masker_report(masker: Any, title: str | None = None) -> Report:
         facts.append(("fit time", f"{log.fit_seconds:.2f} s"))
     if log.transform_seconds is not None:
         facts.append(("last transform time", f"{log.transform_seconds:.2f} s"))
-    if not getattr(masker, "reports", True):
-        facts.append(("reports", "False: no warnings, images or signals were recorded"))
+    if not reports_on:
+        facts.append(("reports", "False: no warnings, images or signals were recorded, no figure drawn"))
     sections.append(section("Summary", table(["", ""], facts), "summary"))
 
-    # one section per image (every subject of a Multi masker)
+    # one section per image (every subject of a Multi masker); no figure with reports=False
     op = None
-    entries = list(enumerate(log.runs)) or [(0, None)]
+    entries = (list(enumerate(log.runs)) or [(0, None)]) if reports_on else []
     for i, run in entries:
         source = run.source if run is not None else log.fit_sources
         if run is None and source is not None and source[0] == "list" and len(source[1]) > 1:
@@ -382,7 +473,7 @@ def masker_report(masker: Any, title: str | None = None) -> Report:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a report never warns about the data again
             try:
-                bg = _mean_of(source, log) if getattr(masker, "reports", True) else None
+                bg = _mean_of(source, log)
             except Exception:  # the file changed or vanished: show what we can
                 bg = None
             label = source_label(source, i) if run is not None else (
@@ -434,17 +525,8 @@ def masker_report(masker: Any, title: str | None = None) -> Report:
         "<p>None: the signals are the extracted values as they are.</p>"
     sections.append(section("Signal extraction and cleaning steps", body, "cleaning"))
 
-    if log.warnings:
-        rows = [(w["stage"], w["category"], w["message"], w["count"]) for w in log.warnings]
-        body = table(["during", "category", "message", "times"], rows, numeric=[3])
-    else:
-        body = "<p>No warning was raised during fit and the last transform.</p>" if getattr(masker, "reports", True) \
-            else "<p>Not recorded (reports=False).</p>"
-    sections.append(section("Warnings", body, "warnings"))
-
-    params = sorted(masker.get_params(deep=False).items())
-    sections.append(section("Parameters", table(["parameter", "value"], [(k, _short(v)) for k, v in params]),
-                            "parameters"))
+    sections.append(_notes_section(notes, log, reports_on))
+    sections.append(_parameters_section(masker))
     # nothing that changes between two reports of the same fitted masker (no build time): a report is
     # reproducible (nilearn's check_masker_generate_report_constant)
     subtitle = f"nimask {nimask.__version__} · {n} {unit}"

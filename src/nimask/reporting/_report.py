@@ -9,23 +9,81 @@ from pathlib import Path
 __all__ = ["Report"]
 
 
+HEIGHT_DEFAULT = 800  # px, the height of the frame a notebook shows
+
+
 class Report:
     """A masker report: a self-contained HTML page.
+
+    Shown in a notebook as an inline frame of ``width`` x ``height`` (``resize`` changes
+    them); ``str(report)``, ``report.html`` and ``get_html()`` give the page.
 
     Parameters
     ----------
     html : str
         The whole page (``<!DOCTYPE html>...``); images are ``data:`` URIs, styles inline.
     title : str
+    width : int or None, default=None
+        Width of the frame in pixels (None: the whole width of the notebook cell).
+    height : int, default=800
+        Height of the frame in pixels.
     """
 
-    def __init__(self, html: str, title: str = "nimask report") -> None:
+    def __init__(self, html: str, title: str = "nimask report", width: int | None = None,
+                 height: int = HEIGHT_DEFAULT) -> None:
         self._html = html
         self.title = title
+        self.width = width
+        self.height = height
+
+    @property
+    def html(self) -> str:
+        """The page as a string."""
+        return self._html
 
     def get_html(self) -> str:
         """The page as a string."""
         return self._html
+
+    def get_standalone(self) -> str:
+        """The page as a string (as nilearn's reports)."""
+        return self._html
+
+    @property
+    def width(self) -> int | None:
+        """Width of the notebook frame in pixels (None: the cell's width)."""
+        return self._width
+
+    @width.setter
+    def width(self, value) -> None:
+        self._width = None if value is None else _pixels(value, "width", None)
+
+    @property
+    def height(self) -> int:
+        """Height of the notebook frame in pixels."""
+        return self._height
+
+    @height.setter
+    def height(self, value) -> None:
+        self._height = _pixels(value, "height", HEIGHT_DEFAULT)
+
+    def resize(self, width: int | None, height: int) -> Report:
+        """Set the size of the notebook frame (pixels); returns the report."""
+        self.width = width
+        self.height = height
+        return self
+
+    def get_iframe(self, width: int | None = None, height: int | None = None) -> str:
+        """The page in an inline frame (its styles do not leak into the page around it).
+
+        ``width`` / ``height`` default to the report's ``width`` / ``height``."""
+        width = self.width if width is None else width
+        height = self.height if height is None else height
+        width_css = "100%" if width is None else f"{int(width)}px"
+        return (
+            f'<iframe srcdoc="{html.escape(self._html, quote=True)}" title="{html.escape(self.title)}" '
+            f'style="width: {width_css}; height: {int(height)}px; border: 1px solid #ccc;"></iframe>'
+        )
 
     def __str__(self) -> str:
         return self._html
@@ -35,10 +93,7 @@ class Report:
 
     def _repr_html_(self) -> str:
         """For notebooks: the page in an iframe (its styles do not leak into the notebook)."""
-        return (
-            f'<iframe srcdoc="{html.escape(self._html, quote=True)}" title="{html.escape(self.title)}" '
-            'style="width: 100%; height: 800px; border: 1px solid #ccc;"></iframe>'
-        )
+        return self.get_iframe()
 
     def save_as_html(self, path: str | os.PathLike) -> Path:
         """Write the page to ``path`` (UTF-8) and return the path."""
@@ -69,3 +124,22 @@ class Report:
         saved = self.save_as_html(path)
         webbrowser.open(saved.resolve().as_uri())
         return saved
+
+
+def _pixels(value, name: str, default):
+    """``value`` as a positive number of pixels; anything else warns and gives ``default``."""
+    try:
+        pixels = int(value)
+        if pixels <= 0 or isinstance(value, bool):
+            raise ValueError
+        return pixels
+    except (TypeError, ValueError):
+        import warnings
+
+        from .._warnings import find_stack_level
+        from ..exceptions import NimaskReportWarning
+
+        warnings.warn(f"Invalid {name} {value!r} for the report frame (a positive number of pixels). "
+                      f"Using default instead: {default if default is not None else 'the cell width'}.",
+                      NimaskReportWarning, stacklevel=find_stack_level())
+        return default
