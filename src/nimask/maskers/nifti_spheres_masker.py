@@ -31,7 +31,7 @@ from ..exceptions import AtlasError
 from ..regions._coverage import spheres_coverage
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from ._base import BaseMasker
-from ._inputs import binarised_mask, resample_like
+from ._inputs import binarised_mask, load_run, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
 
 __all__ = ["NiftiSpheresMasker"]
@@ -114,6 +114,11 @@ class NiftiSpheresMasker(BaseMasker):
         check_radius(self.radius, len(self.seeds_))
         self.n_elements_ = len(self.seeds_)
         self.mask_img_ = None if self.mask_img is None else binarised_mask(self.mask_img)
+        # without mask_img, inverse_transform writes onto the grid of the images given to fit
+        self._fit_grid = None
+        if self.mask_img_ is None and imgs is not None:
+            img, _ = load_run(imgs)
+            self._fit_grid = (tuple(img.shape[:3]), np.asarray(img.affine))
 
     def operator_for(self, img: Any) -> SpheresOperator:
         """The spheres on the grid of ``img`` (built for that grid; checks overlap and empty spheres)."""
@@ -131,16 +136,22 @@ class NiftiSpheresMasker(BaseMasker):
         return op
 
     def inverse_transform(self, region_signals: Any) -> Any:
-        """Image on the mask grid: each voxel gets the mean signal of the spheres holding it."""
-        import nibabel as nib
+        """Image on the mask grid: each voxel gets the mean signal of the spheres holding it.
 
+        Without ``mask_img``, the grid of the images given to ``fit`` (all its voxels)."""
         self._check_fitted()
-        if self.mask_img_ is None:
+        signals, dtype = self._inverse_input(region_signals, "region_signals")
+        if self.mask_img_ is not None:
+            mask = np.asarray(self.mask_img_.dataobj) != 0
+            shape, affine = mask.shape, np.asarray(self.mask_img_.affine)
+        elif getattr(self, "_fit_grid", None) is not None:
+            (shape, affine), mask = self._fit_grid, None
+        else:
             raise AtlasError(
-                "Please provide mask_img at initialization to provide a reference for the inverse_transform.",
+                "Please provide mask_img at initialization to provide a reference for the inverse_transform "
+                "(or fit the masker on images: their grid is then used).",
                 param="mask_img",
             )
-        signals, dtype = self._inverse_input(region_signals, "region_signals")
-        mask = np.asarray(self.mask_img_.dataobj) != 0
-        data = spheres_to_array(signals, self.seeds_, self.mask_img_.affine, mask, self.radius)
-        return nib.Nifti1Image(data.astype(dtype, copy=False), self.mask_img_.affine)
+        op = prepare_spheres(self.seeds_, affine, shape, mask, self.radius,
+                             allow_overlap=self.allow_overlap, empty_spheres=self.empty_spheres)
+        return self._inverse_image(spheres_to_array(signals, op), affine, dtype)
