@@ -11,6 +11,8 @@ Beyond nilearn (opt-in)
 * ``radius`` may be a list with one radius per seed.
 * ``empty_spheres="nan"``: a sphere with no voxel gives a NaN column and a warning instead
   of an error.
+* ``inverse_transform`` without ``mask_img`` writes onto the grid of the images given to
+  ``fit`` (nilearn raises; still raised when ``fit`` had no images).
 
 Differences from nilearn
 ------------------------
@@ -109,16 +111,19 @@ class NiftiSpheresMasker(BaseMasker):
         self.empty_spheres = empty_spheres
 
     def _fit(self, imgs: Any, warn_given_mask: bool) -> None:
-        """Validate the seeds, the radius and the mask; the images are not needed."""
+        """Validate the seeds, the radius and the mask; check the images (not read) if given."""
         self.seeds_ = check_seeds(self.seeds)
         check_radius(self.radius, len(self.seeds_))
         self.n_elements_ = len(self.seeds_)
         self.mask_img_ = None if self.mask_img is None else binarised_mask(self.mask_img)
-        # without mask_img, inverse_transform writes onto the grid of the images given to fit
+        # the fit images are checked (as nilearn does); without mask_img, inverse_transform
+        # writes onto their grid
         self._fit_grid = None
-        if self.mask_img_ is None and imgs is not None:
-            img, _ = load_run(imgs)
-            self._fit_grid = (tuple(img.shape[:3]), np.asarray(img.affine))
+        items = [] if imgs is None else list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
+        for i, item in enumerate(items):
+            img, _ = load_run(item)
+            if i == 0 and self.mask_img_ is None:
+                self._fit_grid = (tuple(img.shape[:3]), np.asarray(img.affine))
 
     def operator_for(self, img: Any) -> SpheresOperator:
         """The spheres on the grid of ``img`` (built for that grid; checks overlap and empty spheres)."""
