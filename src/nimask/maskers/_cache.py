@@ -79,7 +79,8 @@ def _checksum(obj: Any) -> str:
         nonlocal crc
         if isinstance(item, np.ndarray) and item.dtype.kind in "biufc":
             crc = zlib.crc32(f"{item.dtype.str}{item.shape}".encode(), crc)
-            crc = zlib.crc32(memoryview(np.ascontiguousarray(item)).cast("B"), crc)
+            data = np.ascontiguousarray(item)
+            crc = zlib.crc32(memoryview(data).cast("B") if data.size else b"", crc)
         elif isinstance(item, (tuple, list)):
             crc = zlib.crc32(f"{type(item).__name__}{len(item)}".encode(), crc)
             for sub in item:

@@ -304,12 +304,10 @@ class NiftiLabelsMasker(BaseMasker):
     # ---- inverse -------------------------------------------------------------------------
     def inverse_transform(self, signals: Any) -> Any:
         """Image on the ``labels_img_`` grid with each region's voxels set to its column."""
-        import nibabel as nib
-
         X, dtype = self._inverse_input(signals, "signals")
         op = self._operator
         labels = check_labels_data(np.asanyarray(self.labels_img_.dataobj), self.background_label)
         mask = None if self.mask_img_ is None else np.asanyarray(self.mask_img_.dataobj) != 0
         data = signals_to_labels_array(X.astype(dtype, copy=False), labels, op.region_ids, mask,
                                        self.background_label)
-        return nib.Nifti1Image(data, self.labels_img_.affine)
+        return self._inverse_image(data, self.labels_img_.affine, dtype)

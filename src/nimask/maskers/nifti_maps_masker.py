@@ -239,8 +239,6 @@ class NiftiMapsMasker(BaseMasker):
     # ---- inverse -------------------------------------------------------------------------
     def inverse_transform(self, region_signals: Any) -> Any:
         """Image ``signals @ maps.T`` on the ``maps_img_`` grid (mask support only)."""
-        import nibabel as nib
-
         signals, dtype = self._inverse_input(region_signals, "region_signals")
         mask = None
         if self.mask_img_ is not None:
@@ -249,5 +247,5 @@ class NiftiMapsMasker(BaseMasker):
                 mask_img = resample_like(mask_img, self.maps_img_, "nearest")
             mask = np.asarray(mask_img.dataobj) != 0
         op = prepare_maps(np.asarray(self.maps_img_.dataobj), mask, for_inverse=True)
-        data = signals_to_array(signals.astype(dtype) if signals.dtype == bool else signals, op)
-        return nib.Nifti1Image(data.astype(dtype, copy=False), self.maps_img_.affine)
+        data = signals_to_array(signals, op)
+        return self._inverse_image(data, self.maps_img_.affine, dtype)

@@ -287,11 +287,23 @@ class NiftiMasker(BaseMasker):
     def operator_for(self, img: Any) -> VoxelOperator:
         """The mask voxels on the mask grid; cropped to the mask's box when ``img`` must be resampled."""
         self._check_fitted()
-        op = self._operator
+        op = self._non_empty_operator()
         if not needs_resampling(img, op.shape, op.affine):
             return op
         warnings.warn(_RESAMPLING_WARNING, NimaskGeometryWarning, stacklevel=find_stack_level())
         return prepare_voxels(op.mask, op.affine, crop=True)
+
+    def _non_empty_operator(self) -> VoxelOperator:
+        """The fitted operator; an empty mask (a mask computed by MultiNiftiMasker.fit may be
+        empty) is refused when used, as nilearn refuses it at transform / inverse_transform."""
+        op = self._operator
+        if not op.mask.any():
+            raise MaskError(
+                f"The mask is invalid as it is empty: it masks all data ({type(self).__name__}: the mask "
+                f"computed at fit with mask_strategy={self.mask_strategy!r} has no voxel).",
+                param="mask_img",
+            )
+        return op
 
     def _nothing_to_clean(self, confounds: Any, sample_mask: Any) -> bool:
         return (
@@ -303,14 +315,12 @@ class NiftiMasker(BaseMasker):
     # ---- inverse -------------------------------------------------------------------------
     def inverse_transform(self, X: Any) -> Any:
         """Image of ``X`` on the mask grid: 1-D ``(n_elements_,)`` gives 3D, 2D gives 4D."""
-        import nibabel as nib
-
         X, dtype = self._inverse_input(X, "X")
-        mask = self._operator.mask
+        mask = self._non_empty_operator().mask
         if X.ndim == 1:
             data = np.zeros(mask.shape, dtype=dtype)
             data[mask] = X
         else:
             data = np.zeros(mask.shape + (X.shape[0],), dtype=dtype, order="F")
             data[mask] = X.T
-        return nib.Nifti1Image(data, self.mask_img_.affine)
+        return self._inverse_image(data, self.mask_img_.affine, dtype)

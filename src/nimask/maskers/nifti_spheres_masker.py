@@ -11,6 +11,8 @@ Beyond nilearn (opt-in)
 * ``radius`` may be a list with one radius per seed.
 * ``empty_spheres="nan"``: a sphere with no voxel gives a NaN column and a warning instead
   of an error.
+* ``inverse_transform`` without ``mask_img`` writes onto the grid of the images given to
+  ``fit`` (nilearn raises; still raised when ``fit`` had no images).
 
 Differences from nilearn
 ------------------------
@@ -32,7 +34,7 @@ from ..regions._coverage import spheres_coverage
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from ._base import BaseMasker
 from ._docs import fill_doc
-from ._inputs import binarised_mask, in_memory, resample_like
+from ._inputs import binarised_mask, in_memory, load_run, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
 from ._verbose import describe, say
 
@@ -140,7 +142,7 @@ class NiftiSpheresMasker(BaseMasker):
         self.empty_spheres = empty_spheres
 
     def _fit(self, imgs: Any, warn_given_mask: bool) -> None:
-        """Validate the seeds, the radius and the mask; the images are not needed."""
+        """Validate the seeds, the radius and the mask; check the images (not read) if given."""
         say(self, "fit", "Checking the seeds and radius")
         self.seeds_ = check_seeds(self.seeds)
         check_radius(self.radius, len(self.seeds_))
@@ -148,6 +150,14 @@ class NiftiSpheresMasker(BaseMasker):
         if self.mask_img is not None:
             say(self, "fit", f"Loading mask from {describe(self.mask_img)}")
         self.mask_img_ = None if self.mask_img is None else in_memory(binarised_mask(self.mask_img))
+        # the fit images are checked (as nilearn does); without mask_img, inverse_transform
+        # writes onto their grid
+        self._fit_grid = None
+        items = [] if imgs is None else list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
+        for i, item in enumerate(items):
+            img, _ = load_run(item)
+            if i == 0 and self.mask_img_ is None:
+                self._fit_grid = (tuple(img.shape[:3]), np.asarray(img.affine))
 
     def operator_for(self, img: Any) -> SpheresOperator:
         """The spheres on the grid of ``img`` (built for that grid; checks overlap and empty spheres)."""
@@ -165,16 +175,22 @@ class NiftiSpheresMasker(BaseMasker):
         return op
 
     def inverse_transform(self, region_signals: Any) -> Any:
-        """Image on the mask grid: each voxel gets the mean signal of the spheres holding it."""
-        import nibabel as nib
+        """Image on the mask grid: each voxel gets the mean signal of the spheres holding it.
 
+        Without ``mask_img``, the grid of the images given to ``fit`` (all its voxels)."""
         self._check_fitted()
-        if self.mask_img_ is None:
+        signals, dtype = self._inverse_input(region_signals, "region_signals")
+        if self.mask_img_ is not None:
+            mask = np.asarray(self.mask_img_.dataobj) != 0
+            shape, affine = mask.shape, np.asarray(self.mask_img_.affine)
+        elif getattr(self, "_fit_grid", None) is not None:
+            (shape, affine), mask = self._fit_grid, None
+        else:
             raise AtlasError(
-                "Please provide mask_img at initialization to provide a reference for the inverse_transform.",
+                "Please provide mask_img at initialization to provide a reference for the inverse_transform "
+                "(or fit the masker on images: their grid is then used).",
                 param="mask_img",
             )
-        signals, dtype = self._inverse_input(region_signals, "region_signals")
-        mask = np.asarray(self.mask_img_.dataobj) != 0
-        data = spheres_to_array(signals, self.seeds_, self.mask_img_.affine, mask, self.radius)
-        return nib.Nifti1Image(data.astype(dtype, copy=False), self.mask_img_.affine)
+        op = prepare_spheres(self.seeds_, affine, shape, mask, self.radius,
+                             allow_overlap=self.allow_overlap, empty_spheres=self.empty_spheres)
+        return self._inverse_image(spheres_to_array(signals, op), affine, dtype)

@@ -317,28 +317,20 @@ def _bounds(affine, shape) -> str:
     return f"x [{lo[0]:.1f}, {hi[0]:.1f}], y [{lo[1]:.1f}, {hi[1]:.1f}], z [{lo[2]:.1f}, {hi[2]:.1f}]"
 
 
-def spheres_to_array(region_signals: Any, seeds: list, affine, mask: np.ndarray, radius=None) -> np.ndarray:
-    """Inverse of the sphere means on the mask grid: each voxel gets the mean signal of the
-    spheres that contain it (0 elsewhere). Returns ``(x, y, z[, T])`` float array."""
-    from scipy import sparse
-
+def spheres_to_array(region_signals: Any, op: SpheresOperator) -> np.ndarray:
+    """Inverse of the sphere means on the operator's grid: each voxel gets the mean signal of
+    the spheres that contain it (0 elsewhere). Returns an ``(x, y, z[, T])`` float64 array."""
     signals = np.asarray(region_signals)
     squeeze = signals.ndim == 1
     signals = np.atleast_2d(signals)
-    if signals.shape[1] != len(seeds):
+    if signals.shape[1] != op.matrix.shape[0]:
         raise AtlasError(
-            f"region_signals must have one column per seed: expected {len(seeds)}, found {signals.shape[1]}.",
+            f"region_signals must have one column per seed: expected {op.matrix.shape[0]}, found "
+            f"{signals.shape[1]}.",
             param="region_signals",
         )
-    shape = tuple(mask.shape[:3])
-    members = sphere_members(seeds, affine, shape, mask, radius)
-    rows = np.concatenate(members) if members else np.zeros(0, np.int64)
-    cols = np.repeat(np.arange(len(members)), [m.size for m in members])
-    n_vox = int(np.prod(shape))
-    cover = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_vox, len(members)))
-    count = np.asarray(cover.sum(axis=1)).ravel()
-    values = np.asarray(cover @ signals.T.astype(np.float64))  # (n_vox, T)
-    hit = count > 0
-    values[hit] /= count[hit, None]
-    out = values.reshape(shape + (signals.shape[0],))
+    count = np.asarray(op.matrix.sum(axis=0)).ravel()  # spheres holding each used voxel (>= 1)
+    values = np.asarray(op.matrix.T @ signals.T.astype(np.float64)) / count[:, None]  # (n_used, T)
+    out = np.zeros(tuple(op.shape) + (signals.shape[0],))
+    out[op.voxels] = values
     return out[..., 0] if squeeze else out
