@@ -28,25 +28,17 @@ from sklearn.utils import InputTags
 
 from .._niimg import check_header_t_r
 from .._warnings import find_stack_level
-from ..exceptions import NimaskWarning, ParameterError
+from ..exceptions import ParameterError
 from ..reporting._record import reported
 from ._cache import as_key, cached_call, fingerprint
 from ._inputs import high_variance_of, load_run, source_dtype
+from ._inverse import int32_if_fits, inverse_image
 from ._params import COMMON_CONSTRAINTS, make_memory, validate_params
 from ._verbose import describe, say
 
 __all__ = ["BaseMasker"]
 
 NILEARN_VERSION = "0.14.1"  # the nilearn release whose maskers nimask reproduces
-
-_INT64 = (np.dtype(np.int64), np.dtype(np.uint64))
-
-
-def _fits_int32(values: np.ndarray) -> bool:
-    """Whether integer ``values`` can be stored as int32 without change."""
-    info = np.iinfo(np.int32)
-    return not values.size or (int(values.min()) >= info.min and int(values.max()) <= info.max)
-
 
 @dataclass
 class ImageInputTags(InputTags):
@@ -276,46 +268,10 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             X = X.astype(target)
         else:
             target = X.dtype if self.dtype is None else self._output_dtype(X.dtype)
-        if X.dtype in _INT64 and _fits_int32(X):
-            warnings.warn(
-                f"The signals given to inverse_transform are 64-bit ints ({X.dtype}). Many tools such as FSL "
-                "and SPM cannot deal with int64 in Nifti images, so for compatibility the data has been "
-                "converted to int32 (the values are unchanged).",
-                NimaskWarning, stacklevel=find_stack_level(),
-            )
-            X = X.astype(np.int32)
+        X = int32_if_fits(X)
         return X, np.dtype(target)
 
-    @staticmethod
-    def _inverse_image(data: np.ndarray, affine: Any, target: np.dtype) -> Any:
-        """The image of ``inverse_transform``: ``data`` cast to ``target``, as nilearn stores it.
-
-        A 64-bit integer ``target`` keeps ``target`` in the header while the array is int32
-        when the values fit (nilearn's int32 conversion, with its warning); otherwise the
-        array stays 64-bit (with nilearn's warning about values too large for int32).
-        """
-        import nibabel as nib
-
-        data = data.astype(target, copy=False)
-        if target not in _INT64:
-            return nib.Nifti1Image(data, affine)
-        if _fits_int32(data):
-            warnings.warn(
-                f"Data array used to create a new image contains 64-bit ints ({target}). Many tools such as "
-                "FSL and SPM cannot deal with int64 in Nifti images, so for compatibility the data has been "
-                f"converted to int32 (the header keeps {target}).",
-                NimaskWarning, stacklevel=find_stack_level(),
-            )
-            img = nib.Nifti1Image(data.astype(np.int32), affine)
-            img.set_data_dtype(target)
-            return img
-        warnings.warn(
-            f"Data array used to create a new image contains 64-bit ints ({target}), and some values too "
-            "large to store in 32-bit ints. The resulting image thus contains 64-bit ints, which may cause "
-            "some compatibility issues with some other tools or an error when saving the image to a Nifti file.",
-            NimaskWarning, stacklevel=find_stack_level(),
-        )
-        return nib.Nifti1Image(data, affine, dtype=target)
+    _inverse_image = staticmethod(inverse_image)
 
     # ---- sklearn surface -----------------------------------------------------------------
     @property
