@@ -73,6 +73,8 @@ def _checksum(obj: Any) -> str:
     import pickle
     import zlib
 
+    import nibabel as nib
+
     crc = 0
 
     def walk(item: Any) -> None:
@@ -85,6 +87,10 @@ def _checksum(obj: Any) -> str:
             crc = zlib.crc32(f"{type(item).__name__}{len(item)}".encode(), crc)
             for sub in item:
                 walk(sub)
+        elif isinstance(item, nib.spatialimages.SpatialImage):
+            # an image by its content: its pickle changes when joblib reloads it memory-mapped
+            crc = zlib.crc32(type(item).__name__.encode(), crc)
+            walk((np.asarray(item.affine, dtype=np.float64), np.asanyarray(item.dataobj)))
         else:
             crc = zlib.crc32(pickle.dumps(item, protocol=4), crc)
 
