@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from numpy.linalg import LinAlgError
+
 __all__ = [
     "NimaskError",
     "ImageLoadError",
@@ -23,12 +25,15 @@ __all__ = [
     "GeometryError",
     "MaskError",
     "AtlasError",
+    "AtlasMissingError",
+    "AtlasFileNotFoundError",
     "ConfoundsError",
     "ConfoundsNotFoundError",
     "SampleMaskError",
     "SampleMaskIndexError",
     "AllVolumesRemovedError",
     "ParameterError",
+    "AffineParameterError",
     "CacheError",
     "OutputExistsError",
     "OutputWriteError",
@@ -86,8 +91,9 @@ class ImageLoadError(NimaskError, OSError):
     """An image file or object could not be read."""
 
 
-class ImageNotFoundError(ImageLoadError, FileNotFoundError):
-    """A path given as an image does not exist."""
+class ImageNotFoundError(ImageLoadError, FileNotFoundError, ValueError):
+    """A path given as an image does not exist (also a ``ValueError``: nilearn raises one, with
+    "File not found")."""
 
 
 class CorruptImageError(ImageLoadError):
@@ -137,6 +143,14 @@ class AtlasError(NimaskError, ValueError):
     """A labels / maps atlas or a set of seeds is unusable."""
 
 
+class AtlasMissingError(AtlasError, TypeError):
+    """No atlas was given (``labels_img`` / ``maps_img`` is None): also a ``TypeError``, as in nilearn."""
+
+
+class AtlasFileNotFoundError(AtlasError, FileNotFoundError):
+    """An atlas file (a ``lut`` look-up table) does not exist (also a ``FileNotFoundError``, as in nilearn)."""
+
+
 class ConfoundsError(NimaskError, ValueError):
     """Confounds have the wrong length, non-finite values, or an unreadable format."""
 
@@ -159,6 +173,10 @@ class AllVolumesRemovedError(SampleMaskError):
 
 class ParameterError(NimaskError, ValueError):
     """A parameter has an invalid value (names the parameter, the value and what is allowed)."""
+
+
+class AffineParameterError(ParameterError, LinAlgError):
+    """``target_affine`` is not a 3x3 or 4x4 matrix (also numpy's ``LinAlgError``, which nilearn raises)."""
 
 
 class CacheError(NimaskError, OSError):

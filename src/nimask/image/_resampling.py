@@ -43,7 +43,7 @@ from scipy import ndimage
 
 from .._niimg import check_niimg
 from .._threads import n_threads
-from ..exceptions import GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
+from ..exceptions import AffineParameterError, GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 
 if TYPE_CHECKING:
     from nibabel.spatialimages import SpatialImage
@@ -88,7 +88,7 @@ def _as_affine(target_affine: Any) -> np.ndarray:
             param="target_affine",
         ) from None
     if affine.shape not in ((3, 3), (4, 4)):
-        raise ParameterError(
+        raise AffineParameterError(
             f"'target_affine' must be a 3x3 or 4x4 matrix; got an array of shape {affine.shape}.",
             param="target_affine", expected="(3, 3) or (4, 4)", found=affine.shape,
         )
