@@ -58,7 +58,7 @@ def warn_nonfinite(n_bad: int, where: str, what: str = "inside the mask", stackl
     """Emit the policy's warning for ``n_bad`` values (nothing when 0)."""
     if n_bad:
         warnings.warn(
-            f"{where}: {n_bad} NaN/inf values {what} were set to 0.",
+            f"{where}: Non-finite values detected. {n_bad} NaN/inf values {what} were set to 0.",
             NimaskNonFiniteWarning, stacklevel=find_stack_level(),
         )
 

@@ -72,7 +72,7 @@ def test_A6_empty_atlas():
 
 def test_A7_names_list_of_the_wrong_length_warns_and_names_the_values():
     """A7: kept nilearn's warning (padding with 'unknown'); the message lists the values."""
-    with pytest.warns(UserWarning, match=r"Too few names for the labels image.* the values \[3\]"):
+    with pytest.warns(UserWarning, match=r"Too many indices for the names\. Padding .* the values \[3\]"):
         NiftiLabelsMasker(labels_img(), labels=["bg", "a"]).fit_transform(IMG)
 
 

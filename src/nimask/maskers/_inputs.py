@@ -64,7 +64,8 @@ def binarised_mask(mask_img: Any, *, param: str = "mask_img") -> Any:
         n_bad = int(bad.sum())
         if n_bad:
             warnings.warn(
-                f"'{param}' has {n_bad} NaN/inf values; they are treated as outside the mask (0).",
+                f"Non-finite values detected. '{param}' has {n_bad} NaN/inf values; they are treated as outside "
+                f"the mask (0).",
                 NimaskDataWarning, stacklevel=find_stack_level(),
             )
             data = np.where(bad, 0, data)

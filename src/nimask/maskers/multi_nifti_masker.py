@@ -131,7 +131,7 @@ class MultiNiftiMasker(MultiImagesMixin, NiftiMasker, auto_wrap_output_keys=None
         if self.mask_strategy == "template":
             warnings.warn(
                 "Masking strategy 'template' is deprecated. Please use 'whole-brain-template' instead.",
-                DeprecationWarning, stacklevel=find_stack_level(),
+                UserWarning, stacklevel=find_stack_level(),  # nilearn's category (always shown)
             )
             from ..masking import compute_brain_mask
 

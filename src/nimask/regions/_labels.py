@@ -77,7 +77,13 @@ def check_labels_data(data: np.ndarray, background_label: Any = 0, *, name: str 
     if data.dtype.kind == "f":
         bad = ~np.isfinite(values)
         if bad.any():
-            data = np.where(np.isfinite(data), data, 0).astype(data.dtype, copy=False)
+            finite = np.isfinite(data)
+            warnings.warn(
+                f"'{name}': Non-finite values detected. These values will be replaced with zeros: "
+                f"{int(finite.size - np.count_nonzero(finite))} NaN/inf voxels are set to 0 (no region).",
+                NimaskDataWarning, stacklevel=find_stack_level(),
+            )
+            data = np.where(finite, data, 0).astype(data.dtype, copy=False)
             values = np.unique(np.append(values[~bad], 0).astype(data.dtype))
         fractional = values[values != np.round(values)]
         if fractional.size:
@@ -460,8 +466,8 @@ def img_to_signals_labels(
     warn_masked_labels(labels, masked, background_label, keep=keep_masked_labels)
     if keep_masked_labels:
         warnings.warn(
-            "Applying mask to the labels image with keep_masked_labels=True is deprecated (nilearn "
-            "0.15 removes it); removed regions give all-zero columns.",
+            'In version 0.15.0, "keep_masked_labels" parameter will be removed. Applying a mask with '
+            "keep_masked_labels=True is deprecated: removed regions give all-zero columns.",
             FutureWarning, stacklevel=find_stack_level(),
         )
     op = prepare_labels(labels, mask, background_label=background_label, keep_masked_labels=keep_masked_labels)
@@ -470,7 +476,8 @@ def img_to_signals_labels(
     region_list = list(op.region_ids)
     if not return_masked_atlas:
         warnings.warn(
-            "return_masked_atlas=False is deprecated; the masked atlas will always be returned.",
+            'In version 0.15, "return_masked_atlas" parameter will be removed and the masked atlas will '
+            'always be returned. Set "return_masked_atlas" to True to avoid this warning.',
             FutureWarning, stacklevel=find_stack_level(),
         )
         return signals, region_list

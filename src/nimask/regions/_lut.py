@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._warnings import find_stack_level
-from ..exceptions import AtlasError, NimaskDataWarning
+from ..exceptions import AtlasError, AtlasFileNotFoundError, NimaskDataWarning
 
 __all__ = ["read_lut", "build_lut", "region_names", "all_region_ids"]
 
@@ -27,7 +27,8 @@ def read_lut(lut: Any) -> Any:
     elif isinstance(lut, (str, os.PathLike)):
         path = os.path.expanduser(os.fspath(lut))
         if not os.path.isfile(path):
-            raise AtlasError(f"'lut': the look-up table file {path!r} does not exist.", param="lut", path=path)
+            raise AtlasFileNotFoundError(f"'lut': the look-up table file {path!r} does not exist (No such file or "
+                                         f"directory).", param="lut", path=path)
         with open(path, encoding="utf-8") as fh:
             first = fh.readline()
         sep = next((s for s in ("\t", ",", ";") if s in first), r"\s+")
@@ -70,15 +71,17 @@ def build_lut(present: np.ndarray, background_label: Any, *, labels: Any = None,
             names.insert(int(np.searchsorted(present, background_label)), "Background")
         if len(names) > present.size:
             warnings.warn(
-                f"Too many names for the labels image: {len(names)} names for {present.size} label "
-                f"values (background included); the last {len(names) - present.size} names are dropped.",
+                f"Too many names for the indices. Dropping excess names values. The labels image has "
+                f"{present.size} label values (background included) for {len(names)} names; the last "
+                f"{len(names) - present.size} names are dropped.",
                 UserWarning, stacklevel=find_stack_level(),
             )
             names = names[: present.size]
         elif len(names) < present.size:
             warnings.warn(
-                f"Too few names for the labels image: {len(names)} names for {present.size} label values "
-                f"(background included); the values {present[len(names):].tolist()} are named 'unknown'.",
+                f"Too many indices for the names. Padding 'names' with 'unknown'. The labels image has "
+                f"{present.size} label values (background included) for {len(names)} names; the values "
+                f"{present[len(names):].tolist()} are named 'unknown'.",
                 UserWarning, stacklevel=find_stack_level(),
             )
             names = names + ["unknown"] * (present.size - len(names))

@@ -345,7 +345,8 @@ class NonFiniteMaps:
             from ..exceptions import NimaskDataWarning
 
             warnings.warn(
-                f"maps_img: {self.n_bad} NaN/inf weights in maps {self.maps[:10]} were set to 0.",
+                f"maps_img: Non-finite values detected. {self.n_bad} NaN/inf weights in maps {self.maps[:10]} "
+                f"were set to 0.",
                 NimaskDataWarning, stacklevel=find_stack_level(),
             )
 
