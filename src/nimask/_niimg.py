@@ -159,7 +159,8 @@ def _load_list(items: list, ensure_ndim, atleast_4d, dtype, wildcards, allow_emp
         leaf_img = load_niimg(leaf, wildcards=wildcards, allow_empty=True)
         leaf_ndim = len(leaf_img.shape)
         total = leaf_ndim + depth
-        if ensure_ndim == 3 or total != ensure_ndim:
+        squeezable = leaf_ndim == 4 and leaf_img.shape[3] == 1 and total - 1 == ensure_ndim  # as nilearn
+        if ensure_ndim == 3 or (total != ensure_ndim and not squeezable):
             what = "a " + "list of " * depth + f"{leaf_ndim}D images ({total}D)"
             raise _dim_error(total, ensure_ndim, what)
     from .image._concat import concat_imgs

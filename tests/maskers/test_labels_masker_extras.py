@@ -116,8 +116,10 @@ def test_labels_masker_bad_atlases():
     with pytest.raises(ValueError, match="either labels or a lookup table"):
         lut = pd.DataFrame({"index": [1], "name": ["a"]})
         NiftiLabelsMasker(nib.Nifti1Image(_labels(), AFF), labels=["a"], lut=lut).fit()
-    with pytest.raises(TypeError, match="list of str"):
+    with pytest.raises(TypeError, match="All elements of 'labels' must be a string.*holding int"):
         NiftiLabelsMasker(nib.Nifti1Image(_labels(), AFF), labels=[1, 2, 3]).fit()
+    with pytest.raises(TypeError, match=r"'labels' must be a list\. Got: set"):
+        NiftiLabelsMasker(nib.Nifti1Image(_labels(), AFF), labels={"a", "b"}).fit()
     with pytest.raises(ValueError, match="strategy"):
         NiftiLabelsMasker(nib.Nifti1Image(_labels(), AFF), strategy="mode").fit()
     with pytest.raises(AtlasError, match="No label left after applying mask"):
@@ -127,9 +129,10 @@ def test_labels_masker_bad_atlases():
 
 def test_labels_masker_names_length_and_lut_warnings(tmp_path):
     lab = nib.Nifti1Image(_labels(), AFF)
-    with pytest.warns(UserWarning, match=r"Too many names.*last 2 names are dropped"):
+    with pytest.warns(UserWarning, match=r"Too many names for the indices\. Dropping excess names values\..*"
+                                         r"last 2 names are dropped"):
         NiftiLabelsMasker(lab, labels=["a", "b", "c", "d", "e", "f"]).fit()
-    with pytest.warns(UserWarning, match=r"Too few names.*\[3, 7\].*'unknown'"):
+    with pytest.warns(UserWarning, match=r"Too many indices for the names\..*\[3, 7\].*'unknown'"):
         m = NiftiLabelsMasker(lab, labels=["a", "b"]).fit()
     assert m.region_names_ == {0: "a", 1: "b", 2: "unknown", 3: "unknown"}
     with pytest.warns(NimaskDataWarning, match=r"no row for the label values \[7\]"):

@@ -29,6 +29,8 @@ def concat_imgs(
     from .._niimg import _check_same_fov_list, load_niimg
 
     items = [load_niimg(x) for x in niimgs]
+    if ensure_ndim == 3:  # as nilearn: a 4D item with one volume counts as 3D
+        items = [load_niimg(im, ensure_ndim=3) if len(im.shape) == 4 and im.shape[3] == 1 else im for im in items]
     if not items:
         raise TypeError("Cannot concatenate empty objects.")
     first_ndim = len(items[0].shape)

@@ -52,7 +52,7 @@ import numpy as np
 
 from .._niimg import check_niimg, same_fov
 from .._warnings import find_stack_level
-from ..exceptions import AtlasError, NimaskGeometryWarning, ParameterError
+from ..exceptions import AtlasError, AtlasMissingError, NimaskGeometryWarning, ParameterError
 from ..pipeline import needs_resampling
 from ..regions._coverage import labels_coverage
 from ..regions._labels import (
@@ -68,7 +68,7 @@ from ..regions._labels import (
 from ..regions._lut import all_region_ids, build_lut, read_lut, region_names
 from ._base import BaseMasker
 from ._docs import fill_doc
-from ._inputs import binarised_mask, check_fov, in_memory, resample_like
+from ._inputs import binarised_mask, check_fov, in_memory, load_run, resample_like
 from ._params import COMMON_CONSTRAINTS, Check, Interval, Options
 from ._verbose import describe, say
 
@@ -76,9 +76,41 @@ __all__ = ["NiftiLabelsMasker"]
 
 
 def _names_check(labels: Any) -> str | None:
-    if labels is None or (isinstance(labels, (list, tuple)) and all(isinstance(n, str) for n in labels)):
+    if labels is None:
         return None
-    return "None or a list of str (one name per label value)"
+    if not isinstance(labels, (list, tuple)):  # nilearn's wording, and what is accepted
+        raise TypeError(f"'labels' must be a list. Got: {type(labels).__name__} ({labels!r}); pass None or a "
+                        f"list (or tuple) of str, one name per label value.")
+    bad = sorted({type(n).__name__ for n in labels if not isinstance(n, str)})
+    if bad:
+        raise TypeError(f"All elements of 'labels' must be a string (one name per label value); got a list "
+                        f"holding {', '.join(bad)}: {labels!r}.")
+    return None
+
+
+_NAMES_EXPECTED = "a list of str (one name per label value) or None"
+
+
+def _check_labels_left(labels_img: Any, mask_img: Any, background_label: Any) -> None:
+    """Raise when ``mask_img`` (on the labels' grid) keeps no voxel of any region."""
+    lab = np.asanyarray(labels_img.dataobj)
+    if not np.any(lab[np.asanyarray(mask_img.dataobj) != 0] != background_label):
+        raise AtlasError("No label left after applying mask to the labels image: every voxel of mask_img "
+                         "falls on the background.", param="mask_img")
+
+
+def _check_data_grid(labels_img: Any, img: Any) -> None:
+    """``resampling_target=None`` at transform: ``img`` must be on the labels' grid (nilearn's wording)."""
+    from .._niimg import affines_close
+    from ..exceptions import GeometryError
+
+    if tuple(img.shape[:3]) != tuple(labels_img.shape[:3]):
+        raise GeometryError(f"Images have incompatible shapes. With resampling_target=None the data must be on "
+                            f"the labels' grid: data shape {tuple(img.shape[:3])}, labels shape "
+                            f"{tuple(labels_img.shape[:3])}.", param="resampling_target")
+    if not affines_close(img.affine, labels_img.affine):
+        raise GeometryError("Images have different affine matrices. With resampling_target=None the data must be "
+                            "on the labels' grid (same shape and affine).", param="resampling_target")
 
 
 @fill_doc
@@ -135,7 +167,7 @@ class NiftiLabelsMasker(BaseMasker):
         "keep_masked_labels": [bool],
         "keep_all_regions": [bool],
         "min_coverage": [None, Interval(0, 1)],
-        "labels": [Check(_names_check, "None or a list of str (one name per label value)")],
+        "labels": [Check(_names_check, _NAMES_EXPECTED)],
     }
     _fitted_attrs: ClassVar[tuple] = ("labels_img_", "lut_")
 
@@ -202,11 +234,13 @@ class NiftiLabelsMasker(BaseMasker):
             raise ParameterError("Pass either labels or a lookup table (lut) to the masker, but not both.",
                                  param="labels")
         if self.labels_img is None:
-            raise AtlasError("'labels_img' must be given (a 3D labels image or its path); found None.",
-                             param="labels_img")
+            raise AtlasMissingError("'labels_img' must be given (a 3D labels image or its path): input should be "
+                                    "a NiftiLike object or an iterable of NiftiLike object. Got: NoneType",
+                                    param="labels_img")
         if self.keep_masked_labels:
-            warnings.warn("'keep_masked_labels' is deprecated (nilearn 0.15 removes it); regions removed by the "
-                          "mask give all-zero columns.", FutureWarning, stacklevel=find_stack_level())
+            warnings.warn('In version 0.15.0, "keep_masked_labels" parameter will be removed. It is deprecated: '
+                          "regions removed by the mask give all-zero columns.", FutureWarning,
+                          stacklevel=find_stack_level())
         bg = self.background_label
         say(self, "fit", f"Loading regions from {describe(self.labels_img)}")
         labels_img = check_niimg(self.labels_img)
@@ -224,7 +258,7 @@ class NiftiLabelsMasker(BaseMasker):
         if self.mask_img is not None:
             say(self, "fit", f"Loading mask from {describe(self.mask_img)}")
         mask_img = None if self.mask_img is None else binarised_mask(self.mask_img)
-        data_img = None if imgs is None else check_niimg(imgs, atleast_4d=True)
+        data_img = None if imgs is None else load_run(imgs)[0]  # header only; refuses an empty image
         target = self.resampling_target
         if target is None:
             check_fov(labels_img, "labels", [(mask_img, "mask"), (data_img, "data")])
@@ -235,14 +269,19 @@ class NiftiLabelsMasker(BaseMasker):
         if mask_img is not None and not same_fov(ref, mask_img):
             say(self, "fit", "Resampling mask onto the grid of the regions")
             mask_img = resample_like(mask_img, ref, "nearest")
+        op_mask = mask_img
         if mask_img is not None:
-            lab = np.asanyarray(labels_img.dataobj)
-            if not np.any(lab[np.asanyarray(mask_img.dataobj) != 0] != bg):
-                raise AtlasError("No label left after applying mask to the labels image: every voxel of mask_img "
-                                 "falls on the background.", param="mask_img")
+            try:
+                _check_labels_left(labels_img, mask_img, bg)
+            except AtlasError:
+                if not (target == "data" and data_img is None):
+                    raise
+                # as nilearn: without images the data grid is unknown, so the error waits for
+                # transform (operator_for raises it); the fitted regions are the unmasked ones
+                op_mask = None
         self.labels_img_ = in_memory(labels_img)
         self.mask_img_ = in_memory(mask_img)
-        op = self._operator = self._prepare(labels_img, mask_img)
+        op = self._operator = self._prepare(labels_img, op_mask)
         ids = op.region_ids
         present_bg = bool(np.any(op.masked == bg))
         self.labels_ = ([bg] if present_bg else []) + ids.tolist()
@@ -279,7 +318,7 @@ class NiftiLabelsMasker(BaseMasker):
         op = self._operator
         target = self.resampling_target
         if target is None:
-            check_fov(self.labels_img_, "labels", [(img, "data")])
+            _check_data_grid(self.labels_img_, img)
         elif target == "labels":
             if needs_resampling(img, op.shape, op.affine):
                 warnings.warn("Resampling images at transform time (the data grid differs from the labels grid)...",
@@ -293,7 +332,12 @@ class NiftiLabelsMasker(BaseMasker):
                 warnings.warn("Resampling mask at transform time...", NimaskGeometryWarning,
                               stacklevel=find_stack_level())
                 mask_img = resample_like(mask_img, img, "nearest")
-            return self._prepare(resample_labels(self.labels_img_, img), mask_img)
+            labels_img = resample_labels(self.labels_img_, img)
+            if mask_img is not None:
+                _check_labels_left(labels_img, mask_img, self.background_label)
+            return self._prepare(labels_img, mask_img)
+        if target == "data" and self.mask_img_ is not None:  # fitted without images: not checked at fit
+            _check_labels_left(self.labels_img_, self.mask_img_, self.background_label)
         return op
 
     def get_feature_names_out(self, input_features: Any = None) -> list:

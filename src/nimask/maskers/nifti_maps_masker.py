@@ -26,7 +26,14 @@ import numpy as np
 
 from .._niimg import check_niimg, same_fov
 from .._warnings import find_stack_level
-from ..exceptions import AtlasError, DimensionError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
+from ..exceptions import (
+    AtlasError,
+    AtlasMissingError,
+    DimensionError,
+    NimaskDataWarning,
+    NimaskGeometryWarning,
+    ParameterError,
+)
 from ..regions._maps import MapsOperator, NonFiniteMaps, check_no_overlap, maps_array, prepare_maps, signals_to_array
 from ._base import BaseMasker
 from ._docs import fill_doc
@@ -131,11 +138,13 @@ class NiftiMapsMasker(BaseMasker):
         import nibabel as nib
 
         if self.maps_img is None:
-            raise AtlasError("maps_img must be given (a 4D image with one map per volume), found None.",
-                             param="maps_img")
+            raise AtlasMissingError("'maps_img' must be given (a 4D image with one map per volume): input should be "
+                                    "a NiftiLike object or an iterable of NiftiLike object. Got: NoneType",
+                                    param="maps_img")
         if self.keep_masked_maps:
-            warnings.warn("'keep_masked_maps' is deprecated (nilearn 0.15 removes it); maps outside the mask "
-                          "give zero columns.", FutureWarning, stacklevel=find_stack_level())
+            warnings.warn('"keep_masked_maps" parameter will be removed in version 0.15. It is deprecated: maps '
+                          'outside the mask give zero columns. Set "keep_masked_maps=False" to silence this warning.',
+                          FutureWarning, stacklevel=find_stack_level())
         say(self, "fit", f"Loading regions from {describe(self.maps_img)}")
         raw = check_niimg(self.maps_img)
         if len(raw.shape) not in (3, 4):
