@@ -7,7 +7,6 @@ used to word or type them differently.
 from __future__ import annotations
 
 import pickle
-import warnings
 
 import nibabel as nib
 import numpy as np
@@ -25,7 +24,6 @@ from nimask.exceptions import (
 from nimask.maskers import (
     MultiNiftiLabelsMasker,
     MultiNiftiMapsMasker,
-    MultiNiftiMasker,
     NiftiLabelsMasker,
     NiftiMapsMasker,
     NiftiMasker,
@@ -59,18 +57,6 @@ def test_keep_masked_deprecations_use_nilearns_wording():
         NiftiLabelsMasker(nib.Nifti1Image(_labels(), AFF), mask_img=mask, keep_masked_labels=True).fit()
     with pytest.warns(FutureWarning, match=r'"keep_masked_maps" parameter will be removed in version 0\.15'):
         MultiNiftiMapsMasker(_maps(), mask_img=mask, keep_masked_maps=True).fit()
-
-
-def test_template_strategy_deprecation_is_a_user_warning():
-    imgs = [_data(3, (9, 9, 9)), _data(3, (9, 9, 9))]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            MultiNiftiMasker(mask_strategy="template").fit(imgs)
-        except ValueError:  # no template shipped: the warning comes first anyway
-            pass
-    hits = [w for w in caught if "Masking strategy 'template' is deprecated." in str(w.message)]
-    assert hits and all(issubclass(w.category, UserWarning) for w in hits)
 
 
 # ------------------------------------------------------------------------ labels names

@@ -214,5 +214,7 @@ def test_multi_nifti_masker_template_strategies(strategy):
 
 def test_multi_nifti_masker_template_is_deprecated():
     imgs = [_run_img(seed=1, n=2)]
-    with pytest.warns(DeprecationWarning, match="'template' is deprecated"):
+    with pytest.warns(UserWarning, match="Masking strategy 'template' is deprecated.") as record:
         MultiNiftiMasker(mask_strategy="template").fit(imgs)
+    # nilearn's category: a UserWarning, shown by default (a DeprecationWarning would be hidden)
+    assert not any(issubclass(w.category, DeprecationWarning) for w in record)
