@@ -8,10 +8,10 @@ import numpy as np
 
 from .._niimg import check_niimg
 from .._warnings import find_stack_level
-from ..exceptions import DimensionError, MaskError, NimaskDataWarning, ParameterError
+from ..exceptions import AtlasError, DimensionError, MaskError, NimaskDataWarning, ParameterError
 
 __all__ = ["source_dtype", "has_scaling", "binarised_mask", "load_run", "resample_like", "high_variance_of",
-           "pop_sessions", "check_fov"]
+           "pop_sessions", "check_fov", "check_labels_left", "check_data_grid"]
 
 
 def source_dtype(img: Any) -> np.dtype:
@@ -183,3 +183,25 @@ def in_memory(img: Any) -> Any:
         img = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header)
     img._data_cache = img.dataobj  # nibabel's own cache attribute (what get_data would store)
     return img
+
+
+def check_labels_left(labels_img: Any, mask_img: Any, background_label: Any) -> None:
+    """Raise when ``mask_img`` (on the labels' grid) keeps no voxel of any region."""
+    lab = np.asanyarray(labels_img.dataobj)
+    if not np.any(lab[np.asanyarray(mask_img.dataobj) != 0] != background_label):
+        raise AtlasError("No label left after applying mask to the labels image: every voxel of mask_img "
+                         "falls on the background.", param="mask_img")
+
+
+def check_data_grid(labels_img: Any, img: Any) -> None:
+    """``resampling_target=None`` at transform: ``img`` must be on the labels' grid (nilearn's wording)."""
+    from .._niimg import affines_close
+    from ..exceptions import GeometryError
+
+    if tuple(img.shape[:3]) != tuple(labels_img.shape[:3]):
+        raise GeometryError(f"Images have incompatible shapes. With resampling_target=None the data must be on "
+                            f"the labels' grid: data shape {tuple(img.shape[:3])}, labels shape "
+                            f"{tuple(labels_img.shape[:3])}.", param="resampling_target")
+    if not affines_close(img.affine, labels_img.affine):
+        raise GeometryError("Images have different affine matrices. With resampling_target=None the data must be "
+                            "on the labels' grid (same shape and affine).", param="resampling_target")

@@ -68,7 +68,7 @@ from ..regions._labels import (
 from ..regions._lut import all_region_ids, build_lut, read_lut, region_names
 from ._base import BaseMasker
 from ._docs import fill_doc
-from ._inputs import binarised_mask, check_fov, in_memory, load_run, resample_like
+from ._inputs import binarised_mask, check_data_grid, check_fov, check_labels_left, in_memory, load_run, resample_like
 from ._params import COMMON_CONSTRAINTS, Check, Interval, Options
 from ._verbose import describe, say
 
@@ -89,28 +89,6 @@ def _names_check(labels: Any) -> str | None:
 
 
 _NAMES_EXPECTED = "a list of str (one name per label value) or None"
-
-
-def _check_labels_left(labels_img: Any, mask_img: Any, background_label: Any) -> None:
-    """Raise when ``mask_img`` (on the labels' grid) keeps no voxel of any region."""
-    lab = np.asanyarray(labels_img.dataobj)
-    if not np.any(lab[np.asanyarray(mask_img.dataobj) != 0] != background_label):
-        raise AtlasError("No label left after applying mask to the labels image: every voxel of mask_img "
-                         "falls on the background.", param="mask_img")
-
-
-def _check_data_grid(labels_img: Any, img: Any) -> None:
-    """``resampling_target=None`` at transform: ``img`` must be on the labels' grid (nilearn's wording)."""
-    from .._niimg import affines_close
-    from ..exceptions import GeometryError
-
-    if tuple(img.shape[:3]) != tuple(labels_img.shape[:3]):
-        raise GeometryError(f"Images have incompatible shapes. With resampling_target=None the data must be on "
-                            f"the labels' grid: data shape {tuple(img.shape[:3])}, labels shape "
-                            f"{tuple(labels_img.shape[:3])}.", param="resampling_target")
-    if not affines_close(img.affine, labels_img.affine):
-        raise GeometryError("Images have different affine matrices. With resampling_target=None the data must be "
-                            "on the labels' grid (same shape and affine).", param="resampling_target")
 
 
 @fill_doc
@@ -272,7 +250,7 @@ class NiftiLabelsMasker(BaseMasker):
         op_mask = mask_img
         if mask_img is not None:
             try:
-                _check_labels_left(labels_img, mask_img, bg)
+                check_labels_left(labels_img, mask_img, bg)
             except AtlasError:
                 if not (target == "data" and data_img is None):
                     raise
@@ -318,7 +296,7 @@ class NiftiLabelsMasker(BaseMasker):
         op = self._operator
         target = self.resampling_target
         if target is None:
-            _check_data_grid(self.labels_img_, img)
+            check_data_grid(self.labels_img_, img)
         elif target == "labels":
             if needs_resampling(img, op.shape, op.affine):
                 warnings.warn("Resampling images at transform time (the data grid differs from the labels grid)...",
@@ -334,10 +312,10 @@ class NiftiLabelsMasker(BaseMasker):
                 mask_img = resample_like(mask_img, img, "nearest")
             labels_img = resample_labels(self.labels_img_, img)
             if mask_img is not None:
-                _check_labels_left(labels_img, mask_img, self.background_label)
+                check_labels_left(labels_img, mask_img, self.background_label)
             return self._prepare(labels_img, mask_img)
         if target == "data" and self.mask_img_ is not None:  # fitted without images: not checked at fit
-            _check_labels_left(self.labels_img_, self.mask_img_, self.background_label)
+            check_labels_left(self.labels_img_, self.mask_img_, self.background_label)
         return op
 
     def get_feature_names_out(self, input_features: Any = None) -> list:
