@@ -19,6 +19,9 @@
    gets a few appended lines that make each of these names, inside
    ``nilearn._utils.estimator_checks`` only, also recognise the nimask class of the same name
    (``MultiImagesMixin`` for the mixin); calling such a name still builds nilearn's class.
+   Likewise ``DimensionError``, the one nilearn exception class the tests expect from a
+   masker, means "nilearn's or nimask's class" in the checks and the test modules (nimask
+   cannot subclass nilearn's class without importing nilearn at run time).
    No check is changed, skipped or deselected;
 3. runs them with pytest and compares each test's outcome with ``expected_failures.txt``
    (one test id per line, a tab, the reason: a deliberate fix of a nilearn silent-wrong
@@ -50,6 +53,17 @@ NILEARN_VERSION = "0.14.1"
 _PUBLIC_IMPORT = re.compile(r"^(\s*)from nilearn\.maskers import", re.M)
 _PRIVATE_IMPORT = re.compile(r"^(\s*)from nilearn\.maskers\.(\w+) import ([\w, ]+)$", re.M)
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+_DIMENSION_IMPORT = re.compile(r"^(\s*)from nilearn\.exceptions import ([\w, ]+)$", re.M)
+
+
+def _dimension_error(match: re.Match) -> str:
+    """``DimensionError`` in a test module: nilearn's class or nimask's (the tests expect it from the masker)."""
+    indent, names = match.group(1), [n.strip() for n in match.group(2).split(",") if n.strip()]
+    others = [n for n in names if n != "DimensionError"]
+    lines = [f"{indent}from nilearn.exceptions import {', '.join(others)}"] if others else []
+    if "DimensionError" in names:
+        lines.append(f"{indent}from _nilearn_private import DIMENSION_ERRORS as DimensionError")
+    return "\n".join(lines)
 # estimator-check ids carry a running index or the estimator's repr, which differ between nilearn and
 # nimask (nilearn yields a few checks more for its own cache mixin): they become <check name>#<k>, k
 # counting that check's occurrences in the module
@@ -102,6 +116,11 @@ for _name in ("NiftiMasker", "MultiNiftiMasker", "NiftiLabelsMasker", "MultiNift
         _theirs = getattr(_nimask_checks, _name)
         setattr(_nimask_checks, _name, _EitherKind(_name, (), {"kinds": (_theirs, getattr(_nimask_maskers, _name))}))
 _nimask_checks._MultiMixin = _EitherKind("_MultiMixin", (), {"kinds": (_nimask_checks._MultiMixin, _NimaskMulti)})
+
+# the same for the exception the checks expect for wrong dimensions: nilearn's class or nimask's
+from _nilearn_private import DIMENSION_ERRORS  # noqa: E402
+
+_nimask_checks.DimensionError = DIMENSION_ERRORS
 """
 
 
@@ -140,13 +159,18 @@ def prepare(folder: str, point_at_nimask: bool = True) -> str:
             "    def stand_in(*args, **kwargs):\n"
             "        raise NotImplementedError(f'{name} is a private internal of nilearn, not part of the masker "
             "API that nimask reproduces')\n"
-            "    return stand_in\n"
+            "    return stand_in\n\n\n"
+            "import nilearn.exceptions\n"
+            "import nimask.exceptions\n\n"
+            "# DimensionError: nilearn's class or nimask's (see conformance/run.py)\n"
+            "DIMENSION_ERRORS = (nilearn.exceptions.DimensionError, nimask.exceptions.DimensionError)\n"
         )
     for name in MODULES:
         with open(os.path.join(src, "maskers", "tests", name)) as fh:
             text = fh.read()
         if point_at_nimask:
             text = _PUBLIC_IMPORT.sub(r"\1from nimask.maskers import", text)
+            text = _DIMENSION_IMPORT.sub(_dimension_error, text)
             text = _PRIVATE_IMPORT.sub(_stand_in, text)
         with open(os.path.join(tests, name), "w") as fh:
             fh.write(text)
@@ -156,7 +180,8 @@ def prepare(folder: str, point_at_nimask: bool = True) -> str:
 def run_pytest(folder: str, n_workers: int, extra: list[str]) -> dict[str, str]:
     """Outcome of every test: ``{id: "passed" | "failed" | "skipped" | "xfailed"}``."""
     junit = os.path.join(folder, "junit.xml")
-    env = dict(os.environ, PYTHONPATH=folder + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    inherited = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([folder, *inherited]))  # pytest runs from the temp folder
     cmd = [sys.executable, "-m", "pytest", "-q", "--rootdir", folder, "-c", os.path.join(folder, "pytest.ini"),
            f"--junitxml={junit}", "-o", "junit_family=xunit2", "-p", "no:randomly"]
     if n_workers > 1:

@@ -61,7 +61,6 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     _fitted_attrs: ClassVar[tuple] = ()
     _hv_first: ClassVar[bool] = False  # the high-variance confounds go before the user's (NiftiMasker)
     _load_dtype_param: ClassVar[bool] = False  # ``dtype`` also applies when loading (spheres)
-    _fit_reads_imgs: ClassVar[bool] = True  # ``fit`` uses its images (not the spheres masker)
 
     # ---- fit -----------------------------------------------------------------------------
     @reported("fit")
@@ -82,8 +81,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         """``_fit`` between its progress messages (``verbose``)."""
         t0 = time.perf_counter()
         if imgs is not None:
-            say(self, "fit", f"Loading data from {describe(imgs)}" if self._fit_reads_imgs else
-                f"Not reading {describe(imgs)}: fit does not need images")
+            say(self, "fit", f"Loading data from {describe(imgs)}")
         self._fit(imgs, warn_given_mask)
         n = self.n_elements_
         say(self, "fit", "Finished fit", detail=f"{n} output column{'s' if n != 1 else ''}, "

@@ -97,7 +97,6 @@ class NiftiSpheresMasker(BaseMasker):
     }
     _fitted_attrs: ClassVar[tuple] = ("seeds_", "n_elements_")
     _load_dtype_param: ClassVar[bool] = True
-    _fit_reads_imgs: ClassVar[bool] = False
 
     def __init__(
         self,
