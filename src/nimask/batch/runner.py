@@ -185,6 +185,44 @@ def _as_completed(futures, check):
         yield fut
 
 
+def _execute_dask(tasks, client, check):
+    """The Dask path of :func:`_execute`: at most one run per worker thread is handed to Dask.
+
+    The other runs wait here, so a stop request cancels them for sure: Dask may already have
+    sent a queued task to a worker, where a cancel can arrive after it started.
+    """
+    pending = list(tasks)
+    in_flight: dict = {}
+    done: queue.SimpleQueue = queue.SimpleQueue()
+
+    def fill() -> None:
+        slots = max(1, sum(client.nthreads().values()))
+        while pending and len(in_flight) < slots:
+            task = pending.pop(0)
+            fut = client.submit(run_task, task, key=f"nimask-run-{task.key}", pure=False)
+            in_flight[fut.key] = (fut, task)
+            fut.add_done_callback(done.put)
+
+    try:
+        fill()
+        while in_flight:
+            check()
+            try:
+                fut = done.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            _, task = in_flight.pop(fut.key)
+            try:
+                yield fut.result()
+            except Exception as exc:  # the worker died (killed, out of memory)
+                yield _lost(task, exc)
+            fut.release()
+            fill()
+    except BaseException:
+        client.cancel([f for f, _ in in_flight.values() if not f.done()])
+        raise
+
+
 def _execute(tasks, n_jobs: int, client, check=lambda: None):
     """Yield the records of ``tasks`` as they complete.
 
@@ -195,18 +233,7 @@ def _execute(tasks, n_jobs: int, client, check=lambda: None):
     finishes there (its writes are atomic, and the next run redoes it).
     """
     if client is not None:
-        futures = [client.submit(run_task, t, key=f"nimask-run-{t.key}", pure=False) for t in tasks]
-        by_key = {f.key: t for f, t in zip(futures, tasks)}
-        try:
-            for fut in _as_completed(futures, check):
-                try:
-                    yield fut.result()
-                except Exception as exc:  # the worker died (killed, out of memory)
-                    yield _lost(by_key[fut.key], exc)
-                fut.release()
-        except BaseException:
-            client.cancel([f for f in futures if not f.done()])
-            raise
+        yield from _execute_dask(tasks, client, check)
         return
     if n_jobs == 1:  # the runs execute here; extract_run stops at its own check points
         for t in tasks:
