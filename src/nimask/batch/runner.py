@@ -254,8 +254,14 @@ def _execute(tasks, n_jobs: int, client, check=lambda: None):
             except Exception as exc:  # BrokenProcessPool: a worker died
                 yield _lost(futures[fut], exc)
     except BaseException:  # stopped early: no queued run starts, the running ones abort their writes
+        # shutdown(wait=False) forgets the pool's manager thread; it is joined below, once the workers
+        # are gone, so that it has closed its wake-up pipe before the interpreter's exit handler of
+        # concurrent.futures writes to it (else "Exception ignored ... Bad file descriptor" at exit)
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)
         stop_processes([p for p in mp.active_children() if p not in before])
+        if manager is not None:
+            manager.join(timeout=10)
         raise
     finally:
         pool.shutdown(wait=True)
