@@ -58,6 +58,7 @@ class MultiImagesMixin:
 
     _realign_list = False
     _cast_list = True
+    _fit_on_list = False
 
     @reported("transform")
     def transform(self, imgs: Any, confounds: Any = None, sample_mask: Any = None) -> Any:
@@ -140,10 +141,10 @@ class MultiImagesMixin:
             out.append(resample_img(img, target_affine=loaded[0].affine, target_shape=loaded[0].shape[:3]))
         return out
 
-    @staticmethod
-    def _first_image(imgs: Any) -> Any:
-        """The image a list is fitted on (its first), or ``imgs`` itself."""
-        if imgs is None or is_niimg_like(imgs):
-            return imgs
-        items = list(imgs)
-        return items[0] if items else None
+    def _fit(self, imgs: Any, warn_given_mask: bool) -> None:
+        """As the single masker's; a list of images is fitted on its first image (unless
+        ``_fit_on_list``: MultiNiftiMasker computes one mask from the whole list)."""
+        if not self._fit_on_list and imgs is not None and not is_niimg_like(imgs):
+            items = list(imgs)
+            imgs = items[0] if items else None
+        super()._fit(imgs, warn_given_mask)

@@ -111,7 +111,3 @@ class MultiNiftiLabelsMasker(MultiImagesMixin, NiftiLabelsMasker, auto_wrap_outp
             min_coverage=min_coverage,
         )
         self.n_jobs = n_jobs
-
-    def _fit(self, imgs: Any, warn_given_mask: bool) -> None:
-        """As NiftiLabelsMasker's; a list of images gives the grid of its first image."""
-        super()._fit(self._first_image(imgs), warn_given_mask)

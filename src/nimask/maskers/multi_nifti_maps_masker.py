@@ -85,7 +85,3 @@ class MultiNiftiMapsMasker(MultiImagesMixin, NiftiMapsMasker, auto_wrap_output_k
             reports=reports, cmap=cmap, clean_args=clean_args,
         )
         self.n_jobs = n_jobs
-
-    def _fit(self, imgs: Any, warn_given_mask: bool) -> None:
-        """As NiftiMapsMasker's; a list of images gives the grid of its first image."""
-        super()._fit(self._first_image(imgs), warn_given_mask)

@@ -88,6 +88,7 @@ class MultiNiftiMasker(MultiImagesMixin, NiftiMasker, auto_wrap_output_keys=None
     _hv_first: ClassVar[bool] = False  # the Multi masker puts the user's confounds first
     _realign_list = True
     _cast_list = False
+    _fit_on_list = True
 
     def __init__(
         self,

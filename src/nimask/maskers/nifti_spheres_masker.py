@@ -182,7 +182,7 @@ class NiftiSpheresMasker(BaseMasker):
         if self.mask_img_ is not None:
             mask = np.asarray(self.mask_img_.dataobj) != 0
             shape, affine = mask.shape, np.asarray(self.mask_img_.affine)
-        elif getattr(self, "_fit_grid", None) is not None:
+        elif self._fit_grid is not None:
             (shape, affine), mask = self._fit_grid, None
         else:
             raise AtlasError(

@@ -192,9 +192,9 @@ class LabelsOperator:
         """Region values ``(n, n_regions)`` of one chunk (non-finite values count as 0, noted)."""
         values = self.gather(chunk)
         if values.dtype.kind == "f":
-            from .._nonfinite import note, zero_nonfinite
+            from .._nonfinite import warn_nonfinite, zero_nonfinite
 
-            note(zero_nonfinite(values), "labels extraction")
+            warn_nonfinite(zero_nonfinite(values), "labels extraction", "inside the regions")
         return self.reduce(values, strategy)
 
     def reduce(self, values: np.ndarray, strategy: str | None = None) -> np.ndarray:

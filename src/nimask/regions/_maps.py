@@ -88,18 +88,12 @@ class MapsOperator:
 
         The output dtype is the common type of the maps and the data (``lstsq``'s rule):
         float32 maps with int16/uint8/float32 data give float32, int32 or float64 data
-        give float64. Non-finite data values count as 0.
+        give float64. The data must be finite: :func:`nimask.pipeline.stream` applies the
+        non-finite policy before calling :meth:`reduce`.
         """
         out_dtype = np.result_type(self.weights.dtype, data.dtype)
         if out_dtype.kind != "f":
             out_dtype = np.dtype(np.float64)
-        if data.dtype.kind == "f":
-            from .._nonfinite import note
-
-            bad = ~np.isfinite(data)
-            if bad.any():
-                note(int(bad.sum()), "maps extraction", "under the maps")
-                data = np.where(bad, 0, data)
         if self.kept.size == 0:
             return np.zeros((data.shape[1], 0), out_dtype)
         if self.gram is None:
