@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("new_src")
     parser.add_argument("cases", nargs="*", default=CASES)
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # cases may follow --repeat
     print(f"{'case':40s} {'old s':>7s} {'new s':>7s} {'ratio':>6s} {'old MB':>7s} {'new MB':>7s}")
     for case in args.cases:
         runs = {"old": [], "new": []}
