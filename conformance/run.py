@@ -14,14 +14,19 @@
    recognise nimask's maskers through the tags nimask itself declares (``estimator_type
    "masker"``, ``input_tags.niimg_like``). One recognition is adapted: which *kind* of masker
    a check is given. nilearn's checks tell it by nilearn's own classes
-   (``isinstance(estimator, NiftiMasker)``, ``NiftiMapsMasker``, ... and the private
-   ``nilearn.maskers._mixin._MultiMixin`` for Multi maskers). The copied root ``conftest.py``
+   (``isinstance(estimator, NiftiMasker)``, ``NiftiMapsMasker``, ... the private
+   ``nilearn.maskers._mixin._MultiMixin`` for Multi maskers and ``CacheMixin`` for the
+   estimators that cache). The copied root ``conftest.py``
    gets a few appended lines that make each of these names, inside
    ``nilearn._utils.estimator_checks`` only, also recognise the nimask class of the same name
    (``MultiImagesMixin`` for the mixin); calling such a name still builds nilearn's class.
    Likewise ``DimensionError``, the one nilearn exception class the tests expect from a
-   masker, means "nilearn's or nimask's class" in the checks and the test modules (nimask
-   cannot subclass nilearn's class without importing nilearn at run time).
+   masker, means "nilearn's or nimask's class" in the checks and the test modules, and
+   ``HTMLReport``, the class nilearn's report checks expect ``generate_report`` to return,
+   means "nilearn's ``HTMLReport`` or nimask's ``Report``" in nilearn's report-check helper
+   (``nilearn.reporting.tests._testing``): nimask cannot subclass nilearn's classes without
+   importing nilearn at run time. Everything else those checks ask of a report (its
+   warnings, HTML content, frame size, ``body``, saving) nimask's report does itself.
    No check is changed, skipped or deselected;
 3. runs them with pytest and compares each test's outcome with ``expected_failures.txt``
    (one test id per line, a tab, the reason: a deliberate fix of a nilearn silent-wrong
@@ -116,11 +121,22 @@ for _name in ("NiftiMasker", "MultiNiftiMasker", "NiftiLabelsMasker", "MultiNift
         _theirs = getattr(_nimask_checks, _name)
         setattr(_nimask_checks, _name, _EitherKind(_name, (), {"kinds": (_theirs, getattr(_nimask_maskers, _name))}))
 _nimask_checks._MultiMixin = _EitherKind("_MultiMixin", (), {"kinds": (_nimask_checks._MultiMixin, _NimaskMulti)})
+# nilearn's estimators that cache (memory=, memory_level=) share CacheMixin; every nimask masker caches
+from nimask.maskers._base import BaseMasker as _NimaskBase  # noqa: E402
+
+_nimask_checks.CacheMixin = _EitherKind("CacheMixin", (), {"kinds": (_nimask_checks.CacheMixin, _NimaskBase)})
 
 # the same for the exception the checks expect for wrong dimensions: nilearn's class or nimask's
 from _nilearn_private import DIMENSION_ERRORS  # noqa: E402
 
 _nimask_checks.DimensionError = DIMENSION_ERRORS
+
+# and for the report the checks expect back from generate_report: nilearn's HTMLReport or nimask's Report
+import nilearn.reporting.tests._testing as _nimask_report_checks  # noqa: E402
+from nimask.reporting import Report as _NimaskReport  # noqa: E402
+
+_nimask_report_checks.HTMLReport = _EitherKind(
+    "HTMLReport", (), {"kinds": (_nimask_report_checks.HTMLReport, _NimaskReport)})
 """
 
 
@@ -229,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-expected", action="store_true", help="rewrite expected_failures.txt")
     parser.add_argument("-n", type=int, default=2, help="pytest-xdist workers (default 2)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--dump", metavar="FILE", help="write every test's outcome (and nilearn's) as JSON")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (e.g. -k name)")
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="nimask-conformance-")
@@ -243,6 +260,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"nilearn {NILEARN_VERSION}: {count(base)}")
             print(f"of the {len(passed_on_nilearn)} tests that pass on nilearn, {both} pass on nimask "
                   f"({100 * both / max(len(passed_on_nilearn), 1):.1f}%)")
+            for test_id in sorted(t for t in passed_on_nilearn if outcomes.get(t) not in ("passed", "failed")):
+                print(f"  passes on nilearn, {outcomes.get(test_id, 'absent')} on nimask: {test_id}")
+        if args.dump:
+            import json
+
+            with open(args.dump, "w") as fh:
+                json.dump({"nimask": outcomes, "nilearn": base if args.baseline else None}, fh, indent=1)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

@@ -55,10 +55,6 @@ _DATA_CHECKS = [
     "check_n_features_in", "check_fit1d", "check_fit2d_predict1d",
 ]
 EXPECTED_FAILED = {name: _IMAGE_INPUT for name in _DATA_CHECKS}
-EXPECTED_FAILED["check_do_not_raise_errors_in_init_or_set_params"] = (
-    "the check passes a parameter literally named 'kwargs'; **kwargs exists only to accept the "
-    "deprecated 'sessions' name, and any other keyword is refused"
-)
 
 
 @parametrize_with_checks(

@@ -29,6 +29,7 @@ from sklearn.utils import InputTags
 from .._niimg import check_header_t_r
 from .._warnings import find_stack_level
 from ..exceptions import ParameterError
+from ..reporting import _nilearn_state as _report_state
 from ..reporting._record import reported
 from ._cache import as_key, cached_call, fingerprint
 from ._inputs import high_variance_of, load_run, source_dtype
@@ -336,4 +337,13 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         """
         from ..reporting._masker_report import masker_report, option_notes
 
-        return masker_report(self, title=title, notes=option_notes(self, engine, kwargs))
+        report = masker_report(self, title=title, notes=option_notes(self, engine, kwargs))
+        _report_state.remember_report(self, report.title, report.notes)  # outside the masker: it is unchanged
+        return report
+
+    # nilearn's private report state, read from nimask's record (reporting/_nilearn_state.py)
+    _report_content = property(lambda self: _report_state.report_content(self))
+    _report_warnings = property(lambda self: _report_state.report_warnings(self))
+
+    def _has_report_data(self) -> bool:
+        return _report_state.has_report_data(self)

@@ -1,6 +1,7 @@
 """Input checks shared by the maskers: runs, masks, header dtypes, grids, old keyword names."""
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -141,6 +142,27 @@ def pop_sessions(runs: Any, kwargs: dict, owner: str) -> Any:
         raise TypeError(f"{owner}.__init__() got an unexpected keyword argument {name!r}.{hint}")
     return runs
 
+
+def without_sessions_alias(cls: type) -> type:
+    """Give ``cls`` the signature nilearn's class has: its ``__init__`` without ``self`` and without
+    the ``**kwargs`` that only carries the old ``sessions=`` alias (which is not a parameter:
+    ``get_params`` does not list it). ``inspect.signature(cls)`` and ``help`` then show nilearn's
+    parameters, and scikit-learn's checks, which pass a value for every parameter of the
+    signature, do not pass one named ``kwargs``."""
+    sig = inspect.signature(cls.__init__)
+    params = [p for p in list(sig.parameters.values())[1:] if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    cls.__signature__ = _OwnSignature(cls, sig.replace(parameters=params, return_annotation=inspect.Signature.empty))
+    return cls
+
+
+class _OwnSignature:
+    """``__signature__`` of one class only: a subclass (a user's) gets its own, computed as usual."""
+
+    def __init__(self, owner: type, sig: inspect.Signature) -> None:
+        self.owner, self.sig = owner, sig
+
+    def __get__(self, obj: Any, objtype: Any = None) -> inspect.Signature | None:
+        return self.sig if obj is None and objtype is self.owner else None
 
 
 def check_fov(reference: Any, what: str, others: list) -> None:

@@ -23,7 +23,7 @@ from .._niimg import is_niimg_like
 from .._warnings import find_stack_level
 from ._cache import fingerprint
 from ._docs import fill_doc
-from ._inputs import pop_sessions
+from ._inputs import pop_sessions, without_sessions_alias
 from ._multi import N_JOBS_CONSTRAINT, MultiImagesMixin
 from .nifti_masker import NiftiMasker
 
@@ -31,6 +31,7 @@ __all__ = ["MultiNiftiMasker"]
 
 
 @fill_doc
+@without_sessions_alias
 class MultiNiftiMasker(MultiImagesMixin, NiftiMasker, auto_wrap_output_keys=None):
     """NiftiMasker for several subjects: ``transform`` of a list returns a list of arrays.
 

@@ -55,7 +55,7 @@ from ..regions._voxels import VoxelOperator, prepare_voxels
 from ._base import BaseMasker
 from ._cache import as_key, fingerprint
 from ._docs import fill_doc
-from ._inputs import binarised_mask, in_memory, pop_sessions
+from ._inputs import binarised_mask, in_memory, pop_sessions, without_sessions_alias
 from ._params import COMMON_CONSTRAINTS
 from ._verbose import describe, say
 
@@ -77,6 +77,7 @@ _RESAMPLING_WARNING = (
 
 
 @fill_doc
+@without_sessions_alias
 class NiftiMasker(BaseMasker):
     """Extract voxel time series inside a mask, optionally smoothed, resampled and cleaned.
 

@@ -52,10 +52,11 @@ def table(headers: Iterable[str], rows: Iterable[Iterable], *, numeric: Iterable
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def image(png: bytes, alt: str) -> str:
-    """An ``<img>`` with the PNG embedded as a data: URI."""
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img class="figure" alt="{esc(alt)}" src="data:image/png;base64,{data}">'
+def image(data: bytes, alt: str, kind: str = "png") -> str:
+    """An ``<img>`` with the figure (``kind`` "png" or "svg") embedded as a data: URI."""
+    mime = {"png": "image/png", "svg": "image/svg+xml"}[kind]
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img class="figure" alt="{esc(alt)}" src="data:{mime};base64,{encoded}">'
 
 
 def section(title: str, body: str, anchor: str | None = None) -> str:

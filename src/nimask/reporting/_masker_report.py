@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from typing import Any
 
@@ -27,9 +28,9 @@ def _kind(masker) -> str:
     return "voxels"
 
 
-def _png(display) -> bytes:
+def _encoded(display, kind: str = "png") -> bytes:
     try:
-        return display.to_bytes("png", dpi=_DPI)
+        return display.to_bytes(kind, dpi=_DPI)
     finally:
         display.close()
 
@@ -153,7 +154,7 @@ def _overlay_figures(masker, kind: str, bg, name: str) -> tuple[list[str], Any]:
             reach = max(float(r or 0.0) for r in radii) + float(display.grid.step.max())
             display.add_markers(np.asarray(masker.seeds_, dtype=np.float64), color="yellow", size=25,
                                 max_distance=reach)
-        figs.append(image(_png(display), f"{name}: {title} ({mode} slices)"))
+        figs.append(image(_encoded(display, "svg"), f"{name}: {title} ({mode} slices)", kind="svg"))
     return figs, op
 
 
@@ -365,6 +366,9 @@ def report_notes(masker: Any) -> list[str]:
     elif reports_on and not log.runs and log.fit_sources is None:
         unit = {"voxels": "mask voxels", "labels": "regions", "maps": "maps", "spheres": "spheres"}[_kind(masker)]
         notes.append(_no_image(type(masker).__name__, unit))
+    elif reports_on and not log.runs and log.fit_sources[0] == "list" and len(log.fit_sources[1]) > 1:
+        notes.append(f"A list of 4D subject images were provided to fit: the {type(masker).__name__} report shows "
+                     "the first of them (the images given to transform next are each shown).")
     return notes
 
 
@@ -403,9 +407,24 @@ def _notes_section(notes: list[str], log: ReportLog, reports_on: bool) -> str:
     return section("Warnings", body, "warnings")
 
 
-def _parameters_section(masker: Any) -> str:
+def _estimator_view(masker: Any) -> str:
+    """scikit-learn's HTML view of the estimator (as in nilearn's reports), without its script.
+
+    The script only copies parameter names to the clipboard; the view folds and unfolds
+    without it (CSS), so the page stays free of scripts."""
+    from sklearn.utils import estimator_html_repr
+
+    view = re.sub(r"<script\b.*?</script>", "", estimator_html_repr(masker), flags=re.S | re.I)
+    return re.sub(r"</?(body|html)>", "", view, flags=re.I)  # a fragment, not a page
+
+
+def _parameters_section(masker: Any, fitted: bool) -> str:
+    """The parameters; once fitted with reports on, scikit-learn's view of the estimator too."""
     params = sorted(masker.get_params(deep=False).items())
-    return section("Parameters", table(["parameter", "value"], [(k, _short(v)) for k, v in params]), "parameters")
+    body = table(["parameter", "value"], [(k, _short(v)) for k, v in params])
+    if fitted:
+        body += "<details><summary>scikit-learn view</summary>" + _estimator_view(masker) + "</details>"
+    return section("Parameters", body, "parameters")
 
 
 def masker_report(masker: Any, title: str | None = None, notes: list[str] | None = None) -> Report:
@@ -445,8 +464,8 @@ def masker_report(masker: Any, title: str | None = None, notes: list[str] | None
     if not masker.__sklearn_is_fitted__():
         facts = table(["", ""], [("masker", name), ("fitted", "no")])
         sections = [section("Summary", facts, "summary"), _notes_section(notes, log, reports_on),
-                    _parameters_section(masker)]
-        return Report(page(title, f"nimask {nimask.__version__} · not fitted", sections), title=title)
+                    _parameters_section(masker, fitted=False)]
+        return Report(page(title, f"nimask {nimask.__version__} · not fitted", sections), title=title, notes=notes)
     kind = _kind(masker)
     sections = []
 
@@ -485,7 +504,7 @@ def masker_report(masker: Any, title: str | None = None, notes: list[str] | None
             body.append('<p class="note">The image is no longer available (an in-memory image that was deleted, '
                         'a moved file, or an input that was not a list of images): overlays are drawn without '
                         'it.</p>')
-        body += figs
+        body.append('<div class="image">' + "".join(figs) + "</div>")
         if kind == "voxels":
             body.append(_mask_coverage(masker, bg))
         if run is not None:
@@ -502,7 +521,7 @@ def masker_report(masker: Any, title: str | None = None, notes: list[str] | None
                                       groups=groups, group_names=names,
                                       title=f"{label}: extracted signals ({run.n_columns} {unit}{shown}), z-scored "
                                             f"per row for display", figure_size=(10.0, 3.6))
-                body.append(image(_png(display), f"carpet plot of {label}"))
+                body.append(image(_encoded(display), f"carpet plot of {label}"))
         heading = f"Image {i + 1}: {label}" if run is not None else label
         sections.append(section(heading, "".join(body), f"image-{i + 1}"))
 
@@ -526,8 +545,9 @@ def masker_report(masker: Any, title: str | None = None, notes: list[str] | None
     sections.append(section("Signal extraction and cleaning steps", body, "cleaning"))
 
     sections.append(_notes_section(notes, log, reports_on))
-    sections.append(_parameters_section(masker))
+    sections.append(_parameters_section(masker, fitted=reports_on and isinstance(masker.__dict__.get("_report_log"),
+                                                                                   ReportLog)))
     # nothing that changes between two reports of the same fitted masker (no build time): a report is
     # reproducible (nilearn's check_masker_generate_report_constant)
     subtitle = f"nimask {nimask.__version__} · {n} {unit}"
-    return Report(page(title, subtitle, sections), title=title)
+    return Report(page(title, subtitle, sections), title=title, notes=notes)

@@ -300,6 +300,10 @@ def reported(stage: str) -> Callable:
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
             recording = _RECORDING.get()
+            if id(self) not in recording and stage != "transform" and not getattr(self, "reports", True):
+                result = method(self, *args, **kwargs)  # no report: warnings and filters left alone,
+                self.__dict__.pop("_report_log", None)  # and nothing left of an earlier fit's record
+                return result
             if (
                 id(self) in recording  # an outer call of this masker records
                 or not getattr(self, "reports", True)  # no report: warnings and filters left alone

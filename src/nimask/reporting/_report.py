@@ -9,7 +9,8 @@ from pathlib import Path
 __all__ = ["Report"]
 
 
-HEIGHT_DEFAULT = 800  # px, the height of the frame a notebook shows
+WIDTH_DEFAULT = 800  # px, the size of the frame a notebook shows (as nilearn's reports)
+HEIGHT_DEFAULT = 800
 
 
 class Report:
@@ -23,15 +24,18 @@ class Report:
     html : str
         The whole page (``<!DOCTYPE html>...``); images are ``data:`` URIs, styles inline.
     title : str
-    width : int or None, default=None
+    width : int or None, default=800
         Width of the frame in pixels (None: the whole width of the notebook cell).
     height : int, default=800
         Height of the frame in pixels.
+    notes : list of str, optional
+        Why the page shows less than usual (each was also raised as a warning): kept as ``notes``.
     """
 
-    def __init__(self, html: str, title: str = "nimask report", width: int | None = None,
-                 height: int = HEIGHT_DEFAULT) -> None:
+    def __init__(self, html: str, title: str = "nimask report", width: int | None = WIDTH_DEFAULT,
+                 height: int = HEIGHT_DEFAULT, notes: list[str] | None = None) -> None:
         self._html = html
+        self.notes = list(notes or [])
         self.title = title
         self.width = width
         self.height = height
@@ -56,7 +60,7 @@ class Report:
 
     @width.setter
     def width(self, value) -> None:
-        self._width = None if value is None else _pixels(value, "width", None)
+        self._width = None if value is None else _pixels(value, "width", WIDTH_DEFAULT)
 
     @property
     def height(self) -> int:
@@ -91,9 +95,13 @@ class Report:
     def __repr__(self) -> str:
         return f"<Report {self.title!r}: {len(self._html) / 1e6:.2f} MB of HTML>"
 
-    def _repr_html_(self) -> str:
-        """For notebooks: the page in an iframe (its styles do not leak into the notebook)."""
+    @property
+    def body(self) -> str:
+        """What a notebook shows: the page in an iframe (its styles do not leak into the notebook)."""
         return self.get_iframe()
+
+    def _repr_html_(self) -> str:
+        return self.body
 
     def save_as_html(self, path: str | os.PathLike) -> Path:
         """Write the page to ``path`` (UTF-8) and return the path."""
