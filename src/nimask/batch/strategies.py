@@ -28,6 +28,10 @@ confounds are then demeaned over the kept volumes (``demean=True``). An ``n/a`` 
 else raises :class:`~nimask.exceptions.ConfoundsError` (nothing is repaired silently). An
 ``n/a`` framewise displacement counts as 0 (the first volume is never censored for it).
 
+The confounds TSV is read by the library's reader (``nimask.signal._confounds_file``: a
+byte-order mark, quoted fields; mixed separators refused) and each column a strategy uses must
+be named once and numeric (catalogue §2.14); the other columns are not used and not checked.
+
 Scrubbing keeps the volumes with ``framewise_displacement <= fd_threshold`` and, as
 nilearn's ``scrub=5``, also drops kept segments shorter than ``min_segment`` volumes.
 A run left with fewer than ``min_volumes`` volumes (default 2) fails, naming the counts:
@@ -46,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..exceptions import AllVolumesRemovedError, ConfoundsError, ParameterError, SampleMaskError
+from ..signal._confounds_file import ConfoundsTable, parse_confounds_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -201,14 +206,50 @@ def _checked(s: Strategy, where: str) -> Strategy:
     return s
 
 
-def read_confounds_tsv(path: str | os.PathLike):
-    """An fMRIPrep confounds TSV as a DataFrame (``n/a`` read as NaN)."""
-    import pandas as pd
+def read_confounds_tsv(path: str | os.PathLike) -> ConfoundsTable:
+    """An fMRIPrep confounds TSV, read by the library's reader (``n/a`` read as NaN).
 
-    try:
-        return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=True)
-    except (OSError, ValueError) as exc:
-        raise ConfoundsError(f"Cannot read the confounds file {os.fspath(path)!r}: {exc}", path=path) from exc
+    The layout rules are those of ``confounds=path`` in the maskers
+    (``nimask.signal._confounds_file``: UTF-8 with or without a byte-order mark, one separator,
+    quoted fields); :func:`select_confounds` then checks each column it uses with the same
+    column rules (a named, numeric, non-index column whose name no other column has). The file
+    must have a header row: the strategies select columns by name.
+    """
+    table = parse_confounds_file(path)
+    if table.names is None:
+        raise ConfoundsError(
+            f"Confounds file {os.fspath(path)!r} has no header row: the strategies select fMRIPrep "
+            f"confounds columns by name.", path=path, param="confounds", found="no header",
+        )
+    return table
+
+
+class _Columns:
+    """Name-based access to a confounds table: a :class:`ConfoundsTable` or a DataFrame."""
+
+    def __init__(self, table, source: str) -> None:
+        self.table, self.source = table, source
+        self.is_file = isinstance(table, ConfoundsTable)
+        self.names = list(table.names) if self.is_file else [str(c) for c in table.columns]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def values(self, name: str) -> np.ndarray:
+        """The column ``name`` as float64, checked (unique name, numeric; file columns: every column rule)."""
+        if self.is_file:
+            j = self.table.index_of(name)
+            self.table.check([j])
+            return self.table.values(j)
+        column = self.table.loc[:, [str(c) == name for c in self.table.columns]]
+        if column.shape[1] > 1:
+            raise ConfoundsError(f"{self.source}: column {name!r} is the name of {column.shape[1]} columns: each "
+                                 f"confound must have its own name.", path=self.source, found=name)
+        dtype = column.dtypes.iloc[0]
+        if getattr(dtype, "kind", "O") not in "biuf":
+            raise ConfoundsError(f"{self.source}: column {name!r} is not numeric (dtype {dtype}).",
+                                 path=self.source, found=str(dtype))
+        return column.iloc[:, 0].to_numpy(dtype=np.float64, copy=True)
 
 
 def _censor_short_segments(keep: np.ndarray, min_segment: int) -> np.ndarray:
@@ -229,14 +270,16 @@ def _censor_short_segments(keep: np.ndarray, min_segment: int) -> np.ndarray:
 
 
 def select_confounds(
-    table: pd.DataFrame, strategy: Strategy, n_volumes: int, *, source: str = "confounds"
+    table: ConfoundsTable | pd.DataFrame, strategy: Strategy, n_volumes: int, *, source: str = "confounds"
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The confounds matrix and sample mask of ``strategy`` for one run.
 
     Parameters
     ----------
-    table : DataFrame
-        The run's fMRIPrep confounds (see :func:`read_confounds_tsv`).
+    table : ConfoundsTable or DataFrame
+        The run's fMRIPrep confounds (see :func:`read_confounds_tsv`). Each column used (the
+        strategy's and, to scrub, ``framewise_displacement``) must be the only one of its name
+        and numeric; a file's columns also obey the other column rules of the library reader.
     strategy : Strategy
     n_volumes : int
         Volumes of the run (the table must have as many rows).
@@ -248,12 +291,13 @@ def select_confounds(
     confounds : ndarray (n_volumes, k) float64 or None
     sample_mask : ndarray of int (kept volume indices) or None when nothing is censored
     """
-    if len(table) != n_volumes:
+    columns = _Columns(table, source)
+    if len(columns) != n_volumes:
         raise ConfoundsError(
             f"{source}: {len(table)} rows of confounds for a run of {n_volumes} volumes.",
             path=source, expected=n_volumes, found=len(table),
         )
-    missing = [c for c in strategy.confounds if c not in table.columns]
+    missing = [c for c in strategy.confounds if c not in columns.names]
     if missing:
         raise ConfoundsError(
             f"{source}: strategy {strategy.name!r} needs the columns {missing}, which the confounds file lacks.",
@@ -261,10 +305,10 @@ def select_confounds(
         )
     sample_mask = None
     if strategy.fd_threshold is not None:
-        if "framewise_displacement" not in table.columns:
+        if "framewise_displacement" not in columns.names:
             raise ConfoundsError(f"{source}: scrubbing needs the 'framewise_displacement' column.",
                                  path=source, param="fd_threshold")
-        fd = table["framewise_displacement"].to_numpy(dtype=np.float64)
+        fd = columns.values("framewise_displacement")
         bad_nan = np.flatnonzero(np.isnan(fd[1:])) + 1
         if bad_nan.size:
             raise ConfoundsError(f"{source}: framewise_displacement is n/a at rows {bad_nan[:10].tolist()} "
@@ -290,7 +334,8 @@ def select_confounds(
             sample_mask = np.flatnonzero(keep)
     if not strategy.confounds:
         return None, sample_mask
-    values = table[list(strategy.confounds)].to_numpy(dtype=np.float64, copy=True)
+    # one contiguous column each (Fortran order), as pandas' to_numpy gives: the same sums in the demeaning
+    values = np.array([columns.values(c) for c in strategy.confounds]).T
     if n_volumes > 1:
         first = np.isnan(values[0])
         values[0, first] = values[1, first]

@@ -2,98 +2,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..exceptions import ConfoundsError, ConfoundsNotFoundError
+from ..exceptions import ConfoundsError
+from ._confounds_file import read_confounds_file
 from ._detrend import column_blocks, detrend
 
 _EPS64 = np.finfo(np.float64).eps
-_NA_TOKENS = {"", "n/a", "na", "nan", "-nan", "+nan", "null", "none"}
-
-
-def _parse_float(token: str) -> float:
-    token = token.strip().strip('"').strip("'")
-    if token.lower() in _NA_TOKENS:
-        return np.nan
-    return float(token)
-
-
-def _split(line: str, delimiter: str | None) -> list[str]:
-    return line.split(delimiter) if delimiter is not None else line.split()
-
-
-def read_confounds_file(path: str | os.PathLike) -> tuple[np.ndarray, list[str] | None]:
-    """Read a delimited text file of confounds; return (float64 array (T, k), column names or None).
-
-    The delimiter is a tab, comma or semicolon when the first line holds one, else whitespace.
-    The first line is a header when one of its fields is neither a number nor an NA token
-    (``n/a``, ``nan``, empty); so fMRIPrep's ``n/a`` first data row is read as data, not as
-    a header. pandas' ``DataFrame.to_csv()`` with its defaults writes the row index as an
-    unnamed first column and the column labels (``0, 1, ...`` for an unnamed frame) as a
-    header starting with an empty field: that header is read as one, and the unnamed first
-    column is dropped when it holds the row numbers ``0 .. T-1`` (an index is never a
-    regressor).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ConfoundsNotFoundError(f"Confounds file {str(path)!r} not found.", path=path, param="confounds")
-    text = path.read_text()
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    if not lines:
-        raise ConfoundsError(
-            f"Confounds file {str(path)!r} is empty: expected one row per time point.",
-            path=path, param="confounds", found="empty file",
-        )
-    first = lines[0]
-    delimiter = next((d for d in ("\t", ",", ";") if d in first), None)
-    header = None
-    fields = [tok.strip().strip('"') for tok in _split(first, delimiter)]
-    try:
-        [_parse_float(tok) for tok in fields]
-        if len(fields) > 1 and fields[0] == "" and fields[1:] == [str(i) for i in range(len(fields) - 1)]:
-            raise ValueError("pandas' header of an unnamed frame")
-    except ValueError:
-        header = fields
-        lines = lines[1:]
-    rows = []
-    for i, line in enumerate(lines):
-        tokens = _split(line, delimiter)
-        try:
-            rows.append([_parse_float(tok) for tok in tokens])
-        except ValueError:
-            bad = next(j for j, tok in enumerate(tokens) if not _is_number(tok))
-            name = header[bad] if header is not None and bad < len(header) else f"#{bad}"
-            raise ConfoundsError(
-                f"Confounds file {str(path)!r}: column {name!r} is not numeric "
-                f"(data row {i}: {tokens[bad].strip()!r}).",
-                path=path, param="confounds", found=tokens[bad],
-            ) from None
-    widths = {len(r) for r in rows}
-    if len(widths) > 1:
-        raise ConfoundsError(
-            f"Confounds file {str(path)!r}: rows have different numbers of columns {sorted(widths)}.",
-            path=path, param="confounds",
-        )
-    if not rows:
-        raise ConfoundsError(
-            f"Confounds file {str(path)!r} has a header but no data rows.", path=path, param="confounds"
-        )
-    array = np.asarray(rows, dtype=np.float64)
-    if header is not None and header[0] == "" and array.shape[1] > 1 and np.array_equal(
-            array[:, 0], np.arange(array.shape[0])):
-        array, header = array[:, 1:], header[1:]  # pandas' row index
-    return array, header
-
-
-def _is_number(token: str) -> bool:
-    try:
-        _parse_float(token)
-        return True
-    except ValueError:
-        return False
 
 
 def _one_confound(item, index: int | None):
@@ -161,6 +78,11 @@ def load_confounds_array(confounds: Any, n_samples: int) -> np.ndarray | None:
     A file with a header and an ``n/a`` first data row (fMRIPrep) is parsed as such, and NaN/inf
     values raise a ``ConfoundsError`` naming the rows and columns, where nilearn gives scipy's
     "array must not contain infs or NaNs". Empty files and non-numeric columns get clear errors.
+    In a file, every column must be a named confound (``nimask.signal._confounds_file``):
+    unnamed, duplicated and row-index columns are refused, naming the file and the column,
+    where nilearn regresses them out; pandas' default index column (empty header field,
+    ``0 .. T-1``) is dropped, where nilearn regresses it out as a linear trend. Quoted numbers
+    and a headerless file with a byte-order mark are read, where nilearn errors.
     """
     if confounds is None:
         return None
