@@ -63,3 +63,13 @@ def test_demo_leaves_no_temporary_folder_and_can_be_rerun(tmp_path):
     assert {"fmriprep", "atlases", "nimask", "report.html"} <= {p.name for p in demo.iterdir()}
     assert len(list((demo / "nimask").rglob("*_timeseries.tsv"))) == 24
     assert not [p for p in demo.rglob("*") if p.name.startswith(".") and "tmp" in p.name]  # no partial writes
+
+
+def test_extract_help_documents_the_round_2_options():
+    """``--allow-no-mask``, ``--strict``, ``--t-r`` and the -v list of warnings (docs/reliability.md 2.15)."""
+    proc = _run("extract", "--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    for needle in ("--allow-no-mask", "--strict", "--t-r SECONDS", "list every warning at the end",
+                   "the summary of warnings"):
+        assert needle in text

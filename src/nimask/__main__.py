@@ -50,6 +50,7 @@ def _extract(args) -> int:
             args.bids_dir, args.output_dir, atlases, strategies, space=args.space, task=args.task,
             participant_label=args.participant_label, n_jobs=args.n_jobs, dask_scheduler=args.dask_scheduler,
             progress=not args.quiet and not args.no_progress, overwrite=args.overwrite,
+            allow_no_mask=args.allow_no_mask, strict=args.strict, t_r=args.t_r,
         )
     except OutputWriteError as exc:  # the manifest or failures file: the batch cannot record its runs
         print(f"nimask extract: error: {exc} The batch stopped; runs not recorded as done in the manifest are "
@@ -72,7 +73,43 @@ def _extract(args) -> int:
               f"{summary.peak_rss_mb:.0f} MB)")
         if summary.failed:
             print(f"  failures recorded in {os.path.join(args.output_dir, 'nimask_failures.tsv')}")
+    _report_warnings(summary, args.bids_dir, args.verbose)
     return summary.exit_code
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _report_warnings(summary, bids_dir: str, verbose: int) -> None:
+    """Every warning of the runs done now reaches the console (stderr), even with -q: counted per
+    kind (warning category) with an example, or listed one by one with -v."""
+    root = os.path.abspath(bids_dir)
+    where = lambda run: os.path.relpath(run, root)  # noqa: E731
+    items = summary.warnings
+    if items:
+        n_runs = len({w["run"] for w in items})
+        print(f"nimask extract: {len(items)} warning{'s' if len(items) > 1 else ''} in {n_runs} of "
+              f"{len(summary.done)} runs done (also in each output's JSON sidecar, \"Warnings\"):", file=sys.stderr)
+        if verbose:
+            for w in items:
+                print(f"  {where(w['run'])}: {w['category']}: {' '.join(w['message'].split())}", file=sys.stderr)
+        else:
+            for category, (n, runs) in summary.warning_counts().items():
+                first = next(w for w in items if w["category"] == category)
+                print(f"  {n} x {category} ({runs} run{'s' if runs > 1 else ''}), e.g. {where(first['run'])}: "
+                      f"{_shorten(first['message'])}", file=sys.stderr)
+            print("  -v lists every warning; --strict makes a run with warnings fail.", file=sys.stderr)
+    if summary.earlier_warnings:
+        n = len(summary.earlier_warnings)
+        print(f"nimask extract: {n} run{'s' if n > 1 else ''} already done had warnings when "
+              f"{'they were' if n > 1 else 'it was'} done (see their JSON sidecars; --strict fails such runs)"
+              f"{':' if verbose else '.'}", file=sys.stderr)
+        if verbose:
+            for run, ws in summary.earlier_warnings.items():
+                for w in ws:
+                    print(f"  {where(run)}: {w['category']}: {' '.join(w['message'].split())}", file=sys.stderr)
 
 
 def _demo(out_dir: str | None) -> int:
@@ -178,8 +215,20 @@ def _parser() -> argparse.ArgumentParser:
                     help="replace existing output files that no earlier run of the same inputs and options "
                          "wrote (without it, such a run fails naming the file); finished runs with the same "
                          "inputs are still skipped")
-    ex.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
-    ex.add_argument("-v", "--verbose", action="count", default=0, help="log each run (-vv: debug)")
+    ex.add_argument("--allow-no-mask", action="store_true",
+                    help="extract a run that has no desc-brain_mask without a mask (every voxel of the field of "
+                         "view enters the regions; a warning, and MaskMissing in its sidecars); without it such a "
+                         "run fails naming the mask file looked for")
+    ex.add_argument("--strict", action="store_true",
+                    help="a run that gives any warning fails (exit code 1; none of its outputs is kept or "
+                         "marked finished); a run done earlier with warnings is recorded as failed")
+    ex.add_argument("--t-r", type=float, default=None, metavar="SECONDS",
+                    help="repetition time of every run in seconds, instead of each run's sidecar RepetitionTime "
+                         "(or header pixdim[4])")
+    ex.add_argument("-q", "--quiet", action="store_true",
+                    help="no progress bar; errors and the summary of warnings only")
+    ex.add_argument("-v", "--verbose", action="count", default=0,
+                    help="log each run and list every warning at the end (-vv: debug)")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
     ex.add_argument("--log-file", default=None, help="also log (debug level) to this file")
     return parser

@@ -37,6 +37,7 @@ __all__ = [
     "CacheError",
     "OutputExistsError",
     "OutputWriteError",
+    "StrictModeError",
     "BatchInterrupted",
     "NimaskWarning",
     "NimaskDataWarning",
@@ -195,6 +196,11 @@ class OutputWriteError(NimaskError, OSError):
 
     def __str__(self) -> str:  # the message, not OSError's "[Errno N] strerror" once errno is set
         return str(self.args[0]) if self.args else ""
+
+
+class StrictModeError(NimaskError, RuntimeError):
+    """``nimask extract --strict`` (``extract_batch(strict=True)``): a run gave warnings, so it
+    failed; ``found`` holds the warning messages. None of its outputs is kept or marked finished."""
 
 
 class BatchInterrupted(KeyboardInterrupt):

@@ -67,7 +67,7 @@ def test_T6_T7_bad_t_r_refused_by_every_masker_even_without_filter(masker, t_r):
 
 
 def test_T9_butterworth_on_a_very_short_run():
-    with raises(ParameterError, ValueError, "5 samples", "padlen"):
+    with raises(ParameterError, ValueError, "got 5 time points", "low_pass=0.1", "more than 18"):
         signal.clean(_signals(5), low_pass=0.1, t_r=2.0)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..exceptions import AtlasError, ParameterError
 
-__all__ = ["AtlasSpec", "parse_atlas", "parse_spheres", "prepare_extractor", "read_seeds"]
+__all__ = ["AtlasSpec", "check_labels_atlas", "parse_atlas", "parse_spheres", "prepare_extractor", "read_seeds"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ def parse_atlas(spec: str) -> AtlasSpec:
     if kind not in ("labels", "maps"):
         raise ParameterError(f"--atlas {spec!r}: kind must be 'labels' or 'maps'; found {kind!r}.", param="kind",
                              found=kind)
+    if kind == "labels":
+        check_labels_atlas(path, spec)
     lut = opts.get("lut")
     if lut is None:
         stem = path[: -len(".nii.gz")] if path.endswith(".nii.gz") else os.path.splitext(path)[0]
@@ -110,6 +112,43 @@ def parse_atlas(spec: str) -> AtlasSpec:
         if not os.path.isfile(lut):
             raise AtlasError(f"--atlas {spec!r}: the look-up table {lut!r} does not exist.", param="lut", path=lut)
     return AtlasSpec(kind, _check_name(opts.get("name") or _default_name(path), spec), path, lut)
+
+
+def check_labels_atlas(path: str, spec: str) -> None:
+    """Refuse an image that cannot be a labels atlas, before any run is done.
+
+    The rule: a labels atlas holds one integer label per voxel, so **float data (after the
+    header's scaling) with any finite non-integer value is not a labels atlas**: an anatomical
+    image (a T1 template gives thousands of "regions"), a probability map, or a labels atlas
+    resampled with continuous interpolation. Integer data, and float data whose values are all
+    integers, are accepted. The maskers apply the same rule to each run (catalogue A1); checking
+    it here makes the batch stop at once (exit code 2) instead of failing every run.
+
+    Raises
+    ------
+    AtlasError
+        Naming the file, the count of non-integer values and examples, and pointing at maps
+        atlases (4D, one probability map per region).
+    """
+    from .._niimg import check_niimg
+
+    img = check_niimg(path, wildcards=False)
+    data = np.asarray(img.dataobj)
+    if data.dtype.kind != "f":
+        return
+    values = np.unique(data[np.isfinite(data)])
+    fractional = values[values != np.round(values)]
+    if not fractional.size:
+        return
+    shown = ", ".join(f"{v:.6g}" for v in fractional[:: max(1, fractional.size // 5)][:5])
+    raise AtlasError(
+        f"--atlas {spec!r}: {path!r} is not a labels atlas. A labels atlas holds one integer label per voxel; "
+        f"this {len(img.shape)}D float image has {fractional.size} distinct non-integer values (of "
+        f"{values.size} distinct values; e.g. {shown}). An anatomical image (a T1 or template) is not an atlas; "
+        f"a probabilistic atlas is a maps atlas: a 4D image with one probability map per region (read as maps "
+        f"when 4D, or give kind=maps); a labels atlas resampled with continuous interpolation must be resampled "
+        f"with nearest-neighbour interpolation instead.",
+        param="atlas", path=path, expected="integer labels", found=fractional[:5].tolist())
 
 
 def parse_spheres(spec: str) -> AtlasSpec:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..exceptions import ImageNotFoundError, ParameterError
 
-__all__ = ["BoldRun", "find_runs", "parse_entities"]
+__all__ = ["BoldRun", "find_runs", "mask_candidates", "parse_entities"]
 
 _BOLD_RE = re.compile(r"^(?P<stem>.+)_desc-preproc_bold\.nii(?:\.gz)?$")
 _SPATIAL = ("space", "res", "den", "cohort")
@@ -45,12 +45,37 @@ class BoldRun:
     entities: dict = field(default_factory=dict, compare=False, hash=False)
 
     def repetition_time(self) -> float | None:
-        """``RepetitionTime`` of the JSON sidecar (None when there is none)."""
+        """``RepetitionTime`` of the JSON sidecar (None when there is none, or it has no such key).
+
+        Raises
+        ------
+        ParameterError
+            The sidecar is not a JSON object, or its ``RepetitionTime`` is not a number (the
+            message names the file).
+        """
         if self.sidecar is None:
             return None
-        with open(self.sidecar, encoding="utf-8") as fh:
-            value = json.load(fh).get("RepetitionTime")
-        return None if value is None else float(value)
+        try:
+            with open(self.sidecar, encoding="utf-8") as fh:
+                meta = json.load(fh)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ParameterError(f"The sidecar {self.sidecar!r} is not valid JSON ({exc}); its RepetitionTime "
+                                 f"cannot be read. Fix the file, or pass --t-r SECONDS.", param="t_r",
+                                 path=self.sidecar) from None
+        value = meta.get("RepetitionTime") if isinstance(meta, dict) else None
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(f"RepetitionTime in {self.sidecar!r} must be a number of seconds; found "
+                                 f"{value!r}. Fix the sidecar, or pass --t-r SECONDS.", param="t_r",
+                                 path=self.sidecar, found=value)
+        return float(value)
+
+
+def mask_candidates(folder: str | os.PathLike, stem: str) -> tuple[str, str]:
+    """The brain-mask files of the run ``stem`` in ``folder``: ``desc-brain_mask.nii.gz``, then ``.nii``."""
+    base = os.path.join(os.fspath(folder), f"{stem}_desc-brain_mask")
+    return base + ".nii.gz", base + ".nii"
 
 
 def _confounds_path(folder: Path, stem: str) -> Path | None:
@@ -104,14 +129,12 @@ def find_runs(
             if task is not None and ents.get("task") != task:
                 continue
             folder = path.parent
-            mask = folder / f"{stem}_desc-brain_mask.nii.gz"
-            if not mask.is_file():
-                mask = folder / f"{stem}_desc-brain_mask.nii"
+            mask = next((Path(p) for p in mask_candidates(folder, stem) if os.path.isfile(p)), None)
             sidecar = folder / f"{stem}_desc-preproc_bold.json"
             conf = _confounds_path(folder, stem)
             runs.append(BoldRun(
                 bold=str(path.absolute()),
-                mask=str(mask.absolute()) if mask.is_file() else None,
+                mask=str(mask.absolute()) if mask is not None else None,
                 confounds=str(conf.absolute()) if conf is not None else None,
                 sidecar=str(sidecar.absolute()) if sidecar.is_file() else None,
                 relpath=folder.relative_to(root_path).as_posix(),

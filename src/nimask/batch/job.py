@@ -4,14 +4,17 @@
 paths only (a :class:`RunTask`), reads the files itself and returns a small record (no
 arrays). Steps:
 
-1. load the run lazily (header only), read its confounds and build the confounds and
-   sample mask of every strategy (fail fast, before the expensive read);
+1. check the run's brain mask (none: an error unless ``allow_no_mask``) and repetition time
+   (a plausible number of seconds, or ``t_r``), load the run lazily (header only), read its
+   confounds and build the confounds and sample mask of every strategy (fail fast, before
+   the expensive read);
 2. fit every atlas on the run's grid (:func:`nimask.batch.atlases.prepare_extractor`);
 3. stream the run's volumes once, in chunks, through every atlas's operator at once
    (:func:`nimask.pipeline.stream`), giving one raw ``(T, regions)`` matrix per atlas;
    the BOLD file's SHA-256 is computed in another thread meanwhile;
 4. clean each matrix once per strategy and write the TSV, its JSON sidecar and a
-   per-atlas coverage table, each atomically.
+   per-atlas coverage table, each atomically. The warnings of the run are recorded (sidecars
+   and the run's record); with ``strict`` the first one fails the run before its next write.
 
 Peak memory is the streamed path's: a few chunks of volumes (8 MiB of raw data each) plus
 the region matrices and the fitted atlases; the 4D run is never held.
@@ -33,11 +36,11 @@ import numpy as np
 
 from .atlases import AtlasSpec, prepare_extractor
 from .atomic import atomic_write_text
-from .bids import BoldRun
+from .bids import BoldRun, mask_candidates
 from .interrupt import raise_if_stopping
 from .strategies import Strategy, read_confounds_tsv, select_confounds
 
-__all__ = ["RunTask", "run_task", "output_paths", "sha256_file"]
+__all__ = ["RunTask", "run_task", "output_paths", "sha256_file", "run_repetition_time"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class RunTask:
     output_dir: str
     key: str = ""
     fingerprint: dict = field(default_factory=dict, compare=False, hash=False)
+    allow_no_mask: bool = False  # extract a run without a brain mask (with a warning) instead of failing it
+    strict: bool = False  # a run that gives any warning fails (StrictModeError), leaving no output
+    t_r: float | None = None  # repetition time (s) for every run, instead of the sidecar's / header's
 
 
 def output_paths(task: RunTask) -> dict[str, str]:
@@ -145,6 +151,112 @@ def check_low_pass(strategies, t_r: float, where: str) -> None:
                 f"or none.", param="low_pass", expected=f"< {nyquist:g}", found=s.low_pass)
 
 
+def _check_mask(task: RunTask) -> dict | None:
+    """Refuse a run without a brain mask unless ``task.allow_no_mask`` (then warn).
+
+    Without a mask every voxel of the field of view, background included, enters the regions:
+    a quiet change of the numbers, so it is an error by default.
+
+    Returns
+    -------
+    dict or None
+        For the sidecar of a run extracted without a mask: the paths looked for.
+
+    Raises
+    ------
+    MaskError
+        Naming the run and the mask file looked for (and the option that allows it).
+    """
+    from ..exceptions import MaskError, MaskWarning
+
+    run = task.run
+    if run.mask is not None:
+        return None
+    gz, nii = mask_candidates(os.path.dirname(run.bold), run.stem)
+    if not task.allow_no_mask:
+        raise MaskError(
+            f"Run {run.bold!r} has no brain mask: looked for {gz!r} (and {os.path.basename(nii)!r}). Without a "
+            f"mask every voxel of the field of view, background included, would enter the regions. Put the mask "
+            f"there, or pass --allow-no-mask (allow_no_mask=True) to extract such runs without one.",
+            path=gz, param="allow_no_mask", expected=[gz, nii], found=None)
+    warnings.warn(
+        f"No brain mask for run {run.bold!r} (looked for {gz!r}): extracted without a mask (--allow-no-mask), "
+        f"so every voxel of the field of view, background included, enters the regions.", MaskWarning,
+        stacklevel=2)
+    return {"LookedFor": [gz, nii], "AllowedBy": "--allow-no-mask"}
+
+
+def run_repetition_time(run: BoldRun, img, override: float | None = None) -> tuple[float, str]:
+    """The repetition time (s) of a run and where it comes from: ``override`` (``--t-r``), else the
+    sidecar's ``RepetitionTime``, else the NIfTI header's ``pixdim[4]`` (with its time unit; read as
+    seconds when the header sets no unit).
+
+    Raises
+    ------
+    ParameterError
+        The value is not a positive number of at most 100 s (milliseconds?); the message names
+        the file that gave it (sidecar or BOLD header), the value and the ``--t-r`` option.
+    """
+    from .._niimg import header_t_r
+    from ..exceptions import ParameterError
+    from ..signal._filters import MAX_PLAUSIBLE_T_R
+
+    if override is not None:
+        return float(override), "--t-r option"
+    value = run.repetition_time()
+    if value is not None:
+        source, given = "sidecar RepetitionTime", f"RepetitionTime={value:g} in the sidecar {run.sidecar!r}"
+        path = run.sidecar
+    else:
+        header = img.header
+        raw = float(header["pixdim"][4])
+        unit = header.get_xyzt_units()[1] if hasattr(header, "get_xyzt_units") else "unknown"
+        value = header_t_r(img)
+        if value is None:  # no time unit in the header: pixdim[4] read as seconds; Hz, ppm, rad/s: unusable
+            value = raw if unit == "unknown" else float("nan")
+        source, path = "NIfTI header pixdim[4]", run.bold
+        sidecar = (f"no sidecar {os.path.basename(run.bold).split('.nii')[0] + '.json'!r} gives a RepetitionTime"
+                   if run.sidecar is None else f"the sidecar {run.sidecar!r} has no RepetitionTime")
+        given = f"pixdim[4]={raw:g} (time unit: {unit}) in the header of {run.bold!r} ({sidecar})"
+    if not np.isfinite(value) or value <= 0:
+        raise ParameterError(
+            f"Run {run.bold!r}: no usable repetition time: {given} is not a positive number of seconds. Fix the "
+            f"file, or pass --t-r SECONDS (t_r= in extract_batch) to give the repetition time of every run.",
+            param="t_r", path=path, expected="> 0 s", found=value)
+    if value > MAX_PLAUSIBLE_T_R:
+        raise ParameterError(
+            f"Run {run.bold!r}: {given} is implausible as seconds (> {MAX_PLAUSIBLE_T_R:g} s): it looks like "
+            f"milliseconds ({value / 1000:g} s?). Fix the file (BIDS gives RepetitionTime in seconds), or pass "
+            f"--t-r {value / 1000:g} (t_r= in extract_batch) to give the repetition time of every run.",
+            param="t_r", path=path, expected=f"<= {MAX_PLAUSIBLE_T_R:g} s", found=value)
+    return float(value), source
+
+
+def warning_records(caught) -> list[dict]:
+    """``[{"category", "message"}]`` of recorded warnings, each once, in the order first given."""
+    out, seen = [], set()
+    for w in caught:
+        item = (w.category.__name__, str(w.message))
+        if item not in seen:
+            seen.add(item)
+            out.append({"category": item[0], "message": item[1]})
+    return out
+
+
+def _refuse_warnings(task: RunTask, caught) -> None:
+    """``--strict``: a run that gave warnings fails here (before any, or the next, output is written)."""
+    from ..exceptions import StrictModeError
+
+    if not task.strict or not caught:
+        return
+    items = warning_records(caught)
+    listed = "; ".join(f"{w['category']}: {w['message']}" for w in items)
+    raise StrictModeError(
+        f"--strict: run {task.run.bold!r} gave {len(items)} warning{'s' if len(items) > 1 else ''}, so it fails and "
+        f"none of its outputs is kept: {listed}", param="strict", path=task.run.bold,
+        found=[w["message"] for w in items])
+
+
 def _remove_outputs(root: str, written) -> None:
     """Delete the outputs a failed run already renamed into place: a run leaves all or none."""
     for rel in written:
@@ -172,17 +284,14 @@ def extract_run(task: RunTask) -> dict:
     with ThreadPoolExecutor(max_workers=1) as pool, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _require_files(task)
+        no_mask = _check_mask(task)
         checksum = pool.submit(sha256_file, run.bold)
         img = check_niimg(run.bold, wildcards=False)
         if len(img.shape) != 4:
             raise DimensionError(len(img.shape), 4, f"{run.bold!r}: a BOLD run must be 4D; found shape "
                                                     f"{tuple(img.shape)}.", path=run.bold)
         n_vol = int(img.shape[3])
-        t_r = run.repetition_time()
-        tr_source = "sidecar RepetitionTime"
-        if t_r is None:
-            t_r = float(img.header.get_zooms()[3])
-            tr_source = "NIfTI header pixdim[4]"
+        t_r, tr_source = run_repetition_time(run, img, task.t_r)
         check_low_pass(task.strategies, t_r, tr_source)
         needs_conf = any(s.confounds or s.fd_threshold is not None for s in task.strategies)
         table = None
@@ -213,11 +322,13 @@ def extract_run(task: RunTask) -> dict:
         try:
             for i, (spec, ex) in enumerate(zip(task.atlases, extractors)):
                 rel = paths[f"{spec.name}/coverage"]
+                _refuse_warnings(task, caught)  # --strict: before any output is written
                 atomic_write_text(os.path.join(root, rel), _tsv(ex.coverage))
                 written[rel] = None
                 for s, (conf, sample_mask) in zip(task.strategies, denoise):
                     raise_if_stopping()  # before the next outputs; the written ones are removed below
                     signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img)
+                    _refuse_warnings(task, caught)  # --strict: the written outputs are removed below
                     rel = paths[f"{spec.name}/{s.label}"]
                     atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex.names)))
                     written[rel] = None
@@ -238,12 +349,14 @@ def extract_run(task: RunTask) -> dict:
                         "Strategy": s.to_dict(),
                         "ConfoundsColumns": list(s.confounds),
                         "MaskFile": run.mask,
+                        **({} if no_mask is None else {"MaskMissing": no_mask}),
                         "InputChecksums": {**inputs, "atlas": atlas_sums[spec.name]},
-                        "Warnings": sorted({str(w.message) for w in caught}),
+                        "Warnings": [w["message"] for w in warning_records(caught)],
                     }
                     jrel = paths[f"{spec.name}/{s.label}/json"]
                     atomic_write_text(os.path.join(root, jrel), json.dumps(sidecar, indent=1) + "\n")
                     written[jrel] = None
+            _refuse_warnings(task, caught)
         except BaseException:
             _remove_outputs(root, written)
             raise
@@ -259,7 +372,7 @@ def extract_run(task: RunTask) -> dict:
                     "total_s": time.perf_counter() - t_start},
         "peak_rss_mb": _peak_rss_mb(),
         "pid": os.getpid(),
-        "warnings": sorted({str(w.message) for w in caught}),
+        "warnings": warning_records(caught),
     }
 
 

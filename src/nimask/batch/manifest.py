@@ -81,6 +81,10 @@ class Manifest:
         root = self.folder.parent
         return all((root / rel).is_file() for rel in outputs)
 
+    def latest(self, run: str) -> dict:
+        """The latest record of ``run`` (an empty dict when there is none)."""
+        return self._latest.get(run, {})
+
     def owns(self, run: str, key: str, fingerprint: dict) -> bool:
         """Whether the existing outputs of ``run`` were written for this task key and these inputs
         (by a finished run, or one cut short), so that redoing the run may replace them."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import BatchInterrupted, OutputExistsError, ParameterError
+from ..exceptions import BatchInterrupted, OutputExistsError, ParameterError, StrictModeError
 from .atlases import AtlasSpec
 from .atomic import atomic_write_text, remove_stale_temporaries
 from .bids import BoldRun, find_runs
@@ -55,6 +55,7 @@ class BatchSummary:
     failed: list = field(default_factory=list)  # records of the failed (or refused) runs
     wall_s: float = 0.0
     interrupted: int | None = None  # the signal that stopped the batch
+    earlier_warnings: dict = field(default_factory=dict)  # skipped run -> warnings of the batch that did it
 
     @property
     def exit_code(self) -> int:
@@ -62,13 +63,39 @@ class BatchSummary:
         return 1 if self.failed else 0
 
     @property
+    def warnings(self) -> list[dict]:
+        """The warnings of the runs done now: ``{"run", "category", "message"}`` each (also in the
+        outputs' JSON sidecars, ``Warnings``)."""
+        return [{"run": rec["run"], **w} for rec in self.done for w in _as_warning_records(rec.get("warnings"))]
+
+    def warning_counts(self) -> dict[str, tuple[int, int]]:
+        """``{category: (warnings, runs)}`` of :attr:`warnings`, most frequent first."""
+        counts: dict[str, list] = {}
+        for w in self.warnings:
+            entry = counts.setdefault(w["category"], [0, set()])
+            entry[0] += 1
+            entry[1].add(w["run"])
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        return {k: (n, len(runs)) for k, (n, runs) in ordered}
+
+    @property
     def peak_rss_mb(self) -> float:
         values = [r.get("peak_rss_mb", 0.0) for r in self.done + self.failed]
         return max(values) if values else 0.0
 
 
-def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str) -> list[RunTask]:
-    """One :class:`RunTask` per run, with its key and input fingerprint."""
+def _as_warning_records(items) -> list[dict]:
+    """Warnings of a run record as ``{"category", "message"}`` (older manifests hold plain strings)."""
+    return [w if isinstance(w, dict) else {"category": "Warning", "message": str(w)} for w in items or []]
+
+
+def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, allow_no_mask: bool = False,
+               strict: bool = False, t_r: float | None = None) -> list[RunTask]:
+    """One :class:`RunTask` per run, with its key and input fingerprint.
+
+    ``t_r`` (it changes the outputs) is part of the task key; ``allow_no_mask`` and ``strict``
+    (they only decide whether a run may finish) are not.
+    """
     from .. import __version__
 
     labels = [s.label for s in strategies]
@@ -83,6 +110,8 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str) -> lis
                              param="atlas", found=dup)
     config = {"version": __version__, "atlases": [a.to_dict() for a in atlases],
               "strategies": [s.to_dict() for s in strategies]}
+    if t_r is not None:
+        config["t_r"] = float(t_r)
     shared = {}
     for a in atlases:
         shared[f"atlas:{a.name}"] = a.path
@@ -93,7 +122,8 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str) -> lis
         fp = file_fingerprint({"bold": run.bold, "mask": run.mask, "confounds": run.confounds,
                                "sidecar": run.sidecar}) | shared_fp
         tasks.append(RunTask(run, tuple(atlases), tuple(strategies), output_dir,
-                             key=task_key(config, run.relpath, run.stem), fingerprint=fp))
+                             key=task_key(config, run.relpath, run.stem), fingerprint=fp,
+                             allow_no_mask=allow_no_mask, strict=strict, t_r=t_r))
     return tasks
 
 
@@ -283,6 +313,18 @@ def _refused(task: RunTask, output_dir: str, manifest: Manifest) -> dict | None:
             "error_type": type(exc).__name__, "error": str(exc), "path": clash[0]}
 
 
+def _strict_refusal(task: RunTask, done: dict) -> dict:
+    """``--strict`` on a run an earlier batch finished with warnings: it is failed now (not redone)."""
+    items = _as_warning_records(done.get("warnings"))
+    listed = "; ".join(f"{w['category']}: {w['message']}" for w in items)
+    exc = StrictModeError(
+        f"--strict: run {task.run.bold!r} was done by an earlier batch with {len(items)} warning"
+        f"{'s' if len(items) > 1 else ''}, so it fails now (its files stay, no longer marked finished): {listed}",
+        param="strict", path=task.run.bold, found=[w["message"] for w in items])
+    return {"status": "failed", "key": task.key, "run": task.run.bold, "fingerprint": task.fingerprint,
+            "error_type": type(exc).__name__, "error": str(exc), "warnings": items}
+
+
 def _lost(task: RunTask, exc: BaseException) -> dict:
     return {"status": "failed", "key": task.key, "run": task.run.bold, "fingerprint": task.fingerprint,
             "error_type": type(exc).__name__, "error": f"the worker running this run was lost: {exc}"}
@@ -303,6 +345,9 @@ def extract_batch(
     dask_timeout: float = 20.0,
     progress: bool = True,
     overwrite: bool = False,
+    allow_no_mask: bool = False,
+    strict: bool = False,
+    t_r: float | None = None,
 ) -> BatchSummary:
     """Extract every atlas x strategy time series of every run of a derivatives tree.
 
@@ -334,6 +379,18 @@ def extract_batch(
         and inputs wrote. Without it such a run fails with
         :class:`~nimask.exceptions.OutputExistsError` naming the file, and the others go on.
         Runs already done with the same inputs are skipped either way.
+    allow_no_mask : bool
+        Extract a run that has no ``desc-brain_mask`` without a mask (every voxel of the field
+        of view enters the regions), with a ``MaskWarning`` and ``MaskMissing`` in its
+        sidecars. Without it such a run fails with :class:`~nimask.exceptions.MaskError`
+        naming the run and the mask file looked for.
+    strict : bool
+        A run that gives any warning fails (:class:`~nimask.exceptions.StrictModeError` listing
+        them) and leaves no output; a run an earlier batch finished with warnings is recorded as
+        failed (its files stay, no longer marked finished).
+    t_r : float or None
+        Repetition time in seconds for every run, instead of each run's sidecar
+        ``RepetitionTime`` (or header ``pixdim[4]``). Part of the task key.
 
     Returns
     -------
@@ -358,6 +415,12 @@ def extract_batch(
         raise ParameterError("At least one atlas or sphere set is needed (--atlas / --spheres).", param="atlas")
     if not strategies:
         raise ParameterError("At least one denoising strategy is needed (--strategy).", param="strategy")
+    if t_r is not None:
+        from ..signal._filters import MAX_PLAUSIBLE_T_R
+
+        if (isinstance(t_r, bool) or not isinstance(t_r, (int, float)) or not 0 < t_r <= MAX_PLAUSIBLE_T_R):
+            raise ParameterError(f"--t-r (t_r) must be the repetition time in seconds, a number in (0, "
+                                 f"{MAX_PLAUSIBLE_T_R:g}]; got {t_r!r}.", param="t_r", found=t_r)
     bids_dir = os.path.abspath(os.fspath(bids_dir))
     output_dir = os.path.abspath(os.fspath(output_dir))
     runs = find_runs(bids_dir, space=space, task=task, participant_label=participant_label)
@@ -374,12 +437,19 @@ def extract_batch(
         if stale:
             log.info("removed %d temporary files left by an interrupted run", len(stale))
         _dataset_description(output_dir, bids_dir)
-        tasks = plan_tasks(runs, atlases, strategies, output_dir)
+        tasks = plan_tasks(runs, atlases, strategies, output_dir, allow_no_mask=allow_no_mask, strict=strict,
+                           t_r=t_r)
         summary = BatchSummary(n_runs=len(tasks))
         pending, refused = [], []
         for t in tasks:
             if manifest.is_done(t.run.bold, t.key, t.fingerprint, sorted(output_paths(t).values())):
+                done = manifest.latest(t.run.bold)
+                if strict and done.get("warnings"):
+                    refused.append(_strict_refusal(t, done))
+                    continue
                 summary.skipped.append(t.run.bold)
+                if done.get("warnings"):
+                    summary.earlier_warnings[t.run.bold] = _as_warning_records(done["warnings"])
                 log.debug("skip (done): %s", t.run.bold)
             elif not overwrite and (rec := _refused(t, output_dir, manifest)) is not None:
                 refused.append(rec)
@@ -408,8 +478,8 @@ def extract_batch(
                 failures.pop(rec["run"], None)
                 log.info("done %s (%.2f s, %d outputs, peak RSS %.0f MB)", rec["run"],
                          rec["timings"]["total_s"], len(rec["outputs"]), rec["peak_rss_mb"])
-                for w in rec.get("warnings", []):
-                    log.debug("warning for %s: %s", rec["run"], w)
+                for w in _as_warning_records(rec.get("warnings")):
+                    log.debug("warning for %s: %s: %s", rec["run"], w["category"], w["message"])
             else:
                 summary.failed.append(rec)
                 failures[rec["run"]] = rec

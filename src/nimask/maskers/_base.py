@@ -32,7 +32,7 @@ from ..exceptions import ParameterError
 from ..reporting import _nilearn_state as _report_state
 from ..reporting._record import reported
 from ._cache import as_key, cached_call, fingerprint
-from ._inputs import high_variance_of, load_run, source_dtype
+from ._inputs import check_filter_length, high_variance_of, load_run, source_dtype
 from ._inverse import int32_if_fits, inverse_image
 from ._params import COMMON_CONSTRAINTS, make_memory, validate_params
 from ._verbose import describe, say
@@ -120,6 +120,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         img, was_3d = load_run(imgs, dtype=self.dtype if self._load_dtype_param else None)
         say(self, "transform", f"Loading data from {describe(imgs)}", say_at)
         check_header_t_r(img, self.t_r, type(self).__name__)
+        check_filter_length(self, img, was_3d, describe(imgs))
         src = source_dtype(img)
         op = self.operator_for(img)
         if self.high_variance_confounds:

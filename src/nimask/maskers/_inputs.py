@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from .._niimg import check_niimg
+from .._niimg import _filename, check_niimg
 from .._warnings import find_stack_level
 from ..exceptions import AtlasError, DimensionError, MaskError, NimaskDataWarning, ParameterError
 
 __all__ = ["source_dtype", "has_scaling", "binarised_mask", "load_run", "resample_like", "high_variance_of",
-           "pop_sessions", "check_fov", "check_labels_left", "check_data_grid"]
+           "pop_sessions", "check_fov", "check_labels_left", "check_data_grid", "check_filter_length"]
 
 
 def source_dtype(img: Any) -> np.dtype:
@@ -106,6 +106,31 @@ def load_run(imgs: Any, dtype: Any = None) -> tuple[Any, bool]:
         raise ParameterError(f"The image is empty: shape {tuple(img.shape)}{where}.", path=name,
                              found=tuple(img.shape))
     return img, ndim == 3
+
+
+def check_filter_length(masker: Any, img: Any, was_3d: bool, described: str) -> None:
+    """Refuse Butterworth filtering of an image with too few volumes, before reading it.
+
+    scipy's own error speaks of ``padlen``; this one names the masker, the cut-offs, the image
+    (``described``) and its volumes: a 3D image is one volume and cannot be filtered.
+    """
+    from ..signal._filters import butterworth_min_samples
+
+    low_pass, high_pass = getattr(masker, "low_pass", None), getattr(masker, "high_pass", None)
+    needed = butterworth_min_samples(low_pass, high_pass, getattr(masker, "t_r", None), masker.clean_args_)
+    n = 1 if was_3d else int(img.shape[3])
+    if needed is None or n > needed:
+        return
+    given = [f"{k}={v}" for k, v in (("low_pass", low_pass), ("high_pass", high_pass)) if v is not None]
+    has = "is 3D (a single volume)" if was_3d else f"has {n} volume{'s' if n > 1 else ''}"
+    raise ParameterError(
+        f"{type(masker).__name__}: {' and '.join(given)} need{'s' if len(given) == 1 else ''} a 4D time series "
+        f"with more volumes: the image {described} {has}, and Butterworth filtering (t_r={masker.t_r}) needs more "
+        f"than {needed} volumes. Give a 4D image with more volumes, or set "
+        f"{' and '.join(g.split('=')[0] + '=None' for g in given)}.",
+        param="low_pass" if low_pass is not None else "high_pass", path=_filename(img),
+        expected=f"> {needed} volumes", found=n,
+    )
 
 
 def resample_like(img: Any, target: Any, interpolation: str, **kw: Any) -> Any:

@@ -17,6 +17,7 @@ chunk of volumes is then one sparse product.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,31 +30,69 @@ from ..exceptions import AtlasError, NimaskDataWarning, ParameterError
 __all__ = ["SpheresOperator", "check_seeds", "check_radius", "sphere_members", "prepare_spheres"]
 
 
+_SEEDS_ERROR = "Seeds must be a list of triplets of coordinates in native space.\n"  # nilearn's wording
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, (bool, np.bool_))
+
+
 def check_seeds(seeds: Any) -> list[list[float]]:
     """Validate seeds: an iterable of finite 3-element coordinates (world mm).
 
     Returns the seeds as a list of lists of Python numbers (nilearn's ``seeds_``).
+
+    Raises
+    ------
+    AtlasError
+        Also a ``ValueError``, as nilearn's; the message starts with nilearn's wording and then
+        says what was given: one triplet instead of a list of them, a flat list of numbers, a
+        seed of the wrong length (with its value), a string.
     """
+    if isinstance(seeds, np.ndarray):
+        seeds = seeds.tolist()
     if seeds is None or isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        hint = (" (a string is not a list of coordinates)" if isinstance(seeds, (str, bytes)) else "")
         raise AtlasError(
-            "Seeds must be a list of triplets of coordinates in native space.\n"
-            f"Given seed list is of type: {type(seeds)}",
+            f"{_SEEDS_ERROR}Given seed list is of type: {type(seeds)}{hint}. seeds must be a list of (x, y, z) "
+            f"triplets in mm, e.g. seeds=[(0, -52, 18)].",
             param="seeds",
             found=type(seeds).__name__,
+        )
+    if isinstance(seeds, (list, tuple)) and seeds and all(_is_number(c) for c in seeds):
+        given = tuple(seeds)
+        what = (f"one triplet was given, {given}: wrap it in a list, seeds=[{given}]" if len(given) == 3 else
+                f"a flat sequence of {len(given)} numbers was given, {given}: group them as (x, y, z) "
+                f"triplets, e.g. seeds=[{given[:3]}, ...]")
+        raise AtlasError(
+            f"{_SEEDS_ERROR}Seed #0 is not a valid triplet of coordinates. It is of type "
+            f"{type(seeds[0]).__name__}. seeds must be a list of (x, y, z) triplets in mm; {what}.",
+            param="seeds",
+            index=0,
+            expected="list of (x, y, z) triplets",
+            found=given,
         )
     out = []
     for i, seed in enumerate(seeds):
         if isinstance(seed, np.ndarray):
             seed = seed.tolist()
-        if not hasattr(seed, "__len__") or len(seed) != 3:
-            n = len(seed) if hasattr(seed, "__len__") else "not a sequence"
+        if not hasattr(seed, "__len__") or isinstance(seed, (str, bytes)):
             raise AtlasError(
-                "Seeds must be a list of triplets of coordinates in native space.\n"
-                f"Seed #{i} is of length {n} instead of 3.",
+                f"{_SEEDS_ERROR}Seed #{i} is not a valid triplet of coordinates. It is of type "
+                f"{type(seed).__name__}: {seed!r}. Each seed must be an (x, y, z) triplet in mm.",
                 param="seeds",
                 index=i,
                 expected=3,
-                found=n,
+                found=seed,
+            )
+        if len(seed) != 3:
+            raise AtlasError(
+                f"{_SEEDS_ERROR}Seed #{i} is of length {len(seed)} instead of 3: {seed!r}. Each seed must be an "
+                f"(x, y, z) triplet in mm.",
+                param="seeds",
+                index=i,
+                expected=3,
+                found=len(seed),
             )
         try:
             values = [float(c) for c in seed]

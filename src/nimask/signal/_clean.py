@@ -7,9 +7,9 @@ import numpy as np
 
 from ..exceptions import ConfoundsError, NimaskDataWarning, NimaskWarning, ParameterError
 from ._confounds import load_confounds_array, regress_confounds
-from ._detrend import as_float, psc_columns, resolve_standardize, zscore_columns
+from ._detrend import ONE_SAMPLE_STANDARDIZE, as_float, psc_columns, resolve_standardize, zscore_columns
 from ._detrend import detrend as detrend_columns
-from ._filters import apply_sos, butterworth_sos, check_t_r, cosine_drift, merge_cosine_drift
+from ._filters import apply_sos, butterworth_sos, check_t_r, cosine_drift, merge_cosine_drift, sos_min_samples
 from ._sample_mask import check_sample_masks, interpolate_mirrored
 from ._warn import silenced, warn
 
@@ -128,7 +128,7 @@ def clean(
         outputs.append(_clean_run(
             signals[rows], None if confounds is None else confounds[rows],
             None if sample_mask is None else sample_mask[i],
-            standardize_confounds=True, extrapolate=False, butterworth_kwargs={}, **options,
+            standardize_confounds=True, extrapolate=False, butterworth_kwargs={}, run_label=label, **options,
         ))
     return np.vstack(outputs)
 
@@ -208,9 +208,24 @@ def _check_runs(runs, n_samples):
     return runs, [int((runs == label).sum()) for label in labels]
 
 
+def _too_short_to_filter(n, needed, low_pass, high_pass, t_r, butterworth_kwargs, run_label):
+    """The error of a Butterworth filter on a series too short for its padding, in the user's terms."""
+    given = [f"{k}={v}" for k, v in (("low_pass", low_pass), ("high_pass", high_pass)) if v is not None]
+    knobs = ", ".join(f"butterworth__{k}={v!r}" for k, v in butterworth_kwargs.items())
+    where = "" if run_label is None else f" in run {getattr(run_label, 'item', lambda: run_label)()!r}"
+    got = ("a single time point (the signal of a 3D image: one volume)" if n == 1 else f"{n} time points")
+    return ParameterError(
+        f"{' and '.join(given)} (Butterworth filtering, t_r={t_r}{', ' + knobs if knobs else ''}) "
+        f"need{'s' if len(given) == 1 else ''} a time series of more than {needed} time points (the rows of "
+        f"signals; volumes of a 4D image); got {got}{where}. Filtering needs a 4D time series with more volumes: "
+        f"give a longer series, or set {' and '.join(g.split('=')[0] + '=None' for g in given)}.",
+        param="low_pass" if low_pass is not None else "high_pass", expected=f"> {needed} time points", found=n,
+    )
+
+
 def _clean_run(
     signals, confounds, kept, *, detrend, standardize, filter, low_pass, high_pass, t_r,
-    standardize_confounds, extrapolate, butterworth_kwargs,
+    standardize_confounds, extrapolate, butterworth_kwargs, run_label=None,
 ):
     """One run, in nilearn's order of operations (spec §7.2). ``signals`` is owned and modified."""
     n = signals.shape[0]
@@ -231,6 +246,15 @@ def _clean_run(
         if drift is not None:
             confounds = merge_cosine_drift(drift, confounds)
     butterworth = filter == "butterworth"
+    sos = filter_kwargs = None
+    if butterworth:  # too short for the filter: said before any other step works (or warns) in vain
+        sos = butterworth_sos(
+            1.0 / t_r, low_pass=low_pass, high_pass=high_pass, order=butterworth_kwargs.get("order", 5)
+        )
+        filter_kwargs = {k: v for k, v in butterworth_kwargs.items() if k != "order"}
+        needed = None if sos is None else sos_min_samples(sos, **filter_kwargs)
+        if needed is not None and n <= needed:
+            raise _too_short_to_filter(n, needed, low_pass, high_pass, t_r, butterworth_kwargs, run_label)
     if kept is not None:
         if butterworth:
             if not (kept.size == n and kept[0] == 0 and kept[-1] == n - 1 and np.all(np.diff(kept) == 1)):
@@ -248,11 +272,7 @@ def _clean_run(
         if confounds is not None:
             confounds = detrend_columns(confounds, copy=False)
     if butterworth:
-        sos = butterworth_sos(
-            1.0 / t_r, low_pass=low_pass, high_pass=high_pass, order=butterworth_kwargs.get("order", 5)
-        )
         if sos is not None:
-            filter_kwargs = {k: v for k, v in butterworth_kwargs.items() if k != "order"}
             apply_sos(signals, sos, **filter_kwargs)
             if confounds is not None:
                 apply_sos(confounds, sos, **filter_kwargs)
@@ -269,7 +289,7 @@ def _standardize(signals, standardize, mean_before):
         return signals
     if signals.shape[0] == 1:
         warn(
-            "Standardization of 3D signal has been requested but would lead to zero values. Skipping.",
+            ONE_SAMPLE_STANDARDIZE,
             NimaskDataWarning, stacklevel=4,
         )
         return signals

@@ -54,7 +54,9 @@ def detrend(signals: np.ndarray, *, copy: bool = True) -> np.ndarray:
     n = signals.shape[0]
     if n == 1:
         warn(
-            "Detrending of 3D signal has been requested but would lead to zero values. Skipping.",
+            "Detrending of 3D signal has been requested but would lead to zero values. Skipping. The signal has "
+            "a single time point (one volume, e.g. a 3D image): detrend needs a 4D time series with more volumes; "
+            "the values are returned as they are.",
             NimaskDataWarning, stacklevel=2,
         )
         return signals[:, 0] if squeeze else signals
@@ -128,9 +130,16 @@ def resolve_standardize(standardize):
     )
 
 
+ONE_SAMPLE_STANDARDIZE = (
+    "Standardization of 3D signal has been requested but would lead to zero values. Skipping. The signal has a "
+    "single time point (one volume, e.g. a 3D image): standardize needs a 4D time series with more volumes; "
+    "the values are returned as they are."
+)
+
+
 def _warn_one_sample() -> None:
     warn(
-        "Standardization of 3D signal has been requested but would lead to zero values. Skipping.",
+        ONE_SAMPLE_STANDARDIZE,
         NimaskDataWarning, stacklevel=3,
     )
 

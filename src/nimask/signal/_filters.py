@@ -9,7 +9,7 @@ import numpy as np
 
 from ..exceptions import NimaskWarning, ParameterError
 from ._detrend import column_blocks
-from ._warn import warn
+from ._warn import silenced, warn
 
 _EPS32 = float(np.finfo(np.float32).eps)
 MAX_PLAUSIBLE_T_R = 100.0  # seconds; larger values are almost surely milliseconds
@@ -118,6 +118,37 @@ def butterworth_sos(sampling_rate: float, low_pass=None, high_pass=None, order: 
     return sp_signal.butter(N=order, Wn=wn, btype=btype, output="sos", fs=sampling_rate)
 
 
+def sos_min_samples(sos, padtype="odd", padlen=None) -> int:
+    """The padding length of :func:`scipy.signal.sosfiltfilt`: a signal needs *more* samples than this.
+
+    scipy's rule: ``padlen`` when given, else ``3 * (2 * sections + 1 - trailing zero taps)``;
+    0 with ``padtype=None`` (no padding).
+    """
+    if padtype is None:
+        return 0
+    if padlen is not None:
+        return int(padlen)
+    ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    return 3 * ntaps
+
+
+def butterworth_min_samples(low_pass, high_pass, t_r, clean_args: dict | None = None) -> int | None:
+    """How many samples ``clean`` with these parameters needs to *exceed* (None: no Butterworth
+    filtering, or parameters ``clean`` itself refuses with its own message)."""
+    clean_args = clean_args or {}
+    if clean_args.get("filter", "butterworth") != "butterworth" or (low_pass is None and high_pass is None):
+        return None
+    try:
+        with silenced():
+            sos = butterworth_sos(1.0 / check_t_r(t_r), low_pass=low_pass, high_pass=high_pass,
+                                  order=clean_args.get("butterworth__order", 5))
+    except ValueError:  # a bad t_r or cut-off: clean raises its own error about it
+        return None
+    if sos is None:
+        return None
+    return sos_min_samples(sos, clean_args.get("butterworth__padtype", "odd"), clean_args.get("butterworth__padlen"))
+
+
 def apply_sos(signals: np.ndarray, sos, *, padtype="odd", padlen=None) -> np.ndarray:
     """Zero-phase filter each column of a 2D float array in place, block of columns by block.
 
@@ -134,10 +165,10 @@ def apply_sos(signals: np.ndarray, sos, *, padtype="odd", padlen=None) -> np.nda
         except ValueError as exc:
             if "padlen" in str(exc):
                 raise ParameterError(
-                    f"Butterworth filtering needs more samples than the padding length: the run has "
-                    f"{n} samples ({exc}). Use a longer run, a smaller butterworth__padlen or "
-                    f"butterworth__order, or filter='cosine'.",
-                    param="padlen", found=n,
+                    f"Butterworth filtering needs a time series longer than the filter's padding: the signals "
+                    f"have {n} samples (rows), and filtering needs more than {sos_min_samples(sos, padtype, padlen)}. "
+                    f"Give a longer time series (more volumes), or a smaller padlen or order.",
+                    param="signals", expected=f"> {sos_min_samples(sos, padtype, padlen)} samples", found=n,
                 ) from exc
             raise
         signals[:, cols] = filtered.T
