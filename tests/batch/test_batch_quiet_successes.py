@@ -134,16 +134,25 @@ def _atlas_variant(tree, kind: str) -> Path:
         img = nib.Nifti1Image(labels.astype(np.float32), ref.affine)
     elif kind == "int":  # accepted
         img = nib.Nifti1Image(labels.astype(np.int32), ref.affine)
+    elif kind == "t1-int16":  # an anatomical image stored as integers (as the MNI152 T1 template)
+        img = nib.Nifti1Image((rng.random(labels.shape) * 9000 + 100).astype(np.int16), ref.affine)
+    elif kind == "t1-int16-in-brain":  # the same, zero outside a brain-shaped region
+        img = nib.Nifti1Image(((labels > 0) * (rng.random(labels.shape) * 9000 + 100)).astype(np.int16), ref.affine)
+    elif kind == "fine-parcellation":  # accepted: many small regions (2 x 2 x 1 voxel patches)
+        i, j, k = np.indices(labels.shape)
+        img = nib.Nifti1Image(((labels > 0) * (1 + i // 2 + 100 * (j // 2) + 10000 * k)).astype(np.int32), ref.affine)
     nib.save(img, path)
     shutil.copy(tree["lut"], path.with_name(path.name.replace(".nii.gz", ".tsv")))
     return path
 
 
 @pytest.mark.parametrize("kind, refused", [("t1-like", True), ("few-fractional", True), ("probability-3d", True),
-                                           ("scaled-int", True), ("integer-float", False), ("int", False)])
+                                           ("scaled-int", True), ("t1-int16", True), ("t1-int16-in-brain", True),
+                                           ("integer-float", False), ("int", False), ("fine-parcellation", False)])
 def test_Q2_a_float_image_with_non_integer_values_is_not_a_labels_atlas(tree, tmp_path, capsys, kind, refused):
-    """The rule: float data (after the header's scaling) with any finite non-integer value is refused
-    before any run (exit 2); integer data and integer-valued float data are labels atlases."""
+    """The rules: float data (after the header's scaling) with any finite non-integer value, and
+    integer data whose values do not form patches of neighbouring voxels (an int16 T1), are refused
+    before any run (exit 2); labels atlases, fine parcellations included, are accepted."""
     atlas = _atlas_variant(tree, kind)
     out = tmp_path / "out"
     rc = _extract(tree, out, atlas=atlas)
@@ -153,7 +162,9 @@ def test_Q2_a_float_image_with_non_integer_values_is_not_a_labels_atlas(tree, tm
         assert len(list(out.rglob("*_timeseries.tsv"))) == 3
         return
     assert rc == 2
-    assert repr(str(atlas)) in err and "is not a labels atlas" in err and "non-integer values" in err
+    assert repr(str(atlas)) in err and "is not a labels atlas" in err
+    assert ("non-integer values" in err) if kind.startswith(("t1-like", "few", "prob", "scaled")) else \
+        ("share their value with a neighbouring voxel" in err)
     assert "4D image with one probability map per region" in err and "kind=maps" in err
     assert not out.exists()  # nothing written, no manifest
 

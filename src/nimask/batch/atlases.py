@@ -135,10 +135,12 @@ def check_labels_atlas(path: str, spec: str) -> None:
     img = check_niimg(path, wildcards=False)
     data = np.asarray(img.dataobj)
     if data.dtype.kind != "f":
+        _check_regions_are_patches(data, path, spec)
         return
     values = np.unique(data[np.isfinite(data)])
     fractional = values[values != np.round(values)]
     if not fractional.size:
+        _check_regions_are_patches(data, path, spec)
         return
     shown = ", ".join(f"{v:.6g}" for v in fractional[:: max(1, fractional.size // 5)][:5])
     raise AtlasError(
@@ -149,6 +151,45 @@ def check_labels_atlas(path: str, spec: str) -> None:
         f"when 4D, or give kind=maps); a labels atlas resampled with continuous interpolation must be resampled "
         f"with nearest-neighbour interpolation instead.",
         param="atlas", path=path, expected="integer labels", found=fractional[:5].tolist())
+
+
+MIN_PATCH_FRACTION = 0.5
+
+
+def _check_regions_are_patches(data: np.ndarray, path: str, spec: str) -> None:
+    """Refuse integer data whose "regions" are not patches of neighbouring voxels.
+
+    In a labels atlas nearly every labelled voxel shares its label with a face neighbour
+    (measured: 100% for Harvard-Oxford and AAL at 2 mm, 99.7% for a 20,000-region parcellation
+    of the 2 mm brain); in an anatomical image stored as integers (the int16 MNI152 T1: 9,709
+    distinct values) only 6% do. Fewer than :data:`MIN_PATCH_FRACTION` is refused."""
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        return
+    labelled = data != 0
+    n = int(labelled.sum())
+    if n == 0:
+        return
+    shared = np.zeros(data.shape, dtype=bool)
+    for axis in range(3):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+        same = data[tuple(lo)] == data[tuple(hi)]
+        shared[tuple(lo)] |= same
+        shared[tuple(hi)] |= same
+    fraction = float(shared[labelled].sum()) / n
+    if fraction >= MIN_PATCH_FRACTION:
+        return
+    n_labels = int(np.unique(data[labelled]).size)
+    raise AtlasError(
+        f"--atlas {spec!r}: {path!r} is not a labels atlas. Its {n_labels} distinct values do not form regions: "
+        f"only {fraction:.0%} of its non-zero voxels share their value with a neighbouring voxel (a labels atlas: "
+        f"nearly all). An anatomical image (a T1 or template, even stored as integers) is not an atlas; a "
+        f"probabilistic atlas is a maps atlas: a 4D image with one probability map per region (read as maps when "
+        f"4D, or give kind=maps).",
+        param="atlas", path=path, expected="regions of neighbouring voxels", found=f"{fraction:.1%}")
 
 
 def parse_spheres(spec: str) -> AtlasSpec:
