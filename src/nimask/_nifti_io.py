@@ -528,7 +528,7 @@ def _parse_header(stream: _ByteStream, path: str, pair: bool = False):
             head["vox_offset"] = data_offset
         # header + extensions span [0, vox_offset); read them so nibabel keeps the extensions
         ext_end = min(data_offset, _MAX_HEADER_BYTES)
-        prefix += stream.read(max(0, ext_end - len(prefix)))
+        prefix += stream.read_rest(ext_end - len(prefix))  # in blocks: a bogus vox_offset allocates nothing
         where = "vox_offset"
     _check_bitpix(head, path)
     if not pair and data_offset > _MAX_HEADER_BYTES and prefix[sizeof_hdr : sizeof_hdr + 1] != b"\x00":
