@@ -4,10 +4,13 @@ A NIfTI file stores its voxels contiguously after ``vox_offset`` in Fortran orde
 volumes of a 4D run follow one another in the (decompressed) byte stream. This module
 reads that stream sequentially:
 
-* :func:`load_file` parses and validates the header (size against the file, magic, dtype,
-  geometry) and returns an ordinary lazy nibabel image (``Nifti1Image`` / ``Nifti2Image``);
-  for ``.nii.gz`` its array proxy decompresses with ``isal`` (zlib if isal is missing),
-  checks the CRC, and reads only the volumes asked for.
+* :func:`load_file` parses and validates the header (magic, dtype, geometry, and every field
+  that locates and sizes the data against the others and against the file: vox_offset,
+  extensions, dim, datatype/bitpix, byte order, scaling, file length) and returns an ordinary
+  lazy nibabel image (``Nifti1Image`` / ``Nifti2Image``, or ``Nifti1Pair`` / ``Nifti2Pair`` for
+  a ``.hdr``/``.img`` pair); for gzipped data its array proxy decompresses with ``isal`` (zlib
+  if isal is missing), checks the CRC, and reads only the volumes asked for. A disagreement is
+  an :class:`~nimask.exceptions.InconsistentImageError` naming the file and both values.
 * :func:`iter_volume_chunks` yields ``(t0, chunk)`` blocks of volumes without ever
   materialising the whole 4D array.
 * :func:`gather_masked` builds the ``(T, n_voxels)`` matrix of ``apply_mask`` straight from
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import stat
 import struct
@@ -30,7 +34,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 from nibabel.arrayproxy import ArrayProxy
-from nibabel.volumeutils import apply_read_scaling
+from nibabel.volumeutils import apply_read_scaling, native_code
 
 from ._nonfinite import zero_nonfinite
 from ._threads import prefetched
@@ -41,7 +45,9 @@ from .exceptions import (
     ImageLoadError,
     ImageNotFoundError,
     ImageTooLargeError,
+    InconsistentImageError,
     NimaskDataWarning,
+    NimaskError,
     ParameterError,
     UnsupportedImageError,
 )
@@ -61,6 +67,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 31  # 16 + 15: gzip wrapper, header and CRC32/ISIZE trailer checked
 _MAX_DEFLATE_RATIO = 1032  # deflate cannot expand by more than ~1032:1
 _READ_BLOCK = 1 << 20  # compressed bytes read from disk at a time
+_HEADER_BLOCK = 1 << 16  # ... when only the header (and extensions) are wanted
 _DEFAULT_CHUNK_BYTES = 8 << 20  # raw bytes per chunk of volumes when chunk_size is None
 _MAX_HEADER_BYTES = 64 << 20  # cap on header + extensions read before the data
 _NIFTI1_MAGICS = (b"n+1\x00", b"ni1\x00")
@@ -81,8 +88,9 @@ def _snapshot(st: os.stat_result) -> tuple[int, int, int]:
 class _ByteStream:
     """Sequential reader of a file's (decompressed) bytes, with errors naming the file."""
 
-    def __init__(self, path: str, compressed: bool, expect: tuple | None = None) -> None:
+    def __init__(self, path: str, compressed: bool, expect: tuple | None = None, block: int = _READ_BLOCK) -> None:
         self.path = path
+        self._block = block
         self.compressed = compressed
         self.pos = 0  # position in the decompressed stream
         self._fh = open(path, "rb")
@@ -156,7 +164,7 @@ class _ByteStream:
                 self._next_member()
                 continue
             if not self._tail:
-                self._tail = self._fh.read(_READ_BLOCK)
+                self._tail = self._fh.read(self._block)
                 if not self._tail:
                     raise CorruptImageError(
                         f"gzip stream truncated in {self.path!r}: the compressed file ended after "
@@ -188,6 +196,17 @@ class _ByteStream:
         got = self.readinto(memoryview(buf))
         return bytes(buf[:got])
 
+    def read_rest(self, cap: int) -> bytes:
+        """The rest of the (decompressed) stream, at most ``cap`` bytes."""
+        parts, total = [], 0
+        while total < cap:
+            part = self.read(min(self._block, cap - total))
+            if not part:
+                break
+            parts.append(part)
+            total += len(part)
+        return b"".join(parts)
+
     def skip(self, n: int) -> int:
         if not self.compressed:
             self._fh.seek(n, os.SEEK_CUR)
@@ -202,13 +221,65 @@ class _ByteStream:
                 break
         return done
 
-    def verify_end(self) -> None:
-        """Decompress to the end of the gzip stream so that its CRC32 gets checked."""
+    def verify_end(self, layout: str) -> None:
+        """At the end of the image data: the file (or decompressed stream) must end here.
+
+        ``layout`` describes what the header declares (:func:`_layout_text`), for the message.
+        Uncompressed: one ``fstat``. gzip: the rest of the stream is decompressed, which also
+        checks its CRC32; any byte left after the data is an :class:`InconsistentImageError`.
+        """
         if not self.compressed:
+            size = os.fstat(self._fh.fileno()).st_size
+            if size != self.pos:
+                raise _length_error(self.path, self.pos, size, layout, "file")
             return
         buf = memoryview(bytearray(1 << 20))
+        extra = 0
         while not self._eof:
-            self._readinto_gz(buf)
+            extra += self._readinto_gz(buf)
+        if extra:
+            raise _length_error(self.path, self.pos, self.pos + extra, layout, "decompressed stream")
+
+    def count_to_end(self, limit: int) -> tuple[int, bool]:
+        """Decompress the rest of the stream without keeping it (the CRC is checked); stop once
+        more than ``limit`` bytes were seen. Return (length seen, whether the stream ended)."""
+        buf = memoryview(bytearray(1 << 20))
+        while not self._eof and self.pos <= limit:
+            self.readinto(buf)
+        return self.pos, self._eof
+
+    def gzip_isize(self) -> int | None:
+        """The gzip trailer's ISIZE (length of the last member's data, mod 2**32), or None."""
+        size = self._snapshot[0]
+        if not self.compressed or size < 18:
+            return None
+        tail = os.pread(self._fh.fileno(), 4, size - 4)
+        return struct.unpack("<I", tail)[0] if len(tail) == 4 else None
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    """'float32', 'int16 big-endian': the data type as the messages name it."""
+    dtype = np.dtype(dtype)
+    name = str(dtype.newbyteorder("="))
+    return f"{name} big-endian" if dtype.byteorder == ">" else name
+
+
+def _layout_text(offset: int, shape, dtype: np.dtype) -> str:
+    nbytes = math.prod(int(s) for s in shape) * dtype.itemsize
+    return f"vox_offset {offset} + {nbytes} data bytes for shape {tuple(int(s) for s in shape)} {_dtype_name(dtype)}"
+
+
+def _length_error(path: str, expected: int, found: int, layout: str, what: str,
+                  at_least: bool = False) -> InconsistentImageError:
+    """The file (or decompressed stream) length disagrees with the header's layout."""
+    sizes = f"expected {expected} bytes ({layout}), the {what} has {'at least ' if at_least else ''}{found} bytes"
+    if found < expected:
+        message = f"Truncated image {path!r}: {sizes}."
+    else:
+        message = (f"Image {path!r} is longer than its header says: {sizes} ({found - expected} bytes after "
+                   f"the data). The header's dim, datatype/bitpix or vox_offset do not describe this file; "
+                   f"it is not read rather than read wrongly.")
+    return InconsistentImageError(message, path=path, param="file length", expected=expected, found=found)
 
 
 # --------------------------------------------------------------------------------------
@@ -246,21 +317,39 @@ def _sniff(path: str) -> bool:
     if named_gz and not compressed:
         raise CorruptImageError(
             f"{path!r} is named .gz but is not a gzip file (first bytes: {head[:8].hex(' ')}); "
-            f"rename it to .nii if it is an uncompressed NIfTI file.",
+            f"rename it to {os.path.basename(path)[:-3]!r} if it is an uncompressed NIfTI file.",
             path=path,
         )
     if compressed and not named_gz:
+        ext = os.path.splitext(path)[1]
         raise CorruptImageError(
-            f"{path!r} is gzip-compressed but named .nii; rename it to .nii.gz.", path=path
+            f"{path!r} is gzip-compressed but named {ext}; rename it to {ext}.gz.", path=path
         )
     return compressed
 
 
-def _header_class(prefix: bytes, path: str):
+# Where the fields that locate and size the data are, per NIfTI version: (size of the header,
+# struct format and offset of dim[8], image classes for a single file and for a .hdr/.img pair)
+_VERSIONS = {
+    1: (348, "h", 40, nib.Nifti1Image, nib.Nifti1Pair),
+    2: (540, "q", 16, nib.Nifti2Image, nib.Nifti2Pair),
+}
+_ORDER_NAMES = {"<": "little-endian", ">": "big-endian"}
+
+
+def _nifti_version(prefix: bytes) -> int | None:
     if len(prefix) >= 348 and prefix[344:348] in _NIFTI1_MAGICS:
-        return nib.Nifti1Image, 348
+        return 1
     if len(prefix) >= 540 and prefix[4:8] in _NIFTI2_MAGICS:
-        return nib.Nifti2Image, 540
+        return 2
+    return None
+
+
+def _header_class(prefix: bytes, path: str, pair: bool = False):
+    """(image class, NIfTI version) from the magic; errors name what was found instead."""
+    version = _nifti_version(prefix)
+    if version is not None:
+        return _VERSIONS[version][4 if pair else 3], version
     if len(prefix) < 348:
         raise CorruptImageError(
             f"File {path!r} is too short for a NIfTI header: {len(prefix)} bytes, "
@@ -276,65 +365,197 @@ def _header_class(prefix: bytes, path: str):
     )
 
 
-def _check_dims(prefix: bytes, klass, path: str) -> None:
-    """Check ``dim`` before nibabel guesses the byte order from it."""
-    if klass is nib.Nifti1Image:
-        fmt, off = "h", 40
-    else:
-        fmt, off = "q", 16
+def _check_dims(prefix: bytes, version: int, path: str) -> str:
+    """Check ``dim`` and the byte order before nibabel guesses it; return the byte order.
+
+    The standard takes the byte order from dim[0] (1..7 in exactly one order). ``sizeof_hdr``
+    is a second witness: the header size written in the *other* order means that the file
+    mixes byte orders, and the order of the data cannot be known.
+    """
+    sizeof_hdr, fmt, off = _VERSIONS[version][:3]
     size = struct.calcsize(fmt)
+    raw = prefix[off : off + 8 * size]
     for endian in "<>":
-        dims = struct.unpack(endian + fmt * 8, prefix[off : off + 8 * size])
+        dims = struct.unpack(endian + fmt * 8, raw)
         if 1 <= dims[0] <= 7:
             break
     else:
-        dim0 = struct.unpack("<" + fmt, prefix[off : off + size])[0]
-        raise CorruptImageError(
-            f"Invalid header in {path!r}: dim[0]={dim0} (number of dimensions) must be 1..7.",
-            path=path,
-            found=dim0,
+        dim0 = struct.unpack("<" + fmt, raw[:size])[0]
+        swapped = struct.unpack(">" + fmt, raw[:size])[0]
+        raise InconsistentImageError(
+            f"Invalid header in {path!r}: dim[0]={dim0} (number of dimensions) must be 1..7 "
+            f"(read in the other byte order it is {swapped}).",
+            path=path, param="dim[0]", expected="1..7", found=dim0,
         )
-    for i in range(1, dims[0] + 1):
+    other = ">" if endian == "<" else "<"
+    (declared,) = struct.unpack(endian + "i", prefix[:4])
+    if declared != sizeof_hdr and struct.unpack(other + "i", prefix[:4])[0] == sizeof_hdr:
+        raise InconsistentImageError(
+            f"Header of {path!r} mixes byte orders: sizeof_hdr={sizeof_hdr} is written "
+            f"{_ORDER_NAMES[other]} (read {_ORDER_NAMES[endian]} it is {declared}) but dim[0]={dims[0]} "
+            f"is valid only {_ORDER_NAMES[endian]}; the byte order of the data cannot be known.",
+            path=path, param="sizeof_hdr", expected=_ORDER_NAMES[endian], found=_ORDER_NAMES[other],
+        )
+    ndim = dims[0]
+    for i in range(1, ndim + 1):
         if dims[i] < 0:
-            raise CorruptImageError(
-                f"Invalid header in {path!r}: dim[{i}]={dims[i]} is negative.", path=path, found=dims[i]
+            raise InconsistentImageError(
+                f"Invalid header in {path!r}: dim[{i}]={dims[i]} is negative (dim[0]={ndim}).",
+                path=path, param=f"dim[{i}]", found=dims[i],
             )
+    for i in range(ndim + 1, 8):
+        if dims[i] not in (0, 1):
+            raise InconsistentImageError(
+                f"Header of {path!r} disagrees with itself: dim[0]={ndim} says the image has {ndim} "
+                f"dimensions but dim[{i}]={dims[i]}; a dimension beyond dim[0] must be 1 (or 0, unset), "
+                f"so dim[0] or dim[{i}] is wrong.",
+                path=path, param=f"dim[{i}]", expected=f"1 (dim[0]={ndim})", found=dims[i],
+            )
+    return endian
 
 
-def _parse_header(stream: _ByteStream, path: str):
+def _check_bitpix(head, path: str) -> None:
+    """bitpix MUST correspond with datatype (NIfTI standard); nibabel silently rewrites it."""
+    try:
+        dtype = head.get_data_dtype()
+    except Exception:  # an unknown datatype code: refused below with nibabel's message
+        return
+    bitpix = int(head["bitpix"])
+    if dtype.itemsize and bitpix != dtype.itemsize * 8:
+        code = int(head["datatype"])
+        raise InconsistentImageError(
+            f"Header of {path!r} disagrees with itself: datatype {code} ({dtype.newbyteorder('=')}) has "
+            f"{dtype.itemsize * 8} bits per voxel but bitpix={bitpix}; the size of the data "
+            f"cannot be known.",
+            path=path, param="bitpix", expected=dtype.itemsize * 8, found=bitpix,
+        )
+
+
+def _parse_extensions(block: bytes, version: int, end: int, endian: str, path: str, where: str):
+    """Walk the header extensions in ``block[sizeof_hdr + 4 : end]``; return the bytes of the
+    well-formed chain, or None when there are none (or they are ignored).
+
+    ``end`` is vox_offset for a single file and the end of a .hdr file. Each extension must be
+    a positive multiple of 16 bytes (NIfTI standard), otherwise an
+    :class:`InconsistentImageError`; an ``esize`` of 0 ends the chain (the rest is padding).
+    An extension that runs past ``end`` makes the whole section ignored, as the standard says,
+    with a :class:`NimaskDataWarning`. The data are located by vox_offset only.
+    """
+    start = _VERSIONS[version][0] + 4
+    flag = block[start - 4 : start]
+    if len(flag) < 4 or flag[0] == 0:
+        return None
+    pos, k = start, 0
+    while end - pos >= 16:
+        esize, _ecode = struct.unpack(endian + "ii", block[pos : pos + 8])
+        if esize == 0:
+            break
+        if esize < 0 or esize % 16:
+            raise InconsistentImageError(
+                f"Header extension {k} of {path!r} (at byte {pos}) has esize={esize}: the NIfTI "
+                f"standard requires a positive multiple of 16 bytes, so the extensions cannot be walked "
+                f"up to {where} {end}.",
+                path=path, param="esize", expected="a positive multiple of 16", found=esize,
+            )
+        if pos + esize > end:
+            warnings.warn(
+                f"Header extension {k} of {path!r} (at byte {pos}, esize={esize}) runs past {where} {end}; "
+                f"all header extensions are ignored, as the NIfTI standard says (the data are read at "
+                f"vox_offset).",
+                NimaskDataWarning, stacklevel=5,
+            )
+            return None
+        pos += esize
+        k += 1
+    if k == 0:
+        warnings.warn(
+            f"The extension flag of {path!r} says header extensions follow (byte {start - 4} = "
+            f"{flag[0]}), but {where} {end} leaves no room for one; no extension is read.",
+            NimaskDataWarning, stacklevel=5,
+        )
+        return None
+    return block[start:pos]
+
+
+def _parse_header(stream: _ByteStream, path: str, pair: bool = False):
+    """Parse and check the header of a single file (``pair=False``) or of a .hdr file.
+
+    Returns ``(image class, header, shape, dtype, data offset, vox_offset note)``. For a single
+    file the data offset is vox_offset, raised to the end of the header (352 / 544) when it is
+    below, as the NIfTI standard reads it.
+    """
     prefix = stream.read(540)
-    klass, sizeof_hdr = _header_class(prefix, path)
-    _check_dims(prefix, klass, path)
+    klass, version = _header_class(prefix, path, pair)
+    sizeof_hdr = _VERSIONS[version][0]
+    endian = _check_dims(prefix, version, path)
     try:
         head = klass.header_class(prefix[:sizeof_hdr], check=False)
-        vox_offset = int(head.get_data_offset())
     except Exception as exc:
         raise CorruptImageError(f"Unreadable NIfTI header in {path!r}: {exc}", path=path) from exc
-    if prefix[344:348] == b"ni1\x00" or prefix[4:8] == b"ni2\x00":
-        warnings.warn(
-            f"{path!r} has the magic of a .hdr/.img pair inside a single file; read as a single file.",
-            NimaskDataWarning,
-            stacklevel=3,
-        )
-    # header + extensions span [0, vox_offset); read them so nibabel keeps the extensions
-    ext_end = min(max(vox_offset, len(prefix)), _MAX_HEADER_BYTES)
-    prefix += stream.read(ext_end - len(prefix))
-    try:
-        header = klass.header_class.from_fileobj(io.BytesIO(prefix), check=False)
-        fixes = _check_fix(header)
-        _check_scaling(header, path)
-        header.get_slope_inter()  # raises for a valid slope with an invalid intercept
-        dtype = header.get_data_dtype()
-        shape = header.get_data_shape()
-    except Exception as exc:
-        raise UnsupportedImageError(f"Unsupported or invalid NIfTI header in {path!r}: {exc}", path=path) from exc
-    raw_offset = float(header["vox_offset"])
+    raw_offset = float(head["vox_offset"])
     if not np.isfinite(raw_offset) or raw_offset != int(raw_offset) or raw_offset < 0:
         raise CorruptImageError(
             f"Invalid header in {path!r}: vox_offset={raw_offset!r} must be a non-negative whole "
             f"number of bytes.",
             path=path, param="vox_offset", found=raw_offset,
         )
+    vox_offset = int(raw_offset)
+    magic = prefix[344:348] if version == 1 else prefix[4:8]
+    single_magic = magic[1:2] == b"+"
+    if pair and single_magic:
+        text = magic[:3].decode()
+        raise InconsistentImageError(
+            f"{path!r} is the header of a .hdr/.img pair but its magic {text!r} says the data are in "
+            f"the same file as the header; which file holds the data cannot be known.",
+            path=path, param="magic", expected=f"ni{version}", found=text,
+        )
+    if not pair and not single_magic:
+        warnings.warn(
+            f"{path!r} has the magic of a .hdr/.img pair inside a single file; read as a single file.",
+            NimaskDataWarning,
+            stacklevel=3,
+        )
+    note = ""
+    if pair:
+        data_offset = vox_offset
+        prefix += stream.read_rest(_MAX_HEADER_BYTES - len(prefix))  # extensions run to the end of the .hdr
+        ext_end, where = len(prefix), "the end of the header file, byte"
+    else:
+        data_offset = max(vox_offset, sizeof_hdr + 4)
+        if data_offset != vox_offset:
+            note = (f"; the header's vox_offset {vox_offset} is below {data_offset}, which the NIfTI "
+                    f"standard reads as {data_offset}")
+            head["vox_offset"] = data_offset
+        # header + extensions span [0, vox_offset); read them so nibabel keeps the extensions
+        ext_end = min(data_offset, _MAX_HEADER_BYTES)
+        prefix += stream.read_rest(ext_end - len(prefix))  # in blocks: a bogus vox_offset allocates nothing
+        where = "vox_offset"
+    _check_bitpix(head, path)
+    if not pair and data_offset > _MAX_HEADER_BYTES and prefix[sizeof_hdr : sizeof_hdr + 1] != b"\x00":
+        warnings.warn(
+            f"The header extensions of {path!r} (vox_offset {data_offset}) are not read: more than "
+            f"{_MAX_HEADER_BYTES} bytes before the data.",
+            NimaskDataWarning, stacklevel=3,
+        )
+        chain = None
+    elif len(prefix) < ext_end:  # the file ends before vox_offset: refused by the length checks
+        chain = None
+    else:
+        chain = _parse_extensions(prefix, version, ext_end, endian, path, where)
+    try:
+        header = klass.header_class(head.binaryblock, check=False)
+        if chain is not None:
+            byteswap = header.endianness != native_code
+            header.extensions = header.exts_klass.from_fileobj(io.BytesIO(chain), len(chain), byteswap)
+        fixes = _check_fix(header)
+        _check_scaling(header, path)
+        header.get_slope_inter()  # raises for a valid slope with an invalid intercept
+        dtype = header.get_data_dtype()
+        shape = header.get_data_shape()
+    except NimaskError:
+        raise
+    except Exception as exc:
+        raise UnsupportedImageError(f"Unsupported or invalid NIfTI header in {path!r}: {exc}", path=path) from exc
     if fixes:  # nibabel only logs these (invisible in most pipelines)
         warnings.warn(
             f"Header of {path!r} has {len(fixes)} invalid field(s), read as nibabel fixes them: "
@@ -349,7 +570,7 @@ def _parse_header(stream: _ByteStream, path: str):
             path=path,
             found=str(dtype),
         )
-    return klass, header, shape, dtype, vox_offset
+    return klass, header, shape, dtype, data_offset, note
 
 
 class _Collect(logging.Handler):
@@ -394,14 +615,25 @@ def _check_fix(header) -> list[str]:
 
 
 def _check_scaling(header, path: str) -> None:
-    """Warn about a non-finite scl_slope (ignored, as the NIfTI standard says for 0 and NaN)."""
+    """Scaling as the NIfTI standard (and its reference library) reads it.
+
+    A slope of 0 means no scaling (and the intercept is ignored); a NaN or infinite slope is
+    read as 0 too, as niftilib does (an infinite one with a warning). A usable slope with a
+    non-finite intercept cannot be applied: an :class:`InconsistentImageError`.
+    """
     if "scl_slope" not in header:
         return
-    slope = float(header["scl_slope"])
+    slope, inter = float(header["scl_slope"]), float(header["scl_inter"])
     if np.isinf(slope):
         warnings.warn(
             f"Header of {path!r} has an invalid scl_slope={slope}; it is ignored (no scaling).",
             NimaskDataWarning, stacklevel=4,
+        )
+    elif slope != 0 and np.isfinite(slope) and not np.isfinite(inter):
+        raise InconsistentImageError(
+            f"Header of {path!r} disagrees with itself: scl_slope={slope!r} asks for scaling but "
+            f"scl_inter={inter!r} is not a number (invalid intercept {inter}); the values cannot be known.",
+            path=path, param="scl_inter", expected="a finite intercept", found=inter,
         )
 
 
@@ -448,33 +680,48 @@ def _check_affine(header, path: str):
     return affine
 
 
-def _check_size(path: str, compressed: bool, file_size: int, vox_offset: int, shape, dtype) -> int:
-    nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-    needed = vox_offset + nbytes
+def _check_layout(path: str, compressed: bool, file_size: int, offset: int, shape, dtype,
+                  note: str = "", isize: int | None = None) -> None:
+    """Check the header's layout (data offset + shape x itemsize) against the data file.
+
+    An uncompressed file must be exactly that long (``os.stat``, nothing read). A gzip file's
+    decompressed length is known only at the end of its stream, where every full read checks it
+    (:meth:`_ByteStream.verify_end`); here the gzip trailer's ISIZE (``isize``: the length of
+    the last member's data, mod 2**32) is the hint: when it matches, nothing more is done. When
+    it does not (a disagreement, a truncated stream, trailing garbage, or several gzip members),
+    the stream is decompressed once, without keeping it, to measure it.
+    """
+    nbytes = math.prod(int(s) for s in shape) * dtype.itemsize
+    needed = offset + nbytes
     if needed > _MAX_DEFLATE_RATIO * file_size + (1 << 16):
         raise ImageTooLargeError(
-            f"Header of {path!r} declares shape {tuple(shape)} of {dtype} at vox_offset {vox_offset} "
+            f"Header of {path!r} declares shape {tuple(shape)} of {dtype} at vox_offset {offset} "
             f"({needed} bytes), far more than a {file_size}-byte file can hold; the header is corrupt.",
             path=path,
             expected=needed,
             found=file_size,
         )
-    if not compressed and needed > file_size:
-        raise CorruptImageError(
-            f"Truncated image {path!r}: expected {needed} bytes (vox_offset {vox_offset} + {nbytes} "
-            f"data bytes for shape {tuple(shape)} {dtype}), the file has {file_size} bytes.",
-            path=path,
-            expected=needed,
-            found=file_size,
-        )
-    return nbytes
+    layout = _layout_text(offset, shape, dtype) + note
+    if not compressed:
+        if needed != file_size:
+            raise _length_error(path, needed, file_size, layout, "file")
+        return
+    if isize is not None and isize == needed % (1 << 32):
+        return
+    with _ByteStream(path, True) as stream:
+        found, ended = stream.count_to_end(needed + (16 << 20))
+    if found != needed:
+        raise _length_error(path, needed, found, layout, "decompressed stream", at_least=not ended)
 
 
 # --------------------------------------------------------------------------------------
 # Array proxy for .nii.gz files and raw reads
 # --------------------------------------------------------------------------------------
 def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int, b: int, out=None, expect=None):
-    """Read elements ``[..., a:b]`` (along the last axis) of a file's F-ordered array, unscaled."""
+    """Read elements ``[..., a:b]`` (along the last axis) of a file's F-ordered array, unscaled.
+
+    A read up to the last element checks that the stream ends with the data (and its CRC).
+    """
     shape = tuple(int(s) for s in shape)
     frame = int(np.prod(shape[:-1], dtype=np.int64)) if shape else 1
     last = shape[-1] if shape else 1
@@ -484,19 +731,11 @@ def _read_frames(path: str, compressed: bool, offset: int, shape, dtype, a: int,
     want = frame * n * dtype.itemsize
     with _ByteStream(path, compressed, expect) as stream:
         stream.skip(offset + frame * a * dtype.itemsize)
-        got = stream.readinto(memoryview(out)[:want])
-        if got < want:
-            total = offset + frame * last * dtype.itemsize
-            raise CorruptImageError(
-                f"Truncated image data in {path!r}: expected {total} bytes "
-                f"(vox_offset {offset} + data for shape {shape} {dtype}), the "
-                f"{'decompressed stream' if compressed else 'file'} has {stream.pos} bytes.",
-                path=path,
-                expected=total,
-                found=stream.pos,
-            )
+        if stream.readinto(memoryview(out)[:want]) < want:
+            raise _length_error(path, offset + frame * last * dtype.itemsize, stream.pos,
+                                _layout_text(offset, shape, dtype), "decompressed stream" if compressed else "file")
         if b == last:
-            stream.verify_end()
+            stream.verify_end(_layout_text(offset, shape, dtype))
         stream.check_unchanged()
     arr = out[:want].view(dtype)
     return arr.reshape(shape[:-1] + (n,), order="F") if shape else arr.reshape(())
@@ -575,20 +814,28 @@ def _is_nifti_name(path: str) -> bool:
     return low.endswith((".nii", ".nii.gz"))
 
 
+_PAIR_SUFFIXES = (".hdr", ".img", ".hdr.gz", ".img.gz")
+
+
 def load_file(path: str | os.PathLike):
     """Open an image file lazily after validating it against its header.
 
-    ``.nii`` and ``.nii.gz`` files are checked (magic bytes vs name, header, dtype, affine,
-    declared size vs file size) and returned as ordinary ``Nifti1Image``/``Nifti2Image``
-    objects; ``.nii.gz`` data are read with the streamed decoder (:class:`GzipArrayProxy`).
-    Other formats nibabel knows (Analyze, MGH, ...) go through ``nibabel.load``.
+    ``.nii`` and ``.nii.gz`` files, and NIfTI-1/2 ``.hdr``/``.img`` pairs (either file may be
+    given; gzipped or not), are checked (magic bytes vs name, header, dtype, affine, the data's
+    offset and size vs the file's size) and returned as ordinary ``Nifti1Image``/``Nifti2Image``
+    (``Nifti1Pair``/``Nifti2Pair``) objects; gzipped data are read with the streamed decoder
+    (:class:`GzipArrayProxy`). Other formats nibabel knows (Analyze, MGH, ...) go through
+    ``nibabel.load``.
 
     Raises
     ------
     ImageNotFoundError
-        The path does not exist (a ``FileNotFoundError``).
+        The path (or the other file of a pair) does not exist (a ``FileNotFoundError``).
     CorruptImageError
         Empty, truncated, wrongly named or otherwise damaged file.
+    InconsistentImageError
+        Header fields disagree with each other or with the file about where the data are, how
+        many bytes they take or how they are read (also a ``ValueError``).
     ImageTooLargeError
         The header declares more data than the file could possibly hold.
     UnsupportedImageError
@@ -596,37 +843,27 @@ def load_file(path: str | os.PathLike):
     """
     path = os.fspath(path)
     st = _check_regular_file(path)
-    if not _is_nifti_name(path):
-        with open(path, "rb") as fh:
-            if fh.read(2) == _GZIP_MAGIC and not path.lower().endswith((".gz", ".mgz")):
-                raise CorruptImageError(f"{path!r} is gzip-compressed but not named .gz.", path=path)
-        try:
-            img = nib.load(path)
-            for part in getattr(img, "file_map", {}).values():  # .hdr/.img pairs: both files
-                name = part.filename
-                if isinstance(name, str) and not os.path.isfile(name):
-                    raise ImageNotFoundError(
-                        f"Image {path!r} is one file of a pair, and its partner {name!r} does not "
-                        f"exist (a .hdr/.img pair needs both files).",
-                        path=name,
-                    )
+    if path.lower().endswith(_PAIR_SUFFIXES):
+        img = _load_pair(path)
+        if img is not None:
             return img
-        except ImageLoadError:
-            raise
-        except FileNotFoundError as exc:
-            raise ImageNotFoundError(f"File not found while loading {path!r}: {exc}", path=path) from exc
-        except Exception as exc:
-            raise ImageLoadError(f"Could not load {path!r}: {exc}", path=path) from exc
+    if not _is_nifti_name(path):
+        return _load_other(path)
     compressed = _sniff(path)
-    with _ByteStream(path, compressed) as stream:
-        klass, header, shape, dtype, vox_offset = _parse_header(stream, path)
-    _check_size(path, compressed, st.st_size, vox_offset, shape, dtype)
+    with _ByteStream(path, compressed, block=_HEADER_BLOCK) as stream:
+        klass, header, shape, dtype, offset, note = _parse_header(stream, path)
+        isize = stream.gzip_isize()
+    _check_layout(path, compressed, st.st_size, offset, shape, dtype, note, isize)
+    return _make_image(klass, path, header, path, compressed, st)
+
+
+def _make_image(klass, path: str, header, data_path: str, compressed: bool, st: os.stat_result):
     affine = _check_affine(header, path)
     file_map = klass.filespec_to_file_map(path)
     if compressed:
-        proxy = GzipArrayProxy(path, header.copy(), mmap=False, keep_file_open=False)
+        proxy = GzipArrayProxy(data_path, header.copy(), mmap=False, keep_file_open=False)
     else:
-        proxy = ArrayProxy(path, header.copy(), mmap=True, keep_file_open=False)
+        proxy = ArrayProxy(data_path, header.copy(), mmap=True, keep_file_open=False)
     proxy._nimask_snapshot = _snapshot(st)  # streamed reads check the file is still this one
     with _nibabel_log_silenced():  # the header fixes were already warned about, once
         img = klass(proxy, affine, header=header, file_map=file_map)
@@ -635,6 +872,65 @@ def load_file(path: str | os.PathLike):
                 "qoffset_x", "qoffset_y", "qoffset_z", "srow_x", "srow_y", "srow_z", "pixdim"):
         img.header[key] = header[key]
     return img
+
+
+def _load_pair(path: str):
+    """A NIfTI ``.hdr``/``.img`` pair, validated like a single file; None for an Analyze header.
+
+    The data are in the .img file at vox_offset (0 by default); the .img must be exactly
+    vox_offset + the data long (gzip: the decompressed length, as for a single file).
+    """
+    try:
+        file_map = nib.Nifti1Pair.filespec_to_file_map(path)
+    except Exception:  # a name nibabel does not map to a pair
+        return None
+    hdr_path, img_path = file_map["header"].filename, file_map["image"].filename
+    for name in (hdr_path, img_path):
+        if not os.path.exists(name):
+            raise ImageNotFoundError(
+                f"Image {path!r} is one file of a pair, and its partner {name!r} does not "
+                f"exist (a .hdr/.img pair needs both files).",
+                path=name,
+            )
+    _check_regular_file(hdr_path)
+    img_st = _check_regular_file(img_path)
+    hdr_gz, img_gz = _sniff(hdr_path), _sniff(img_path)
+    with _ByteStream(hdr_path, hdr_gz, block=_HEADER_BLOCK) as stream:
+        if _nifti_version(stream.read(540)) is None:
+            return None  # no NIfTI magic: an Analyze 7.5 header, read by nibabel
+    with _ByteStream(hdr_path, hdr_gz, block=_HEADER_BLOCK) as stream:
+        klass, header, shape, dtype, offset, note = _parse_header(stream, hdr_path, pair=True)
+    isize = None
+    if img_gz:
+        with _ByteStream(img_path, True) as stream:
+            isize = stream.gzip_isize()
+    note += f"; header {hdr_path!r}"
+    _check_layout(img_path, img_gz, img_st.st_size, offset, shape, dtype, note, isize)
+    return _make_image(klass, path, header, img_path, img_gz, img_st)
+
+
+def _load_other(path: str):
+    """Formats other than NIfTI-1/2 (Analyze, MGH, ...): ``nibabel.load``, errors named."""
+    with open(path, "rb") as fh:
+        if fh.read(2) == _GZIP_MAGIC and not path.lower().endswith((".gz", ".mgz")):
+            raise CorruptImageError(f"{path!r} is gzip-compressed but not named .gz.", path=path)
+    try:
+        img = nib.load(path)
+        for part in getattr(img, "file_map", {}).values():  # .hdr/.img pairs: both files
+            name = part.filename
+            if isinstance(name, str) and not os.path.isfile(name):
+                raise ImageNotFoundError(
+                    f"Image {path!r} is one file of a pair, and its partner {name!r} does not "
+                    f"exist (a .hdr/.img pair needs both files).",
+                    path=name,
+                )
+        return img
+    except ImageLoadError:
+        raise
+    except FileNotFoundError as exc:
+        raise ImageNotFoundError(f"File not found while loading {path!r}: {exc}", path=path) from exc
+    except Exception as exc:
+        raise ImageLoadError(f"Could not load {path!r}: {exc}", path=path) from exc
 
 
 def _loaded_snapshot(img):
@@ -739,7 +1035,7 @@ def iter_volume_chunks(img_or_path, chunk_size: int | None = None) -> Iterator[t
             raw = raw.reshape(shape[:3] + (n,), order="F")
             stream.check_unchanged()
             yield t0, _scale(raw, slope, inter)
-        stream.verify_end()
+        stream.verify_end(_layout_text(offset, fshape, dtype))
         stream.check_unchanged()
 
 
@@ -748,17 +1044,9 @@ def _read_chunk(stream: _ByteStream, path, compressed, offset, shape, dtype, n, 
     want = vol_bytes * n
     if buf is None:
         buf = np.empty(want, dtype=np.uint8)
-    got = stream.readinto(memoryview(buf)[:want])
-    if got < want:
-        total = offset + vol_bytes * n_vol
-        raise CorruptImageError(
-            f"Truncated image data in {path!r}: expected {total} bytes (vox_offset {offset} + "
-            f"data for shape {tuple(shape)} {dtype}), the {'decompressed stream' if compressed else 'file'} "
-            f"has {stream.pos} bytes.",
-            path=path,
-            expected=total,
-            found=stream.pos,
-        )
+    if stream.readinto(memoryview(buf)[:want]) < want:
+        raise _length_error(path, offset + vol_bytes * n_vol, stream.pos, _layout_text(offset, shape, dtype),
+                            "decompressed stream" if compressed else "file")
     return buf[:want].view(dtype)
 
 
@@ -839,7 +1127,7 @@ def _gather_file(src, mask, n_vol, dtype, chunk_size, ensure_finite, expect=None
                 n = min(step, n_vol - t0)
                 raw = _read_chunk(stream, path, compressed, offset, shape, raw_dtype, n, n_vol, bufs[i % len(bufs)])
                 yield t0, raw.reshape(n, vol_elems)
-            stream.verify_end()
+            stream.verify_end(_layout_text(offset, shape, raw_dtype))
             stream.check_unchanged()
 
     chunks = raw_chunks() if n_vol <= step else prefetched(raw_chunks(), depth=1)  # decoding overlaps the gather

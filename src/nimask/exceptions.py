@@ -19,6 +19,7 @@ __all__ = [
     "ImageLoadError",
     "ImageNotFoundError",
     "CorruptImageError",
+    "InconsistentImageError",
     "UnsupportedImageError",
     "ImageTooLargeError",
     "DimensionError",
@@ -99,6 +100,13 @@ class ImageNotFoundError(ImageLoadError, FileNotFoundError, ValueError):
 
 class CorruptImageError(ImageLoadError):
     """The file exists but its bytes are damaged (truncated, bad gzip stream, bad CRC)."""
+
+
+class InconsistentImageError(CorruptImageError, ValueError):
+    """Header fields disagree with each other or with the file about where the voxel bytes are,
+    how many there are or how they are read (vox_offset, dim, datatype/bitpix, byte order,
+    extensions, scaling, file length). Also a ``ValueError``; the message names the file and
+    the two disagreeing values, ``param`` the header field."""
 
 
 class UnsupportedImageError(ImageLoadError):

@@ -13,6 +13,7 @@ from nimask._niimg import header_t_r
 from nimask.exceptions import (
     CorruptImageError,
     ImageTooLargeError,
+    InconsistentImageError,
     NimaskDataWarning,
     UnsupportedImageError,
 )
@@ -41,9 +42,9 @@ HEADER_FAULTS = [
     ("H5a", "datatype 0", patch(RAW, "h", 70, 0), UnsupportedImageError, "data code 0"),
     ("H5b", "RGB24", patch(patch(RAW, "h", 70, 128), "h", 72, 24), UnsupportedImageError, "RGB"),
     ("H6c", "valid slope, NaN intercept", patch(patch(RAW, "f", 112, 2.0), "f", 116, np.nan),
-     UnsupportedImageError, "intercept nan"),
+     InconsistentImageError, "intercept nan"),
     ("H6c", "valid slope, inf intercept", patch(patch(RAW, "f", 112, 2.0), "f", 116, np.inf),
-     UnsupportedImageError, "intercept inf"),
+     InconsistentImageError, "intercept inf"),
 ]
 
 
