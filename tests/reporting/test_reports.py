@@ -344,3 +344,34 @@ def test_module_filters_still_apply_to_re_emitted_warnings(data):
         masker.fit(data["func"])  # "Given mask will be used" points at this module: ignored
     assert not [w for w in caught if "Given mask" in str(w.message)]
     assert "Given mask will be used" in _section(masker.generate_report().get_html(), "warnings")
+
+
+def test_carpet_title_fits_in_its_figure_with_a_long_file_name(tmp_path, data, monkeypatch):
+    """The carpet plot's title is not cut at the figure's edge (the file name is the heading)."""
+    import nimask.plotting
+
+    path = tmp_path / ("sub-01_ses-baseline_task-restingstate_acq-multiband_run-01_space-MNI152NLin2009cAsym_"
+                       "res-2_desc-preproc_bold.nii.gz")
+    nib.save(data["func"], path)
+    masker = NiftiLabelsMasker(data["labels"], standardize=None)
+    masker.fit_transform(str(path))
+    shown = []
+    real = nimask.plotting.plot_carpet
+
+    def spy(*args, **kwargs):
+        display = real(*args, **kwargs)
+        figure = display.figure
+        figure.canvas.draw()
+        texts = [t for ax in figure.axes for t in (ax.title, ax._left_title, ax._right_title)] + figure.texts
+        texts += [figure._suptitle] if figure._suptitle is not None else []
+        boxes = [t.get_window_extent() for t in texts if t.get_text()]
+        shown.append((kwargs.get("title"), boxes, figure.bbox))
+        return display
+
+    monkeypatch.setattr(nimask.plotting, "plot_carpet", spy)
+    html = masker.generate_report().get_html()
+    assert len(shown) == 1 and path.name in html  # the name is the section's heading
+    title, boxes, figure_box = shown[0]
+    assert path.name not in title and boxes
+    for box in boxes:
+        assert box.x0 >= figure_box.x0 - 1 and box.x1 <= figure_box.x1 + 1, (title, box, figure_box)

@@ -519,7 +519,9 @@ def masker_report(masker: Any, title: str | None = None, notes: list[str] | None
                 groups, names = _carpet_groups(masker, kind, run)
                 display = plot_carpet(run.sample, t_r=getattr(masker, "t_r", None), max_rows=run.sample.shape[1],
                                       groups=groups, group_names=names,
-                                      title=f"{label}: extracted signals ({run.n_columns} {unit}{shown}), z-scored "
+                                      # the image's name is the section's heading: a long file name would cut
+                                      # the title off at the figure's edge
+                                      title=f"extracted signals ({run.n_columns} {unit}{shown}), z-scored "
                                             f"per row for display", figure_size=(10.0, 3.6))
                 body.append(image(_encoded(display), f"carpet plot of {label}"))
         heading = f"Image {i + 1}: {label}" if run is not None else label
