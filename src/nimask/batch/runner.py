@@ -37,7 +37,7 @@ from .bids import BoldRun, find_runs
 from .interrupt import POLL_S, Interrupter, run_in_worker, stop_processes, worker_init
 from .job import RunTask, output_paths, run_task
 from .manifest import Manifest, file_fingerprint, task_key
-from .strategies import Strategy
+from .strategies import Strategy, unique_strategies
 
 __all__ = ["extract_batch", "BatchSummary", "plan_tasks", "FAILURES_FILE"]
 
@@ -94,15 +94,13 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, all
     """One :class:`RunTask` per run, with its key and input fingerprint.
 
     ``t_r`` (it changes the outputs) is part of the task key; ``allow_no_mask`` and ``strict``
-    (they only decide whether a run may finish) are not.
+    (they only decide whether a run may finish) are not. A strategy given twice is done once;
+    two different strategies with one label are refused
+    (:func:`~nimask.batch.strategies.unique_strategies`).
     """
     from .. import __version__
 
-    labels = [s.label for s in strategies]
-    dup = sorted({x for x in labels if labels.count(x) > 1})
-    if dup:
-        raise ParameterError(f"Several strategies give the same output label {dup}: give them distinct names.",
-                             param="strategy", found=dup)
+    strategies = unique_strategies(strategies)
     names = [a.name for a in atlases]
     dup = sorted({x for x in names if names.count(x) > 1})
     if dup:
