@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Strategy", "parse_strategy", "load_strategy_file", "select_confounds", "unique_strategies",
-           "PRESET_TOKENS"]
+           "degrees_of_freedom", "PRESET_TOKENS"]
 
 MOTION6 = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
 
@@ -294,6 +294,34 @@ def unique_strategies(strategies) -> list[Strategy]:
                 f"another name (the 'name' of a JSON strategy file).",
                 param="strategy", found=[other.spec, s.spec])
     return out
+
+
+def degrees_of_freedom(strategy: Strategy, n_kept: int, t_r: float) -> dict[str, int]:
+    """The temporal degrees of freedom the cleaning of a run by ``strategy`` uses, and those left.
+
+    Counted on the ``n_kept`` volumes that censoring keeps (the volumes the regression is fitted
+    on, whatever the censoring mode):
+
+    * ``ConfoundRegressors``: the confounds columns regressed out;
+    * ``MeanAndTrend``: 2 with ``detrend`` (mean and linear trend), else 1 when standardising
+      (``zscore_sample`` / ``psc`` remove the mean), else 0;
+    * ``Filter``: the Butterworth filter's share of the spectrum, counted as the cosine
+      (DCT-II) basis functions of ``n_kept`` points beyond its cut-offs: ``min(n - 1,
+      floor(2 n t_r high_pass))`` below ``high_pass`` (the terms nilearn's cosine filter
+      regresses) and ``n - 1 - floor(2 n t_r low_pass)`` above ``low_pass``;
+    * ``Used`` (their sum) and ``Left`` (``n_kept - Used``; negative when the strategy uses
+      more than the run has).
+    """
+    n = int(n_kept)
+    mean_trend = 2 if strategy.detrend else (1 if strategy.standardize not in (False, None) else 0)
+    filt = 0
+    if strategy.high_pass is not None:
+        filt += max(0, min(n - 1, int(np.floor(2 * n * t_r * strategy.high_pass))))
+    if strategy.low_pass is not None:
+        filt += max(0, n - 1 - int(np.floor(2 * n * t_r * strategy.low_pass)))
+    used = len(strategy.confounds) + mean_trend + filt
+    return {"KeptVolumes": n, "ConfoundRegressors": len(strategy.confounds), "MeanAndTrend": mean_trend,
+            "Filter": filt, "Used": used, "Left": n - used}
 
 
 def _checked(s: Strategy, where: str) -> Strategy:
