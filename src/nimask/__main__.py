@@ -50,7 +50,7 @@ def _extract(args) -> int:
             args.bids_dir, args.output_dir, atlases, strategies, space=args.space, task=args.task,
             participant_label=args.participant_label, n_jobs=args.n_jobs, dask_scheduler=args.dask_scheduler,
             progress=not args.quiet and not args.no_progress, overwrite=args.overwrite,
-            allow_no_mask=args.allow_no_mask, strict=args.strict, t_r=args.t_r,
+            allow_no_mask=args.allow_no_mask, strict=args.strict, t_r=args.t_r, censor=args.censor,
         )
     except OutputWriteError as exc:  # the manifest or failures file: the batch cannot record its runs
         print(f"nimask extract: error: {exc} The batch stopped; runs not recorded as done in the manifest are "
@@ -225,6 +225,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--t-r", type=float, default=None, metavar="SECONDS",
                     help="repetition time of every run in seconds, instead of each run's sidecar RepetitionTime "
                          "(or header pixdim[4])")
+    ex.add_argument("--censor", choices=("drop", "zero", "interpolate"), default="drop",
+                    help="what becomes of the volumes a scrub<FD> strategy censors: drop removes them (nilearn's "
+                         "behaviour, the default); zero keeps every volume with the censored ones set to 0; "
+                         "interpolate keeps every volume with the censored ones interpolated (before filtering). "
+                         "The regression is fitted on the kept volumes in every mode")
     ex.add_argument("-q", "--quiet", action="store_true",
                     help="no progress bar; errors and the summary of warnings only")
     ex.add_argument("-v", "--verbose", action="count", default=0,

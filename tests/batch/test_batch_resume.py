@@ -85,7 +85,7 @@ def test_rerun_skips_done_runs_and_redoes_incomplete_ones(tree, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*_timeseries.tsv")} == first  # nothing rewritten
     # a deleted output: only that run is redone (its other outputs are its own: no --overwrite needed);
     # changed inputs are test_batch_overwrite.py's
-    gone = next(out.rglob("sub-03_ses-2_*desc-motion6scrub05_timeseries.tsv"))
+    gone = next(out.rglob("sub-03_ses-2_*desc-motion6scrub0p5_timeseries.tsv"))
     gone.unlink()
     assert main([*_argv(data, out), "-q"]) == 0
     again = {p: p.stat().st_mtime_ns for p in out.rglob("*_timeseries.tsv")}

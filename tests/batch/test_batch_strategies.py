@@ -51,7 +51,7 @@ def test_presets_equal_nilearn_load_confounds(run, spec, kwargs):
 def test_preset_columns():
     assert len(PRESET_TOKENS["motion24"]) == 24
     s = parse_strategy("motion24+wm_csf+gsr+scrub0.5")
-    assert len(s.confounds) == 27 and s.fd_threshold == 0.5 and s.label == "motion24wmcsfgsrscrub05"
+    assert len(s.confounds) == 27 and s.fd_threshold == 0.5 and s.label == "motion24wmcsfgsrscrub0p5"
     assert parse_strategy("scrub.2").confounds == () and parse_strategy("scrub.2").fd_threshold == 0.2
 
 

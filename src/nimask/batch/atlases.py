@@ -262,10 +262,12 @@ class Extractor:
         self.names = names
         self.coverage = coverage
 
-    def clean(self, raw: np.ndarray, clean_params: dict, confounds: Any, sample_mask: Any, img: Any) -> np.ndarray:
-        """The masker's output for these raw signals of ``img``, cleaned with ``clean_params``."""
+    def clean(self, raw: np.ndarray, clean_params: dict, confounds: Any, sample_mask: Any, img: Any,
+              censor: str = "drop") -> np.ndarray:
+        """The masker's output for these raw signals of ``img``, cleaned with ``clean_params``
+        (``censor``: what becomes of the volumes ``sample_mask`` censors, see :func:`nimask.signal.clean`)."""
         self.masker.set_params(**clean_params)
-        return self.masker.clean_signals(raw, img, confounds=confounds, sample_mask=sample_mask)
+        return self.masker.clean_signals(raw, img, confounds=confounds, sample_mask=sample_mask, censor=censor)
 
 
 def make_masker(spec: AtlasSpec, mask: str | None, t_r: float | None, **clean_params: Any) -> Any:

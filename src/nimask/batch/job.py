@@ -38,7 +38,7 @@ from .atlases import AtlasSpec, prepare_extractor
 from .atomic import atomic_write_text
 from .bids import BoldRun, mask_candidates
 from .interrupt import raise_if_stopping
-from .strategies import Strategy, read_confounds_tsv, select_confounds
+from .strategies import Strategy, degrees_of_freedom, read_confounds_tsv, select_confounds
 
 __all__ = ["RunTask", "run_task", "output_paths", "sha256_file", "run_repetition_time"]
 
@@ -56,6 +56,7 @@ class RunTask:
     allow_no_mask: bool = False  # extract a run without a brain mask (with a warning) instead of failing it
     strict: bool = False  # a run that gives any warning fails (StrictModeError), leaving no output
     t_r: float | None = None  # repetition time (s) for every run, instead of the sidecar's / header's
+    censor: str = "drop"  # censored volumes: removed, or kept as zeros / interpolated (nimask.signal.clean)
 
 
 def output_paths(task: RunTask) -> dict[str, str]:
@@ -257,6 +258,14 @@ def _refuse_warnings(task: RunTask, caught) -> None:
         found=[w["message"] for w in items])
 
 
+def _censoring(mode: str, n_volumes: int, sample_mask) -> dict:
+    """The sidecar's record of censoring: the mode, the censored volumes and the rows written."""
+    censored = [] if sample_mask is None else np.setdiff1d(np.arange(n_volumes), sample_mask).tolist()
+    rows = n_volumes if mode != "drop" else n_volumes - len(censored)
+    return {"Mode": mode, "VolumesCensored": censored, "NumberOfVolumesCensored": len(censored),
+            "NumberOfRows": rows}
+
+
 def _remove_outputs(root: str, written) -> None:
     """Delete the outputs a failed run already renamed into place: a run leaves all or none."""
     for rel in written:
@@ -327,7 +336,7 @@ def extract_run(task: RunTask) -> dict:
                 written[rel] = None
                 for s, (conf, sample_mask) in zip(task.strategies, denoise):
                     raise_if_stopping()  # before the next outputs; the written ones are removed below
-                    signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img)
+                    signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img, censor=task.censor)
                     _refuse_warnings(task, caught)  # --strict: the written outputs are removed below
                     rel = paths[f"{spec.name}/{s.label}"]
                     atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex.names)))
@@ -348,6 +357,8 @@ def extract_run(task: RunTask) -> dict:
                         "Atlas": spec.to_dict(),
                         "Strategy": s.to_dict(),
                         "ConfoundsColumns": list(s.confounds),
+                        "Censoring": _censoring(task.censor, n_vol, sample_mask),
+                        "DegreesOfFreedom": degrees_of_freedom(s, len(kept), t_r),
                         "MaskFile": run.mask,
                         **({} if no_mask is None else {"MaskMissing": no_mask}),
                         "InputChecksums": {**inputs, "atlas": atlas_sums[spec.name]},

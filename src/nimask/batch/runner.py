@@ -37,7 +37,7 @@ from .bids import BoldRun, find_runs
 from .interrupt import POLL_S, Interrupter, run_in_worker, stop_processes, worker_init
 from .job import RunTask, output_paths, run_task
 from .manifest import Manifest, file_fingerprint, task_key
-from .strategies import Strategy
+from .strategies import Strategy, unique_strategies
 
 __all__ = ["extract_batch", "BatchSummary", "plan_tasks", "FAILURES_FILE"]
 
@@ -90,19 +90,18 @@ def _as_warning_records(items) -> list[dict]:
 
 
 def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, allow_no_mask: bool = False,
-               strict: bool = False, t_r: float | None = None) -> list[RunTask]:
+               strict: bool = False, t_r: float | None = None, censor: str = "drop") -> list[RunTask]:
     """One :class:`RunTask` per run, with its key and input fingerprint.
 
-    ``t_r`` (it changes the outputs) is part of the task key; ``allow_no_mask`` and ``strict``
-    (they only decide whether a run may finish) are not.
+    ``t_r`` and ``censor`` (they change the outputs) are part of the task key (``censor`` when
+    not ``"drop"``, so that the keys of earlier outputs stay valid); ``allow_no_mask`` and
+    ``strict`` (they only decide whether a run may finish) are not. A strategy given twice is
+    done once; two different strategies with one label are refused
+    (:func:`~nimask.batch.strategies.unique_strategies`).
     """
     from .. import __version__
 
-    labels = [s.label for s in strategies]
-    dup = sorted({x for x in labels if labels.count(x) > 1})
-    if dup:
-        raise ParameterError(f"Several strategies give the same output label {dup}: give them distinct names.",
-                             param="strategy", found=dup)
+    strategies = unique_strategies(strategies)
     names = [a.name for a in atlases]
     dup = sorted({x for x in names if names.count(x) > 1})
     if dup:
@@ -112,6 +111,8 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, all
               "strategies": [s.to_dict() for s in strategies]}
     if t_r is not None:
         config["t_r"] = float(t_r)
+    if censor != "drop":
+        config["censor"] = censor
     shared = {}
     for a in atlases:
         shared[f"atlas:{a.name}"] = a.path
@@ -123,7 +124,7 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, all
                                "sidecar": run.sidecar}) | shared_fp
         tasks.append(RunTask(run, tuple(atlases), tuple(strategies), output_dir,
                              key=task_key(config, run.relpath, run.stem), fingerprint=fp,
-                             allow_no_mask=allow_no_mask, strict=strict, t_r=t_r))
+                             allow_no_mask=allow_no_mask, strict=strict, t_r=t_r, censor=censor))
     return tasks
 
 
@@ -348,6 +349,7 @@ def extract_batch(
     allow_no_mask: bool = False,
     strict: bool = False,
     t_r: float | None = None,
+    censor: str = "drop",
 ) -> BatchSummary:
     """Extract every atlas x strategy time series of every run of a derivatives tree.
 
@@ -391,6 +393,11 @@ def extract_batch(
     t_r : float or None
         Repetition time in seconds for every run, instead of each run's sidecar
         ``RepetitionTime`` (or header ``pixdim[4]``). Part of the task key.
+    censor : {"drop", "zero", "interpolate"}
+        What becomes of the volumes a strategy's scrubbing censors (see
+        :func:`nimask.signal.clean`): removed (nilearn's behaviour), or kept as zeros or
+        interpolated (the outputs then have a row per volume). Part of the task key when not
+        ``"drop"``; each sidecar records it with the censored volumes.
 
     Returns
     -------
@@ -421,6 +428,9 @@ def extract_batch(
         if (isinstance(t_r, bool) or not isinstance(t_r, (int, float)) or not 0 < t_r <= MAX_PLAUSIBLE_T_R):
             raise ParameterError(f"--t-r (t_r) must be the repetition time in seconds, a number in (0, "
                                  f"{MAX_PLAUSIBLE_T_R:g}]; got {t_r!r}.", param="t_r", found=t_r)
+    from ..signal._sample_mask import check_censor
+
+    censor = check_censor(censor)
     bids_dir = os.path.abspath(os.fspath(bids_dir))
     output_dir = os.path.abspath(os.fspath(output_dir))
     runs = find_runs(bids_dir, space=space, task=task, participant_label=participant_label)
@@ -438,7 +448,7 @@ def extract_batch(
             log.info("removed %d temporary files left by an interrupted run", len(stale))
         _dataset_description(output_dir, bids_dir)
         tasks = plan_tasks(runs, atlases, strategies, output_dir, allow_no_mask=allow_no_mask, strict=strict,
-                           t_r=t_r)
+                           t_r=t_r, censor=censor)
         summary = BatchSummary(n_runs=len(tasks))
         pending, refused = [], []
         for t in tasks:

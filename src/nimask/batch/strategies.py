@@ -19,6 +19,24 @@ A JSON file gives the same fields (``name``, ``confounds``, ``fd_threshold``,
 ``min_segment``, ``min_volumes``, ``demean`` and any of ``detrend``, ``standardize``,
 ``standardize_confounds``, ``low_pass``, ``high_pass``).
 
+Output labels (``desc-<label>``)
+--------------------------------
+A preset has one canonical spelling, which is its :attr:`Strategy.name`: its tokens in the
+order of the table above (``motion*``, ``wm_csf*``, ``gsr*``, ``scrub``), a token that another
+one contains dropped (``motion6+motion24`` is ``motion24``), the same token once, and the
+threshold in its shortest decimal form (``scrub05`` is ``scrub5``, ``scrub.50`` is
+``scrub0.5``). Its label is that spelling with ``+`` and ``_`` removed and the decimal point
+written ``p``: ``scrub0.5+motion6`` and ``motion6+scrub0.5`` are both ``motion6scrub0p5``, and
+``motion6+scrub05`` is ``motion6scrub5``. Two presets have the same label exactly when they
+are the same strategy (the label reads back to the tokens). Two ``scrub`` tokens are refused.
+
+A JSON strategy is labelled by its name (the ``name`` field, else the file name without
+``.json``) with every character other than a letter or digit removed; when the name is a
+preset's spelling and the file holds exactly that preset, the preset's label. Two files with
+the same content and different names are two strategies (two labels); the same strategy
+given twice in one batch is computed once. Two *different* strategies of one batch with the
+same label are refused (:func:`unique_strategies`), naming both.
+
 Missing values (``n/a``)
 ------------------------
 fMRIPrep writes ``n/a`` in the first row of derivative columns (and of
@@ -44,7 +62,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,7 +73,8 @@ from ..signal._confounds_file import ConfoundsTable, parse_confounds_file
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Strategy", "parse_strategy", "load_strategy_file", "select_confounds", "PRESET_TOKENS"]
+__all__ = ["Strategy", "parse_strategy", "load_strategy_file", "select_confounds", "unique_strategies",
+           "degrees_of_freedom", "PRESET_TOKENS"]
 
 MOTION6 = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
 
@@ -80,6 +99,9 @@ PRESET_TOKENS: dict[str, list[str]] = {
     "gsr": ["global_signal"],
     "gsr4": _expand(["global_signal"], True, True),
 }
+# canonical order of the preset tokens; within a family, a later token contains the earlier ones
+_FAMILIES = (("motion6", "motion12", "motion24"), ("wm_csf", "wm_csf4"), ("gsr", "gsr4"))
+_SCRUB = re.compile(r"scrub(\d+(?:\.\d*)?|\.\d+)")
 _CLEAN_KEYS = ("detrend", "standardize", "standardize_confounds", "low_pass", "high_pass")
 _STANDARDIZE = ("zscore_sample", "psc", True, False, None)
 
@@ -91,8 +113,8 @@ class Strategy:
     Parameters
     ----------
     name : str
-        Used in the output file names (``desc-<name>``): letters and digits only after
-        sanitising (see :attr:`label`).
+        Used in the output file names through :attr:`label` (``desc-<label>``). A preset's
+        name is its canonical spelling (see the module docstring).
     confounds : tuple of str
         fMRIPrep confounds columns to regress out.
     fd_threshold : float or None
@@ -123,8 +145,21 @@ class Strategy:
 
     @property
     def label(self) -> str:
-        """The BIDS ``desc-`` value: the name with every non-alphanumeric character removed."""
+        """The BIDS ``desc-`` value (letters and digits).
+
+        A preset (or a strategy equal to the preset its name spells): its canonical tokens
+        without ``+`` and ``_``, the threshold's decimal point written ``p``
+        (``motion6scrub0p5``). Otherwise the name with every non-alphanumeric character removed.
+        """
+        preset = _preset_of(self.name)
+        if preset is not None and replace(preset, name=self.name) == self:
+            return _preset_label(preset)
         return re.sub(r"[^A-Za-z0-9]", "", self.name)
+
+    @property
+    def spec(self) -> str:
+        """How the strategy was given (the preset as spelled, or the JSON file), for messages."""
+        return self.extra.get("spec", self.name)
 
     def clean_params(self) -> dict[str, Any]:
         """The cleaning parameters for the maskers."""
@@ -138,26 +173,71 @@ class Strategy:
 
 
 def parse_strategy(spec: str) -> Strategy:
-    """A :class:`Strategy` from a preset (``motion24+wm_csf+scrub0.5``) or a JSON file path."""
+    """A :class:`Strategy` from a preset (``motion24+wm_csf+scrub0.5``) or a JSON file path.
+
+    A preset's :attr:`~Strategy.name` is its canonical spelling (see the module docstring);
+    :attr:`~Strategy.spec` keeps the spelling given.
+    """
     if not isinstance(spec, str) or not spec:
         raise ParameterError(f"'strategy' must be a preset name or a JSON file; got {spec!r}.", param="strategy")
     if spec.endswith(".json") or os.path.isfile(spec):
         return load_strategy_file(spec)
-    columns: list[str] = []
+    tokens, fd = _preset_tokens(spec)
+    strategy = _checked(_preset_strategy(tokens, fd), spec)
+    return replace(strategy, extra={"spec": spec})
+
+
+def _preset_tokens(spec: str) -> tuple[list[str], float | None]:
+    """The canonical tokens (scrub excluded) and FD threshold of a preset spelling; ParameterError if none."""
+    given: set[str] = set()
     fd = None
     for token in spec.split("+"):
-        m = re.fullmatch(r"scrub(\d+(?:\.\d*)?|\.\d+)", token)
+        m = _SCRUB.fullmatch(token)
         if m:
+            if fd is not None:
+                raise ParameterError(f"Strategy {spec!r} has two 'scrub' tokens: give one FD threshold.",
+                                     param="strategy", found=spec)
             fd = float(m.group(1))
         elif token in PRESET_TOKENS:
-            columns += [c for c in PRESET_TOKENS[token] if c not in columns]
+            given.add(token)
         else:
             raise ParameterError(
                 f"Unknown denoising strategy token {token!r} in {spec!r}: expected '+'-joined tokens among "
                 f"{sorted(PRESET_TOKENS)} or 'scrub<FD mm>' (e.g. 'motion24+wm_csf+scrub0.5'), or a JSON file.",
                 param="strategy", expected=sorted(PRESET_TOKENS), found=token,
             )
-    return _checked(Strategy(name=spec, confounds=tuple(columns), fd_threshold=fd), spec)
+    tokens = [[t for t in family if t in given][-1] for family in _FAMILIES if given & set(family)]
+    return tokens, fd
+
+
+def _format_threshold(fd: float) -> str:
+    """The shortest decimal that reads back to ``fd``, without exponent or trailing zeros (``0.5``, ``5``)."""
+    return np.format_float_positional(float(fd), unique=True, trim="-")
+
+
+def _preset_strategy(tokens: list[str], fd: float | None) -> Strategy:
+    """The preset of canonical ``tokens`` (and threshold), named by its canonical spelling."""
+    columns: list[str] = []
+    for token in tokens:
+        columns += [c for c in PRESET_TOKENS[token] if c not in columns]
+    parts = tokens + ([] if fd is None else [f"scrub{_format_threshold(fd)}"])
+    return Strategy(name="+".join(parts), confounds=tuple(columns), fd_threshold=fd)
+
+
+def _preset_of(name: str) -> Strategy | None:
+    """The preset that ``name`` spells (any spelling), or None."""
+    try:
+        tokens, fd = _preset_tokens(name)
+    except ParameterError:
+        return None
+    if fd is not None and not (np.isfinite(fd) and fd > 0):
+        return None
+    return _preset_strategy(tokens, fd)
+
+
+def _preset_label(preset: Strategy) -> str:
+    """``motion6+wm_csf+scrub0.5`` -> ``motion6wmcsfscrub0p5`` (the canonical name, read back unambiguously)."""
+    return preset.name.replace("+", "").replace("_", "").replace(".", "p")
 
 
 def load_strategy_file(path: str | os.PathLike) -> Strategy:
@@ -185,13 +265,71 @@ def load_strategy_file(path: str | os.PathLike) -> Strategy:
         raise ParameterError(f"Strategy file {path!r}: 'confounds' must be a list of column names; found {conf!r}.",
                              param="confounds", path=path)
     kwargs = {k: spec[k] for k in allowed - {"name", "confounds"} if k in spec}
-    return _checked(Strategy(name=str(name), confounds=tuple(conf), **kwargs), path)
+    return _checked(Strategy(name=str(name), confounds=tuple(conf), extra={"spec": path}, **kwargs), path)
+
+
+def unique_strategies(strategies) -> list[Strategy]:
+    """The strategies of one batch, each once, after checking that their labels tell them apart.
+
+    A strategy given twice (two spellings of one preset, two JSON files with the same name and
+    content, or two names with one label and the same content) is kept once: its outputs would
+    be the same files with the same numbers.
+
+    Raises
+    ------
+    ParameterError
+        Two different strategies have the same label (``desc-`` value), naming both as given.
+    """
+    out: list[Strategy] = []
+    by_label: dict[str, Strategy] = {}
+    for s in strategies:
+        other = by_label.get(s.label)
+        if other is None:
+            by_label[s.label] = s
+            out.append(s)
+        elif replace(other, name=s.name) != s:
+            raise ParameterError(
+                f"The strategies {other.spec!r} and {s.spec!r} are different but both would be written as "
+                f"desc-{s.label} (the output label keeps the letters and digits of a name): give one of them "
+                f"another name (the 'name' of a JSON strategy file).",
+                param="strategy", found=[other.spec, s.spec])
+    return out
+
+
+def degrees_of_freedom(strategy: Strategy, n_kept: int, t_r: float) -> dict[str, int]:
+    """The temporal degrees of freedom the cleaning of a run by ``strategy`` uses, and those left.
+
+    Counted on the ``n_kept`` volumes that censoring keeps (the volumes the regression is fitted
+    on, whatever the censoring mode):
+
+    * ``ConfoundRegressors``: the confounds columns regressed out;
+    * ``MeanAndTrend``: 2 with ``detrend`` (mean and linear trend), else 1 when standardising
+      (``zscore_sample`` / ``psc`` remove the mean), else 0;
+    * ``Filter``: the Butterworth filter's share of the spectrum, counted as the cosine
+      (DCT-II) basis functions of ``n_kept`` points beyond its cut-offs: ``min(n - 1,
+      floor(2 n t_r high_pass))`` below ``high_pass`` (the terms nilearn's cosine filter
+      regresses) and ``n - 1 - floor(2 n t_r low_pass)`` above ``low_pass``;
+    * ``Used`` (their sum) and ``Left`` (``n_kept - Used``; negative when the strategy uses
+      more than the run has).
+    """
+    n = int(n_kept)
+    mean_trend = 2 if strategy.detrend else (1 if strategy.standardize not in (False, None) else 0)
+    filt = 0
+    if strategy.high_pass is not None:
+        filt += max(0, min(n - 1, int(np.floor(2 * n * t_r * strategy.high_pass))))
+    if strategy.low_pass is not None:
+        filt += max(0, n - 1 - int(np.floor(2 * n * t_r * strategy.low_pass)))
+    used = len(strategy.confounds) + mean_trend + filt
+    return {"KeptVolumes": n, "ConfoundRegressors": len(strategy.confounds), "MeanAndTrend": mean_trend,
+            "Filter": filt, "Used": used, "Left": n - used}
 
 
 def _checked(s: Strategy, where: str) -> Strategy:
     if not s.label:
         raise ParameterError(f"Strategy {where!r}: its name {s.name!r} has no letter or digit.", param="name")
-    if s.fd_threshold is not None and not (isinstance(s.fd_threshold, (int, float)) and s.fd_threshold > 0):
+    if s.fd_threshold is not None and not (isinstance(s.fd_threshold, (int, float)) and not
+                                           isinstance(s.fd_threshold, bool) and np.isfinite(s.fd_threshold)
+                                           and s.fd_threshold > 0):
         raise ParameterError(f"Strategy {where!r}: fd_threshold must be a positive number of mm; found "
                              f"{s.fd_threshold!r}.", param="fd_threshold", found=s.fd_threshold)
     if isinstance(s.min_segment, bool) or not isinstance(s.min_segment, int) or s.min_segment < 0:

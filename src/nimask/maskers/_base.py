@@ -154,28 +154,28 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         return stream(img, [op], smoothing_fwhm=self.smoothing_fwhm, label=f"{type(self).__name__}.transform")[0]
 
     def clean_signals(self, signals: np.ndarray, img: Any, confounds: Any = None,
-                      sample_mask: Any = None) -> np.ndarray:
+                      sample_mask: Any = None, censor: str | None = None) -> np.ndarray:
         """What ``transform`` returns for raw ``signals`` of the 4D image ``img``: cleaned, cast.
 
         ``signals`` is not modified. nimask extension, used by :mod:`nimask.batch` to clean one
-        extraction with several strategies.
+        extraction with several strategies; ``censor`` overrides ``clean_args["censor"]``.
         """
         self._check_fitted()
         if self.high_variance_confounds:
             confounds = self._with_high_variance(img, confounds)
-        cleaned = self._cleaned(np.array(signals, order="K"), confounds, sample_mask)
+        cleaned = self._cleaned(np.array(signals, order="K"), confounds, sample_mask, censor)
         return self._finish(cleaned, False, source_dtype(img))
 
-    def _cleaned(self, signals: np.ndarray, confounds: Any, sample_mask: Any) -> np.ndarray:
+    def _cleaned(self, signals: np.ndarray, confounds: Any, sample_mask: Any, censor: Any = None) -> np.ndarray:
         """``signal.clean`` of owned ``signals`` with this masker's parameters (all-NaN columns left out)."""
         from ..signal._columns import clean_by_columns
 
         if self._nothing_to_clean(confounds, sample_mask):
             return signals if signals.dtype.kind == "f" else signals.astype(np.float64)
         kwargs = dict(
-            runs=getattr(self, "runs", None), detrend=self.detrend, standardize=self.standardize,
-            standardize_confounds=self.standardize_confounds, t_r=self.t_r, low_pass=self.low_pass,
-            high_pass=self.high_pass, confounds=confounds, sample_mask=sample_mask, **self.clean_args_,
+            runs=getattr(self, "runs", None), detrend=self.detrend, standardize=self.standardize, t_r=self.t_r,
+            standardize_confounds=self.standardize_confounds, low_pass=self.low_pass, high_pass=self.high_pass,
+            confounds=confounds, sample_mask=sample_mask, **(self.clean_args_ | ({"censor": censor} if censor else {})),
         )
         finite = None  # a column is all-NaN (an empty region) only if its first value is NaN
         if signals.shape[0] and signals.dtype.kind == "f" and np.isnan(signals[0]).any():

@@ -72,7 +72,9 @@ reports : bool, default=True
     "clean_args": """\
 clean_args : dict or None, default=None
     Extra keyword arguments of the signal cleaning (:func:`nimask.signal.clean`), for
-    example ``{"filter": "cosine"}`` or ``{"butterworth__order": 3}``.""",
+    example ``{"filter": "cosine"}`` or ``{"butterworth__order": 3}``; ``{"censor": "zero"}`` or
+    ``{"censor": "interpolate"}`` (nimask) keeps the volumes ``sample_mask`` censors, as zeros or
+    interpolated, instead of removing them.""",
     "n_jobs": """\
 n_jobs : int, default=1
     Number of images of a list processed at the same time, in threads (-1: one per CPU).

@@ -10,7 +10,7 @@ from ._confounds import load_confounds_array, regress_confounds
 from ._detrend import ONE_SAMPLE_STANDARDIZE, as_float, psc_columns, resolve_standardize, zscore_columns
 from ._detrend import detrend as detrend_columns
 from ._filters import apply_sos, butterworth_sos, check_t_r, cosine_drift, merge_cosine_drift, sos_min_samples
-from ._sample_mask import check_sample_masks, interpolate_mirrored
+from ._sample_mask import check_censor, check_sample_masks, fill_censored, interpolate_mirrored
 from ._warn import silenced, warn
 
 _BUTTERWORTH_KWARGS = ("order", "padtype", "padlen")
@@ -31,6 +31,8 @@ def clean(
     t_r: float | None = None,
     ensure_finite: bool = False,
     extrapolate: bool = False,
+    *,
+    censor: str = "drop",
     **kwargs: Any,
 ) -> np.ndarray:
     """Clean time series: censor, detrend, filter, regress out confounds, standardise.
@@ -61,7 +63,35 @@ def clean(
     ensure_finite : bool, default=False
         Replace NaN and inf in the signals by 0 first.
     extrapolate : bool, default=False
-        Extrapolate the spline outside the kept volumes (Butterworth censoring only).
+        Extrapolate the spline outside the kept volumes (Butterworth censoring only; with
+        ``censor="interpolate"``, the censored volumes before the first and after the last
+        kept one too).
+    censor : {"drop", "zero", "interpolate"}, default="drop"
+        nimask extension: what becomes of the volumes ``sample_mask`` censors (nothing without
+        ``sample_mask``).
+
+        * ``"drop"``: removed (nilearn's ``clean``, the same numbers): the steps above.
+        * ``"zero"``: every volume is returned; the kept rows are exactly those of ``"drop"``
+          (detrending, confound regression and standardisation fitted on the kept volumes, as
+          ``"drop"`` does), the censored rows are 0 (AFNI 3dTproject ``-cenmode ZERO``).
+        * ``"interpolate"``: every volume is returned; the censored rows are interpolated
+          (a not-a-knot cubic spline in time through the kept rows; before the first / after
+          the last kept volume, that volume's value, or the spline's extrapolation with
+          ``extrapolate=True``). Without a Butterworth filter (``filter=False`` or
+          ``"cosine"``) the kept rows are exactly those of ``"drop"`` and the censored rows are
+          the spline through the *cleaned* kept rows (interpolating the signals and confounds
+          first and applying the detrend, regression and scaling fitted on the kept rows gives
+          the same, each being linear in the values of a time point). With a Butterworth
+          filter the interpolation comes *before* filtering, as xcp_d does, so that the filter
+          never sees a censored volume. The order is then: interpolate every censored row of
+          the signals and confounds → detrend both (all rows) → Butterworth on both → confound
+          regression fitted on the kept rows, its betas applied to every row → standardisation
+          with the mean and std (psc: mean) of the kept rows, applied to every row. The kept
+          rows then differ from ``"drop"``'s, whose interpolation is nilearn's (it fills only
+          the censored rows whose mirror ``n - 1 - t`` is kept, and cuts the censored edges).
+
+        Per run when ``runs`` is given. Censoring nothing (``sample_mask`` keeping every
+        volume) gives the uncensored result in every mode.
     **kwargs
         ``butterworth__order``, ``butterworth__padtype``, ``butterworth__padlen`` are passed to
         :func:`butterworth`; ``sessions`` is the old name of ``runs``; other keys are ignored
@@ -70,6 +100,7 @@ def clean(
     Returns
     -------
     ndarray, shape (n_kept_samples, n_features)
+        ``(n_samples, n_features)`` with ``censor="zero"`` or ``"interpolate"``.
 
     Differences from nilearn
     ------------------------
@@ -85,10 +116,11 @@ def clean(
     if kwargs.pop("_quiet", False):  # private: no nimask warning from this call (see _warn.py)
         with silenced():
             return clean(signals, runs, detrend, standardize, sample_mask, confounds, standardize_confounds,
-                         filter, low_pass, high_pass, t_r, ensure_finite, extrapolate, **kwargs)
+                         filter, low_pass, high_pass, t_r, ensure_finite, extrapolate, censor=censor, **kwargs)
     runs = _pop_sessions(runs, kwargs)
     owned = bool(kwargs.pop("_owned", False))  # private: the caller hands over ``signals`` (no copy)
     butterworth_kwargs = _butterworth_kwargs(kwargs)
+    censor = check_censor(censor)
     signals = np.asarray(signals)
     if signals.ndim != 2:
         raise ParameterError(
@@ -114,7 +146,7 @@ def clean(
     standardize = resolve_standardize(standardize)
     options = dict(
         detrend=detrend, standardize=standardize, filter=filter,
-        low_pass=low_pass, high_pass=high_pass, t_r=t_r,
+        low_pass=low_pass, high_pass=high_pass, t_r=t_r, censor=censor,
     )
     if run_labels is None:
         return _clean_run(
@@ -128,7 +160,8 @@ def clean(
         outputs.append(_clean_run(
             signals[rows], None if confounds is None else confounds[rows],
             None if sample_mask is None else sample_mask[i],
-            standardize_confounds=True, extrapolate=False, butterworth_kwargs={}, run_label=label, **options,
+            standardize_confounds=True, extrapolate=False, butterworth_kwargs={}, run_label=label,
+            edges_extrapolated=extrapolate, **options,
         ))
     return np.vstack(outputs)
 
@@ -223,11 +256,38 @@ def _too_short_to_filter(n, needed, low_pass, high_pass, t_r, butterworth_kwargs
     )
 
 
-def _clean_run(
+def _clean_run(signals, confounds, kept, *, censor="drop", edges_extrapolated=None, **options):
+    """One run, with ``censor``'s treatment of the censored volumes (see :func:`clean`).
+
+    ``edges_extrapolated``: the user's ``extrapolate`` for the censored edges of
+    ``censor="interpolate"`` (nilearn's per-run calls pass ``extrapolate=False`` to the rest).
+    """
+    n = signals.shape[0]
+    if kept is None or censor == "drop" or kept.size == n:  # kept: unique sorted indices
+        return _clean_run_drop(signals, confounds, kept, **options)
+    if edges_extrapolated is None:
+        edges_extrapolated = options["extrapolate"]
+    if censor == "interpolate" and options["filter"] == "butterworth":
+        return _clean_run_drop(signals, confounds, kept, fill=True, **{**options, "extrapolate": edges_extrapolated})
+    cleaned = _clean_run_drop(signals, confounds, kept, **options)
+    out = np.zeros((n, cleaned.shape[1]), dtype=cleaned.dtype)
+    out[kept] = cleaned
+    del cleaned
+    if censor == "interpolate":
+        fill_censored(out, kept, edges_extrapolated)
+    return out
+
+
+def _clean_run_drop(
     signals, confounds, kept, *, detrend, standardize, filter, low_pass, high_pass, t_r,
-    standardize_confounds, extrapolate, butterworth_kwargs, run_label=None,
+    standardize_confounds, extrapolate, butterworth_kwargs, run_label=None, fill=False,
 ):
-    """One run, in nilearn's order of operations (spec §7.2). ``signals`` is owned and modified."""
+    """One run, in nilearn's order of operations (spec §7.2). ``signals`` is owned and modified.
+
+    ``fill`` (censor="interpolate" with a Butterworth filter): the censored rows are filled by
+    :func:`fill_censored` instead of nilearn's interpolation and never removed; regression and
+    standardisation are fitted on the kept rows and applied to all rows.
+    """
     n = signals.shape[0]
     if confounds is not None:
         confounds = np.array(confounds, copy=True)  # owned: detrended and filtered in place
@@ -255,6 +315,22 @@ def _clean_run(
         needed = None if sos is None else sos_min_samples(sos, **filter_kwargs)
         if needed is not None and n <= needed:
             raise _too_short_to_filter(n, needed, low_pass, high_pass, t_r, butterworth_kwargs, run_label)
+    if fill:
+        signals = fill_censored(signals, kept, extrapolate)
+        if confounds is not None:
+            confounds = fill_censored(confounds, kept, extrapolate)
+        mean_before = signals[kept].mean(axis=0) if standardize == "psc" else None
+        if detrend:
+            signals = detrend_columns(signals, copy=False)
+            if confounds is not None:
+                confounds = detrend_columns(confounds, copy=False)
+        if sos is not None:
+            apply_sos(signals, sos, **filter_kwargs)
+            if confounds is not None:
+                apply_sos(confounds, sos, **filter_kwargs)
+        if confounds is not None:
+            signals = regress_confounds(signals, confounds, standardize_confounds=standardize_confounds, rows=kept)
+        return _standardize(signals, standardize, mean_before, rows=kept)
     if kept is not None:
         if butterworth:
             if not (kept.size == n and kept[0] == 0 and kept[-1] == n - 1 and np.all(np.diff(kept) == 1)):
@@ -284,20 +360,23 @@ def _clean_run(
     return _standardize(signals, standardize, mean_before)
 
 
-def _standardize(signals, standardize, mean_before):
+def _standardize(signals, standardize, mean_before, rows=None):
+    """Standardise in place; with ``rows``, the statistics are those of these rows (applied to all)."""
     if standardize is None:
         return signals
-    if signals.shape[0] == 1:
+    if (signals.shape[0] if rows is None else rows.size) == 1:
         warn(
             ONE_SAMPLE_STANDARDIZE,
             NimaskDataWarning, stacklevel=4,
         )
         return signals
     if standardize == "zscore_sample":
-        return zscore_columns(signals)
+        return zscore_columns(signals, rows)
     # psc: add back the mean recorded before detrending when the signal lost its mean.
     denominator = np.mean(np.abs(mean_before))
-    ratio = np.mean(np.abs(signals.mean(axis=0))) / denominator if denominator else np.inf
+    fitted = signals if rows is None else signals[rows]
+    ratio = np.mean(np.abs(fitted.mean(axis=0))) / denominator if denominator else np.inf
+    del fitted
     if ratio < 0.1:
         signals += mean_before
-    return psc_columns(signals)
+    return psc_columns(signals, rows)

@@ -137,7 +137,8 @@ def _check_finite(array: np.ndarray, names, source: str) -> None:
 
 
 def regress_confounds(
-    signals: np.ndarray, confounds: np.ndarray, *, standardize_confounds: bool = True
+    signals: np.ndarray, confounds: np.ndarray, *, standardize_confounds: bool = True,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Remove the span of the confounds from every column of ``signals`` in place.
 
@@ -145,20 +146,28 @@ def regress_confounds(
     max-abs value (not centred). A pivoted economic QR keeps the columns of Q with
     ``|R_ii| > 100 eps64``; then ``Y -= Q (Q^T Y)`` is computed per block of columns, so that
     no n x n projector and no full-size float64 temporary are formed.
+
+    With ``rows`` (indices of the kept volumes), the scaling and the regression are fitted on
+    these rows only and the fitted betas are applied to every row (the other rows are
+    predicted, not fitted): ``Y -= C B`` with ``B`` the least-squares betas of ``Y[rows]`` on
+    ``C[rows]`` (same QR and rank rule).
     """
     from scipy import linalg
 
     confounds = np.array(confounds, copy=True)
+    fitted = confounds if rows is None else confounds[rows]
     if standardize_confounds:
-        mean = confounds.mean(axis=0)
-        std = confounds.std(axis=0, ddof=1)
+        mean = fitted.mean(axis=0)
+        std = fitted.std(axis=0, ddof=1)
         std[std < _EPS64] = 1.0
         confounds -= mean
         confounds /= std
     else:
-        scale = np.abs(confounds).max(axis=0)
+        scale = np.abs(fitted).max(axis=0)
         scale[scale == 0] = 1.0
         confounds /= scale
+    if rows is not None:
+        return _regress_fitted_on_rows(signals, confounds, rows)
     q, r, _ = linalg.qr(confounds, mode="economic", pivoting=True)
     q = q[:, np.abs(np.diag(r)) > 100.0 * _EPS64]
     if q.shape[1] == 0:
@@ -166,6 +175,22 @@ def regress_confounds(
     for cols in column_blocks(signals.shape[0], signals.shape[1]):
         block = signals[:, cols]
         block -= q @ (q.T @ block)
+    return signals
+
+
+def _regress_fitted_on_rows(signals: np.ndarray, confounds: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``signals -= confounds @ B``, B fitted on ``rows`` by pivoted QR (scaled ``confounds``)."""
+    from scipy import linalg
+
+    q, r, pivots = linalg.qr(confounds[rows], mode="economic", pivoting=True)
+    rank = int((np.abs(np.diag(r)) > 100.0 * _EPS64).sum())  # |R_ii| decreases: a prefix
+    if rank == 0:
+        return signals
+    q, r, design = q[:, :rank], r[:rank, :rank], confounds[:, pivots[:rank]]
+    for cols in column_blocks(signals.shape[0], signals.shape[1]):
+        block = signals[:, cols]
+        betas = linalg.solve_triangular(r, q.T @ block[rows])
+        block -= design @ betas
     return signals
 
 

@@ -72,23 +72,28 @@ def detrend(signals: np.ndarray, *, copy: bool = True) -> np.ndarray:
     return signals[:, 0] if squeeze else signals
 
 
-def zscore_columns(signals: np.ndarray) -> np.ndarray:
-    """Centre each column and divide it by its ddof=1 std (std < eps64 divides by 1), in place."""
+def zscore_columns(signals: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Centre each column and divide it by its ddof=1 std (std < eps64 divides by 1), in place.
+
+    With ``rows`` (indices), the mean and std are those of these rows, applied to every row.
+    """
     for cols in column_blocks(*signals.shape):  # np.std makes a full-size temporary
         block = signals[:, cols]
-        std = block.std(axis=0, ddof=1)
+        fitted = block if rows is None else block[rows]
+        std = fitted.std(axis=0, ddof=1)
         std[std < _EPS64] = 1.0
-        block -= block.mean(axis=0)
+        block -= fitted.mean(axis=0)
         block /= std
     return signals
 
 
-def psc_columns(signals: np.ndarray) -> np.ndarray:
+def psc_columns(signals: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """Percent signal change ``100 * (Y - mean) / |mean|`` per column, in place.
 
-    Columns whose mean is below eps64 in magnitude are set to 0 with a warning.
+    Columns whose mean is below eps64 in magnitude are set to 0 with a warning. With ``rows``
+    (indices), the mean is that of these rows, applied to every row.
     """
-    mean = signals.mean(axis=0)
+    mean = (signals if rows is None else signals[rows]).mean(axis=0)
     invalid = np.abs(mean) < _EPS64
     signals -= mean
     safe = np.abs(mean)

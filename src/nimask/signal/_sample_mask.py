@@ -192,3 +192,52 @@ def _all_nan_rows(values: np.ndarray) -> np.ndarray:
         row = values[i]
         out[i] = row.size > 0 and np.isnan(row[0]) and bool(np.isnan(row).all())
     return out
+
+
+CENSOR_MODES = ("drop", "zero", "interpolate")
+
+
+def check_censor(censor: Any) -> str:
+    """Validate ``clean``'s ``censor`` keyword (nimask extension): one of :data:`CENSOR_MODES`."""
+    if not (isinstance(censor, str) and censor in CENSOR_MODES):
+        from ..exceptions import ParameterError
+
+        raise ParameterError(
+            f"censor must be one of {list(CENSOR_MODES)} (what becomes of the volumes that sample_mask "
+            f"censors: removed, set to 0, or interpolated); got {censor!r}.",
+            param="censor", expected=CENSOR_MODES, found=censor,
+        )
+    return censor
+
+
+def fill_censored(values: np.ndarray, kept: np.ndarray, extrapolate: bool = False) -> np.ndarray:
+    """Overwrite every censored row of ``values`` (in place) by interpolation between the kept rows.
+
+    Each column is the not-a-knot cubic spline through its kept rows (time in volumes: the
+    spline does not depend on the unit of time), evaluated at every censored row between the
+    first and the last kept row. The censored rows before the first / after the last kept row
+    take the value of that kept row (as xcp_d does), or the spline's extrapolation when
+    ``extrapolate``. Two kept rows give a straight line, one a constant. Unlike
+    :func:`interpolate_mirrored` (nilearn's), every censored row is filled and no row is
+    dropped. Blocks of columns keep the spline coefficients small. Returns ``values``.
+    """
+    from scipy.interpolate import CubicSpline
+
+    n = values.shape[0]
+    censored = np.ones(n, dtype=bool)
+    censored[kept] = False
+    if not censored.any():
+        return values
+    if kept.size == 1:
+        values[censored] = values[kept[0]]
+        return values
+    rows = np.flatnonzero(censored)
+    inside = rows[(rows > kept[0]) & (rows < kept[-1])] if not extrapolate else rows
+    for cols in column_blocks(n, values.shape[1], shrink=4):
+        if inside.size:
+            spline = CubicSpline(kept, values[kept, cols])
+            values[inside, cols] = spline(inside)
+    if not extrapolate:
+        values[: kept[0]] = values[kept[0]]
+        values[kept[-1] + 1:] = values[kept[-1]]
+    return values
