@@ -1,6 +1,6 @@
 """Command-line entry point: ``nimask extract`` and ``nimask demo`` (also ``python -m nimask``).
 
-Exit codes: 0 every run done (or already done), 1 some runs failed (see
+Exit codes: 0 every output done (or already done), 1 some runs or strategies failed (see
 ``OUTPUT_DIR/nimask_failures.tsv``) or the output folder's bookkeeping (manifest, failures
 file) could not be written (disk full: the message names the file), 2 usage error (bad option, nothing to do), 128 + the
 signal number when stopped by SIGINT (130) or SIGTERM (143): the finished runs are kept and
@@ -208,10 +208,10 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser(
         "extract", help="region time series of every run of an fMRIPrep derivatives tree",
         description="Read each *_desc-preproc_bold.nii[.gz] once and write one _timeseries.tsv (+ .json) per run x "
-                    "atlas x strategy, and a _coverage.tsv per run x atlas. Reruns skip finished runs. Exit "
-                    "codes: 0 all done, 1 some runs failed (or the output folder could not be written), 2 usage error, "
-                    "130/143 stopped by SIGINT/SIGTERM "
-                    "(finished runs kept; rerun to resume).",
+                    "atlas x strategy, and a _coverage.tsv per run x atlas. Reruns compute only the outputs not "
+                    "finished (a new atlas or strategy, a failed one). Exit codes: 0 all done, 1 some runs or "
+                    "strategies failed (or the output folder could not be written), 2 usage error, 130/143 stopped by "
+                    "SIGINT/SIGTERM (finished outputs kept; rerun to resume).",
     )
     ex.add_argument("bids_dir", help="fMRIPrep output folder (holding sub-*/)")
     ex.add_argument("output_dir", help="output folder (BIDS derivatives)")
@@ -230,8 +230,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="run the per-run tasks on this Dask distributed scheduler (e.g. tcp://host:8786)")
     ex.add_argument("--overwrite", action="store_true",
                     help="replace existing output files that no earlier run of the same inputs and options "
-                         "wrote (without it, such a run fails naming the file); finished runs with the same "
-                         "inputs are still skipped")
+                         "wrote (without it, such a run fails naming the file); finished outputs of the same "
+                         "inputs and options are still skipped")
     ex.add_argument("--allow-no-mask", action="store_true",
                     help="extract a run that has no desc-brain_mask without a mask (every voxel of the field of "
                          "view enters the regions; a warning, and MaskMissing in its sidecars); without it such a "
