@@ -742,7 +742,8 @@ def extract_batch(
         def record(rec: dict) -> None:
             plan = plans.get(rec.get("key"))
             failed = [] if rec["status"] == "done" else [rec]
-            failed += [{"status": "failed", "key": rec["key"], "run": rec["run"], **f} for f in rec.get("failures", ())]
+            failed += [{"status": "failed", "key": rec["key"], "run": rec["run"], "peak_rss_mb": rec["peak_rss_mb"],
+                        "pid": rec["pid"], **f} for f in rec.get("failures", ())]
             lines = []
             if rec["status"] == "done" and rec["outputs"]:
                 line = outputs_record("done", plan, rec["outputs"], rec)
