@@ -1,6 +1,6 @@
 """Command-line entry point: ``nimask extract`` and ``nimask demo`` (also ``python -m nimask``).
 
-Exit codes: 0 every run done (or already done), 1 some runs failed (see
+Exit codes: 0 every output done (or already done), 1 some runs or strategies failed (see
 ``OUTPUT_DIR/nimask_failures.tsv``) or the output folder's bookkeeping (manifest, failures
 file) could not be written (disk full: the message names the file), 2 usage error (bad option, nothing to do), 128 + the
 signal number when stopped by SIGINT (130) or SIGTERM (143): the finished runs are kept and
@@ -69,12 +69,28 @@ def _extract(args) -> int:
         return exc.exit_code
     if not args.quiet:
         print(f"nimask extract: {summary.n_runs} runs: {len(summary.done)} done, {len(summary.skipped)} already "
-              f"done, {len(summary.failed)} failed ({summary.wall_s:.2f} s; peak worker RSS "
+              f"done, {len(summary.failed_runs)} failed ({summary.wall_s:.2f} s; peak worker RSS "
               f"{summary.peak_rss_mb:.0f} MB)")
         if summary.failed:
+            _report_failures(summary, args.bids_dir)
             print(f"  failures recorded in {os.path.join(args.output_dir, 'nimask_failures.tsv')}")
     _report_warnings(summary, args.bids_dir, args.verbose)
     return summary.exit_code
+
+
+def _report_failures(summary, bids_dir: str, limit: int = 20) -> None:
+    """One line per failure: the run (relative to the inputs), and the strategy when only that
+    strategy's outputs failed (the run's other outputs are written, or were already done)."""
+    from .batch.runner import describe_failure
+
+    root = os.path.abspath(bids_dir)
+    for rec in summary.failed[:limit]:
+        what = describe_failure(rec)
+        what = "the run" if what == "run" else f"{what} (only its outputs)"
+        print(f"  FAILED {os.path.relpath(rec['run'], root)}: {what}: {rec.get('error_type')}: "
+              f"{_shorten(str(rec.get('error', '')))}")
+    if len(summary.failed) > limit:
+        print(f"  ... and {len(summary.failed) - limit} more failures")
 
 
 def _shorten(text: str, limit: int = 160) -> str:
@@ -134,8 +150,9 @@ def _demo(out_dir: str | None) -> int:
     print(f"  nimask extract {data['root']} {out} \\\n      --atlas {data['labels'].name} --atlas "
           f"{data['maps'].name} --spheres {data['spheres'].name},radius=6 \\\n      --strategy motion24+wm_csf "
           f"--strategy motion6+gsr+scrub0.5")
-    # overwrite: the sample data were just rewritten (new mtimes), so the outputs of an earlier demo in
-    # this folder are replaced instead of refused as another input's files
+    # a demo extracts every time: the record of an earlier demo's outputs in this folder is dropped (the sample
+    # data were rewritten with the same content, so they would all be finished), and overwrite replaces them
+    (out / ".nimask" / "manifest.jsonl").unlink(missing_ok=True)
     summary = extract_batch(data["root"], out, atlases, strategies, progress=False, overwrite=True)
     n_files = sum(len(r["outputs"]) for r in summary.done)
     print(f"  {len(summary.done)} runs x {len(atlases)} atlases x {len(strategies)} strategies: {n_files} files "
@@ -151,7 +168,7 @@ def _demo(out_dir: str | None) -> int:
     print(f"  rerun: {len(again.skipped)} runs already done, {len(again.done)} redone ({again.wall_s:.2f} s)")
     _demo_report(data, directory)
     if summary.failed:
-        print(f"  {len(summary.failed)} runs FAILED: see {out / 'nimask_failures.tsv'}")
+        print(f"  {len(summary.failed_runs)} runs FAILED: see {out / 'nimask_failures.tsv'}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -191,10 +208,10 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser(
         "extract", help="region time series of every run of an fMRIPrep derivatives tree",
         description="Read each *_desc-preproc_bold.nii[.gz] once and write one _timeseries.tsv (+ .json) per run x "
-                    "atlas x strategy, and a _coverage.tsv per run x atlas. Reruns skip finished runs. Exit "
-                    "codes: 0 all done, 1 some runs failed (or the output folder could not be written), 2 usage error, "
-                    "130/143 stopped by SIGINT/SIGTERM "
-                    "(finished runs kept; rerun to resume).",
+                    "atlas x strategy, and a _coverage.tsv per run x atlas. Reruns compute only the outputs not "
+                    "finished (a new atlas or strategy, a failed one). Exit codes: 0 all done, 1 some runs or "
+                    "strategies failed (or the output folder could not be written), 2 usage error, 130/143 stopped by "
+                    "SIGINT/SIGTERM (finished outputs kept; rerun to resume).",
     )
     ex.add_argument("bids_dir", help="fMRIPrep output folder (holding sub-*/)")
     ex.add_argument("output_dir", help="output folder (BIDS derivatives)")
@@ -213,8 +230,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="run the per-run tasks on this Dask distributed scheduler (e.g. tcp://host:8786)")
     ex.add_argument("--overwrite", action="store_true",
                     help="replace existing output files that no earlier run of the same inputs and options "
-                         "wrote (without it, such a run fails naming the file); finished runs with the same "
-                         "inputs are still skipped")
+                         "wrote (without it, such a run fails naming the file); finished outputs of the same "
+                         "inputs and options are still skipped")
     ex.add_argument("--allow-no-mask", action="store_true",
                     help="extract a run that has no desc-brain_mask without a mask (every voxel of the field of "
                          "view enters the regions; a warning, and MaskMissing in its sidecars); without it such a "

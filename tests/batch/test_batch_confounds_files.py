@@ -71,17 +71,22 @@ BAD = [
 
 
 @pytest.mark.parametrize("damage, needle", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-def test_a_bad_confounds_file_fails_the_run_naming_file_and_column(data, tmp_path, damage, needle):
+def test_a_bad_confounds_file_fails_the_strategy_naming_file_and_column(data, tmp_path, damage, needle):
     data, run, table = data
     damage(run.confounds, table)
     with pytest.raises(ConfoundsError) as info:
         select_confounds(read_confounds_tsv(run.confounds), parse_strategy(STRATEGY), 40, source=run.confounds)
     assert repr(run.confounds) in str(info.value) and needle in str(info.value)
     out = tmp_path / "out"
-    task = plan_tasks([run], [parse_atlas(str(data["labels"]))], [parse_strategy(STRATEGY)], str(out))[0]
+    atlas = parse_atlas(str(data["labels"]))
+    task = plan_tasks([run], [atlas], [parse_strategy(STRATEGY)], str(out))[0]
     record = run_task(task)
-    assert record["status"] == "failed" and record["error_type"] == "ConfoundsError"
-    assert repr(run.confounds) in record["error"] and needle in record["error"]
+    # the strategy's failure is its own: its outputs are not written, the run's coverage table is
+    assert record["status"] == "done"
+    assert record["outputs"] == [f"{run.relpath}/{run.stem}_atlas-{atlas.name}_coverage.tsv"]
+    (failure,) = record["failures"]
+    assert failure["error_type"] == "ConfoundsError" and failure["strategy"] == parse_strategy(STRATEGY).label
+    assert repr(run.confounds) in failure["error"] and needle in failure["error"]
     assert not list(out.rglob("*_timeseries.tsv"))
 
 

@@ -1,7 +1,6 @@
 """Catalogue B8: an existing output that no run of the same inputs wrote is refused unless --overwrite."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -77,20 +76,29 @@ def test_changed_input_with_existing_outputs_is_refused_without_overwrite(tree, 
     assert extract_batch(data["root"], out, atlas, strategy, progress=False).exit_code == 0
     first = _mtimes(out)
     conf = next(Path(data["root"]).rglob("sub-01_*confounds_timeseries.tsv"))
-    st = conf.stat()
-    os.utime(conf, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a new fingerprint
+    original = conf.read_bytes()
+    table = pd.read_csv(conf, sep="\t")
+    table["trans_x"] += 0.01  # a used column changes: new content
+    table.to_csv(conf, sep="\t", index=False, na_rep="n/a")
     try:
         summary = extract_batch(data["root"], out, atlas, strategy, progress=False)
         assert summary.exit_code == 1 and len(summary.skipped) == 2 and not summary.done
         (rec,) = summary.failed
         assert rec["error_type"] == "OutputExistsError" and "sub-01" in rec["path"]
+        assert rec["path"].endswith("_timeseries.tsv")  # the coverage table does not depend on the confounds
         assert Path(rec["path"]).is_file() and rec["path"] in rec["error"]
         assert _mtimes(out) == first  # the old outputs of sub-01 are kept
         summary = extract_batch(data["root"], out, atlas, strategy, progress=False, overwrite=True)
         assert summary.exit_code == 0 and [Path(r["run"]).name[:6] for r in summary.done] == ["sub-01"]
+        assert summary.done[0]["outputs"] == sorted(rel for rel in reference if rel.startswith("sub-01/")
+                                                    and "_timeseries." in rel)
         again = _mtimes(out)
-        assert sorted({p.name[:6] for p in again if again[p] != first[p]}) == ["sub-01"]
+        assert sorted(p.name for p in again if again[p] != first[p]) == [
+            p.name for p in sorted(first) if p.name.startswith("sub-01") and p.name.endswith("_timeseries.tsv")]
         assert not (out / "nimask_failures.tsv").exists()
-        assert _outputs(out) == reference  # same content (only the mtime changed)
+        new = _outputs(out)
+        assert {k: v for k, v in new.items() if "sub-01" not in k or "_coverage" in k} == \
+            {k: v for k, v in reference.items() if "sub-01" not in k or "_coverage" in k}
+        assert new != reference
     finally:
-        os.utime(conf, ns=(st.st_atime_ns, st.st_mtime_ns))
+        conf.write_bytes(original)

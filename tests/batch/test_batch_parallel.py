@@ -53,3 +53,17 @@ def test_dask_local_cluster_gives_identical_outputs(job):
     assert _outputs(root / "dask") == reference
     assert _outputs(root / "dask_api") == reference
     assert {r["pid"] for r in api.done} <= worker_pids  # the runs ran on the workers
+
+
+@pytest.mark.slow  # worker start-up (~5 s on 2 busy cores)
+def test_an_incremental_batch_on_two_local_processes_gives_identical_outputs(job):
+    """The tasks of an incremental batch (some outputs of each run) travel to the workers and back."""
+    data, root, atlases, strategies, reference = job
+    out = root / "procs_incr"
+    assert extract_batch(data["root"], out, atlases[:1], strategies[:1], progress=False).exit_code == 0
+    first = {p: p.stat().st_mtime_ns for p in out.rglob("*.tsv")}
+    summary = extract_batch(data["root"], out, atlases, strategies, n_jobs=2, progress=False)
+    assert summary.exit_code == 0 and len(summary.done) == 4
+    assert all(len(r["outputs"]) == 3 * 5 - 3 for r in summary.done)  # all but the 3 files done before
+    assert {p: p.stat().st_mtime_ns for p in first} == first
+    assert _outputs(out) == reference

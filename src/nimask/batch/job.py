@@ -16,6 +16,13 @@ arrays). Steps:
    per-atlas coverage table, each atomically. The warnings of the run are recorded (sidecars
    and the run's record); with ``strict`` the first one fails the run before its next write.
 
+A task may ask for some of the run's outputs only (``RunTask.todo``: an incremental batch, where
+the others are already finished); the run is then read once for those. An error specific to one
+strategy (a confounds column the run lacks, too few volumes left by censoring, a ``low_pass``
+above the run's Nyquist frequency, an error while cleaning) fails that strategy's outputs only:
+they are not written, the record lists the failure (``failures``), and the run's other outputs
+are written. Any other error fails the whole run, which then leaves none of its outputs.
+
 Peak memory is the streamed path's: a few chunks of volumes (8 MiB of raw data each) plus
 the region matrices and the fitted atlases; the 4D run is never held.
 """
@@ -40,7 +47,8 @@ from .bids import BoldRun, mask_candidates
 from .interrupt import raise_if_stopping
 from .strategies import Strategy, degrees_of_freedom, read_confounds_tsv, select_confounds
 
-__all__ = ["RunTask", "run_task", "output_paths", "sha256_file", "run_repetition_time"]
+__all__ = ["RunTask", "run_task", "output_paths", "unit_paths", "sha256_file", "run_repetition_time",
+           "strategy_confounds", "denoise_digest"]
 
 
 @dataclass(frozen=True)
@@ -57,18 +65,34 @@ class RunTask:
     strict: bool = False  # a run that gives any warning fails (StrictModeError), leaving no output
     t_r: float | None = None  # repetition time (s) for every run, instead of the sidecar's / header's
     censor: str = "drop"  # censored volumes: removed, or kept as zeros / interpolated (nimask.signal.clean)
+    # the outputs to write, as (atlas name, strategy label or None for the coverage table); None: all of them
+    todo: frozenset | None = field(default=None, compare=False, hash=False)
+
+    def wants(self, atlas: str, strategy: str | None) -> bool:
+        """Whether this task writes the coverage table of ``atlas`` (``strategy`` None) or its time series for
+        the strategy labelled ``strategy``."""
+        return self.todo is None or (atlas, strategy) in self.todo
+
+
+def unit_paths(run: BoldRun, atlas: str, strategy: str | None) -> tuple[str, ...]:
+    """Relative paths of one output of a run: the coverage table of ``atlas`` (``strategy`` None), or
+    the time series TSV and its JSON sidecar of ``atlas`` x ``strategy`` (a strategy label)."""
+    base = f"{run.relpath}/{run.stem}_atlas-{atlas}"
+    if strategy is None:
+        return (f"{base}_coverage.tsv",)
+    return f"{base}_desc-{strategy}_timeseries.tsv", f"{base}_desc-{strategy}_timeseries.json"
 
 
 def output_paths(task: RunTask) -> dict[str, str]:
     """Relative output paths of a task: ``{(atlas, strategy or 'coverage'): path}`` flattened to str keys."""
-    run = task.run
     out = {}
     for atlas in task.atlases:
-        base = f"{run.relpath}/{run.stem}_atlas-{atlas.name}"
-        out[f"{atlas.name}/coverage"] = f"{base}_coverage.tsv"
+        if task.wants(atlas.name, None):
+            out[f"{atlas.name}/coverage"] = unit_paths(task.run, atlas.name, None)[0]
         for s in task.strategies:
-            out[f"{atlas.name}/{s.label}"] = f"{base}_desc-{s.label}_timeseries.tsv"
-            out[f"{atlas.name}/{s.label}/json"] = f"{base}_desc-{s.label}_timeseries.json"
+            if task.wants(atlas.name, s.label):
+                out[f"{atlas.name}/{s.label}"], out[f"{atlas.name}/{s.label}/json"] = \
+                    unit_paths(task.run, atlas.name, s.label)
     return out
 
 
@@ -150,6 +174,72 @@ def check_low_pass(strategies, t_r: float, where: str) -> None:
                 f"Strategy {s.name!r}: low_pass={s.low_pass} Hz is at or above the Nyquist frequency "
                 f"{nyquist:g} Hz of this run (t_r={t_r:g} s, from {where}); give a low_pass below {nyquist:g} Hz "
                 f"or none.", param="low_pass", expected=f"< {nyquist:g}", found=s.low_pass)
+
+
+def _uses_confounds(strategy: Strategy) -> bool:
+    return bool(strategy.confounds) or strategy.fd_threshold is not None
+
+
+def confounds_reader(run: BoldRun):
+    """A function that returns the run's confounds table (:func:`read_confounds_tsv`), reading the
+    file at its first call only; a read error is raised again at each call."""
+    cache: dict = {}
+
+    def read():
+        if not cache:
+            try:
+                cache["table"] = read_confounds_tsv(run.confounds)
+            except Exception as exc:  # each strategy that needs the table fails with this error
+                cache["error"] = exc
+        if "error" in cache:
+            raise cache["error"].with_traceback(None)
+        return cache["table"]
+
+    return read
+
+
+def strategy_confounds(run: BoldRun, strategy: Strategy, n_volumes: int, read_table) -> tuple:
+    """The confounds matrix and sample mask of ``strategy`` for ``run`` (``(None, None)`` when the
+    strategy uses no confounds); ``read_table`` is a :func:`confounds_reader` of the run.
+
+    The job builds what it regresses here, and the runner what a finished output was computed
+    from (:func:`denoise_digest`), so that both always agree.
+
+    Raises
+    ------
+    ConfoundsError, SampleMaskError
+        The run has no confounds file, it lacks a column, censoring leaves too few volumes, ...
+    """
+    from ..exceptions import ConfoundsError
+
+    if not _uses_confounds(strategy):
+        return None, None
+    if run.confounds is None:
+        raise ConfoundsError(f"{run.bold!r}: no desc-confounds_timeseries.tsv found next to the run, and "
+                             f"strategy {strategy.name!r} needs confounds.", path=run.bold, param="strategy")
+    return select_confounds(read_table(), strategy, n_volumes, source=run.confounds)
+
+
+def denoise_digest(confounds, sample_mask) -> str:
+    """``sha256:<hex>`` of what a strategy gives the cleaning of one run: its confounds matrix and
+    sample mask (a confounds file may change elsewhere, e.g. gain a column, without changing them)."""
+    h = hashlib.sha256()
+    for a in (confounds, sample_mask):
+        if a is None:
+            h.update(b"none;")
+        else:
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype.str}{a.shape};".encode())
+            h.update(a.tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def _failure(task: RunTask, spec: AtlasSpec | None, strategy: Strategy, exc: BaseException) -> dict:
+    """The record of one strategy's failure (of one atlas's outputs only when ``spec`` is given)."""
+    atlases = [spec] if spec is not None else [a for a in task.atlases if task.wants(a.name, strategy.label)]
+    return {"atlas": None if spec is None else spec.name, "strategy": strategy.label,
+            "error_type": type(exc).__name__, "error": str(exc),
+            "outputs": [rel for a in atlases for rel in unit_paths(task.run, a.name, strategy.label)]}
 
 
 def _check_mask(task: RunTask) -> dict | None:
@@ -276,16 +366,17 @@ def _remove_outputs(root: str, written) -> None:
 
 
 def extract_run(task: RunTask) -> dict:
-    """Do one run (raises on error); return its record (outputs, timings, peak memory).
+    """Do one run (raises on error); return its record (outputs, timings, peak memory, the failures
+    of single strategies, the inputs' SHA-256 and each strategy's :func:`denoise_digest`).
 
     A run that fails after writing some of its outputs removes them: the output folder holds
-    either every output of a run or none.
+    either every output of a run or none (a strategy's own failure leaves the others written).
     """
     import pandas as pd
 
     from .. import __version__
     from .._niimg import check_niimg
-    from ..exceptions import ConfoundsError, DimensionError
+    from ..exceptions import DimensionError
     from ..pipeline import stream
 
     t_start = time.perf_counter()
@@ -301,42 +392,62 @@ def extract_run(task: RunTask) -> dict:
                                                     f"{tuple(img.shape)}.", path=run.bold)
         n_vol = int(img.shape[3])
         t_r, tr_source = run_repetition_time(run, img, task.t_r)
-        check_low_pass(task.strategies, t_r, tr_source)
-        needs_conf = any(s.confounds or s.fd_threshold is not None for s in task.strategies)
-        table = None
-        if needs_conf:
-            if run.confounds is None:
-                raise ConfoundsError(f"{run.bold!r}: no desc-confounds_timeseries.tsv found next to the run, and "
-                                     f"the strategies need confounds.", path=run.bold, param="strategy")
-            table = read_confounds_tsv(run.confounds)
-        denoise = [select_confounds(table, s, n_vol, source=run.confounds or run.bold) if (s.confounds or
-                   s.fd_threshold is not None) else (None, None) for s in task.strategies]
+        read_table = confounds_reader(run)
+        denoise: dict[str, tuple] = {}  # strategy label -> (confounds, sample mask)
+        failures: list[dict] = []
+        for s in task.strategies:  # an error here fails this strategy's outputs only
+            if not any(task.wants(a.name, s.label) for a in task.atlases):
+                continue
+            try:
+                check_low_pass([s], t_r, tr_source)
+                denoise[s.label] = strategy_confounds(run, s, n_vol, read_table)
+            except Exception as exc:
+                if isinstance(exc, MemoryError):
+                    raise
+                failures.append(_failure(task, None, s, exc))
+        strategies = [s for s in task.strategies if s.label in denoise]
+        fitted = [spec for spec in task.atlases if task.wants(spec.name, None)
+                  or any(task.wants(spec.name, s.label) for s in strategies)]
         t0 = time.perf_counter()
-        extractors = [prepare_extractor(spec, img, run.mask, t_r) for spec in task.atlases]
+        extractors = [prepare_extractor(spec, img, run.mask, t_r) for spec in fitted]
         t_fit = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        # SIGINT / SIGTERM (catalogue B5): the stream stops between chunks
-        raw = stream(img, [ex.op for ex in extractors], label="batch extraction", after_chunk=raise_if_stopping)
+        # only the atlases with time series to write; none (coverage tables only): the run is not read
+        streamed = [i for i, spec in enumerate(fitted) if any(task.wants(spec.name, s.label) for s in strategies)]
+        raw = {}
+        if streamed:  # SIGINT / SIGTERM (catalogue B5): the stream stops between chunks
+            raw = dict(zip(streamed, stream(img, [extractors[i].op for i in streamed], label="batch extraction",
+                                            after_chunk=raise_if_stopping)))
         t_read = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         inputs = {"bold": checksum.result(), "mask": sha256_file(run.mask), "confounds": sha256_file(run.confounds),
                   "sidecar": sha256_file(run.sidecar)}
         atlas_sums = {spec.name: {"image": sha256_file(spec.path), "lut": sha256_file(spec.lut)}
-                      for spec in task.atlases}
+                      for spec in fitted}
         paths = output_paths(task)
         root = task.output_dir
         written = {}
         try:
-            for i, (spec, ex) in enumerate(zip(task.atlases, extractors)):
-                rel = paths[f"{spec.name}/coverage"]
+            for i, (spec, ex) in enumerate(zip(fitted, extractors)):
                 _refuse_warnings(task, caught)  # --strict: before any output is written
-                atomic_write_text(os.path.join(root, rel), _tsv(ex.coverage))
-                written[rel] = None
-                for s, (conf, sample_mask) in zip(task.strategies, denoise):
+                if task.wants(spec.name, None):
+                    rel = paths[f"{spec.name}/coverage"]
+                    atomic_write_text(os.path.join(root, rel), _tsv(ex.coverage))
+                    written[rel] = None
+                for s in strategies:
+                    if not task.wants(spec.name, s.label):
+                        continue
+                    conf, sample_mask = denoise[s.label]
                     raise_if_stopping()  # before the next outputs; the written ones are removed below
-                    signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img, censor=task.censor)
+                    try:
+                        signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img, censor=task.censor)
+                    except Exception as exc:  # this atlas x strategy fails; the others are written
+                        if isinstance(exc, MemoryError):
+                            raise
+                        failures.append(_failure(task, spec, s, exc))
+                        continue
                     _refuse_warnings(task, caught)  # --strict: the written outputs are removed below
                     rel = paths[f"{spec.name}/{s.label}"]
                     atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex.names)))
@@ -378,6 +489,10 @@ def extract_run(task: RunTask) -> dict:
         "run": run.bold,
         "fingerprint": task.fingerprint,
         "outputs": sorted(written),
+        "failures": failures,
+        "checksums": {**inputs, **{f"atlas:{name}": sums["image"] for name, sums in atlas_sums.items()},
+                      **{f"lut:{name}": sums["lut"] for name, sums in atlas_sums.items()}},
+        "denoise": {label: denoise_digest(*value) for label, value in denoise.items()},
         "n_volumes": n_vol,
         "timings": {"fit_s": t_fit, "read_extract_s": t_read, "clean_write_s": t_write,
                     "total_s": time.perf_counter() - t_start},

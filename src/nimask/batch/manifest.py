@@ -1,17 +1,31 @@
-"""The manifest of a batch output folder: which runs are done, for which inputs.
+"""The manifest of a batch output folder: which outputs are finished, from which inputs and options.
 
-``OUTPUT_DIR/.nimask/manifest.jsonl`` holds one JSON line per finished (or failed) run,
-appended and fsync'ed by the coordinating process once the run's outputs are renamed
-into place. A run is *done* when its latest record has status ``done``, the same task key
-(run + atlases + strategies + nimask version) and the same input fingerprint (size and
-mtime of every input file), and all its outputs exist. A line cut short by ``kill -9`` is
-ignored, so the run it described is simply redone.
+``OUTPUT_DIR/.nimask/manifest.jsonl`` holds JSON lines appended and fsync'ed by the coordinating
+process only. Each record is about one run (``run``: its BOLD path) and lists output files
+(``outputs``: ``{relative path: {"key", "inputs", ["denoise"]}}``) with, per record, the input
+fingerprints (``inputs``: ``{name: [size, mtime_ns, sha256 or null]}`` for ``bold``, ``mask``,
+``confounds``, ``sidecar``, ``atlas:<A>``, ``lut:<A>``) and the options of the outputs
+(``options``). An output's ``key`` hashes the options that determine it (nimask version, the atlas
+spec, the strategy definition, the ``--t-r`` override: :func:`output_options`); its ``inputs`` name
+the input files it is computed from (a coverage table does not depend on the confounds or the
+sidecar, an atlas's outputs not on the other atlases); ``denoise`` is the digest of the confounds
+and sample mask its strategy regressed (:func:`nimask.batch.job.denoise_digest`).
 
-Before the runs start, a ``started`` record per run claims its output paths for its task
-key and input fingerprint: an existing output file is *owned* (may be replaced without
-``--overwrite``) only when the run's latest ``started`` or ``done`` record has the same
-key and fingerprint (:meth:`Manifest.owns`); so the outputs of a run cut short by a kill
-or a signal are redone by the next run, and other files are refused (catalogue B8).
+* ``started``: before a run starts, its outputs about to be written are *claimed* for their keys
+  and inputs: an existing output file is *owned* (may be replaced without ``--overwrite``) only
+  when its latest ``started`` or ``done`` record has the same key and inputs
+  (catalogue B8), so the outputs of a run cut short by a kill or a signal are redone by the next
+  batch and other files are refused.
+* ``done``: the outputs listed are finished, with the run's warnings; also appended (with
+  ``"refreshed": true``) when a finished output's inputs were only touched (same content, new
+  mtime), so that the next batch does not hash them again.
+* ``failed``: the outputs listed (a failed strategy's, or finished ones that ``--strict`` now
+  refuses) are not finished; a failed run's record lists none.
+
+Records of the earlier format (one record per run: ``key`` of the whole task, ``fingerprint``
+``{name: [size, mtime_ns]}``, ``outputs`` a list) are still read: :meth:`Manifest.legacy`; the
+runner checks them against the current options (:func:`legacy_task_key`). A line cut short by
+``kill -9`` is ignored, so the outputs it described are simply redone.
 """
 from __future__ import annotations
 
@@ -22,7 +36,9 @@ from pathlib import Path
 
 from .atomic import write_error
 
-__all__ = ["Manifest", "file_fingerprint", "task_key"]
+__all__ = ["Manifest", "file_fingerprint", "task_key", "output_options", "legacy_task_key", "FORMAT"]
+
+FORMAT = 2  # records of this format carry "format": 2; the earlier ones have no "format"
 
 
 def file_fingerprint(paths: dict[str, str | None]) -> dict[str, list | None]:
@@ -43,15 +59,56 @@ def task_key(*parts) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def output_options(atlas, strategy=None, t_r: float | None = None, censor: str = "drop") -> dict:
+    """The options that determine an output: the coverage table of ``atlas`` (``strategy`` None) or
+    its time series for ``strategy``; its key is ``task_key(output_options(...))``.
+
+    Options that only decide whether a run may finish (``--allow-no-mask``, ``--strict``) are not
+    part of it, nor are the other atlases and strategies of the batch.
+    """
+    from .. import __version__
+
+    if strategy is None:
+        return {"version": __version__, "output": "coverage", "atlas": atlas.to_dict()}
+    options = {"version": __version__, "output": "timeseries", "atlas": atlas.to_dict(),
+               "strategy": strategy.to_dict(), "t_r": None if t_r is None else float(t_r)}
+    if censor != "drop":  # nilearn's censoring: the keys of outputs written before --censor existed
+        options["censor"] = censor
+    return options
+
+
+def legacy_task_key(atlases, strategies, t_r: float | None, relpath: str, stem: str, censor: str = "drop") -> str:
+    """The run key of the earlier manifest format, for a run done with these atlases and strategies."""
+    from .. import __version__
+
+    config = {"version": __version__, "atlases": [a.to_dict() for a in atlases],
+              "strategies": [s.to_dict() for s in strategies]}
+    if t_r is not None:
+        config["t_r"] = float(t_r)
+    if censor != "drop":
+        config["censor"] = censor
+    return task_key(config, relpath, stem)
+
+
 class Manifest:
-    """Append-only JSON-lines record of the runs of an output folder."""
+    """Append-only JSON-lines record of the outputs of an output folder.
+
+    The latest record that lists an output decides its state: :meth:`done` (finished, with the
+    key, inputs and warnings it was written with) and :meth:`claim` (the latest ``started`` or
+    ``done`` entry: who may replace the file). Records of the earlier format are kept per run
+    (:meth:`legacy`) and only speak for outputs that no record of this format lists.
+    """
 
     def __init__(self, output_dir: str | os.PathLike) -> None:
         self.folder = Path(output_dir) / ".nimask"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "manifest.jsonl"
-        self._latest: dict[str, dict] = {}
-        self._claims: dict[str, tuple] = {}  # run -> (key, fingerprint) of its latest started/done record
+        self._latest: dict[str, dict] = {}  # run -> its latest record
+        self._done: dict[str, dict] = {}  # output -> its entry, while finished
+        self._claims: dict[str, dict] = {}  # output -> entry of its latest started/done record
+        self._listed: set[str] = set()  # outputs that a record of this format lists
+        self._legacy: dict[str, dict] = {}  # run -> its latest record of the earlier format
+        self._legacy_claims: dict[str, tuple] = {}  # run -> (key, fingerprint) of its latest old started/done
         self._load()
 
     def _load(self) -> None:
@@ -61,34 +118,55 @@ class Manifest:
             for line in fh:
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError:  # a line cut short by a kill: that run is redone
+                except json.JSONDecodeError:  # a line cut short by a kill: its outputs are redone
                     continue
-                if isinstance(record, dict) and "run" in record:
+                if isinstance(record, dict) and isinstance(record.get("run"), str):
                     self._remember(record)
 
     def _remember(self, record: dict) -> None:
-        self._latest[record["run"]] = record
-        if record.get("status") in ("started", "done"):
-            self._claims[record["run"]] = (record.get("key"), record.get("fingerprint"))
+        run, status = record["run"], record.get("status")
+        self._latest[run] = record
+        if record.get("format") != FORMAT:  # the earlier format: one record per run
+            self._legacy[run] = record
+            if status in ("started", "done"):
+                self._legacy_claims[run] = (record.get("key"), record.get("fingerprint"))
+            return
+        outputs = record.get("outputs")
+        fps = record.get("inputs") if isinstance(record.get("inputs"), dict) else {}
+        for rel, out in (outputs.items() if isinstance(outputs, dict) else ()):
+            out = out if isinstance(out, dict) else {}
+            entry = {"run": run, "key": out.get("key"), "inputs": {n: fps.get(n) for n in out.get("inputs") or ()},
+                     "denoise": out.get("denoise"), "warnings": record.get("warnings") or [],
+                     "n_volumes": record.get("n_volumes")}
+            self._listed.add(rel)
+            if status in ("started", "done"):
+                self._claims[rel] = entry
+            if status == "done":
+                self._done[rel] = entry
+            else:
+                self._done.pop(rel, None)
 
-    def is_done(self, run: str, key: str, fingerprint: dict, outputs: list[str]) -> bool:
-        """Whether ``run`` finished with these inputs and parameters and its outputs are all there."""
-        rec = self._latest.get(run)
-        if rec is None or rec.get("status") != "done" or rec.get("key") != key:
-            return False
-        if rec.get("fingerprint") != fingerprint:
-            return False
-        root = self.folder.parent
-        return all((root / rel).is_file() for rel in outputs)
+    def done(self, rel: str) -> dict | None:
+        """The entry of a finished output (``run``, ``key``, ``inputs`` ``{name: [size, mtime_ns,
+        sha256]}``, ``denoise``, ``warnings``, ``n_volumes``), or None."""
+        return self._done.get(rel)
+
+    def claim(self, rel: str) -> dict | None:
+        """The entry of the latest ``started`` or ``done`` record of an output, or None."""
+        return self._claims.get(rel)
+
+    def listed(self, rel: str) -> bool:
+        """Whether a record of this format lists the output (the earlier records no longer speak for it)."""
+        return rel in self._listed
+
+    def legacy(self, run: str) -> tuple[dict, tuple | None]:
+        """The latest record of ``run`` in the earlier format (an empty dict when none) and its claim
+        ``(key, fingerprint)`` (of its latest ``started`` or ``done`` record, or None)."""
+        return self._legacy.get(run, {}), self._legacy_claims.get(run)
 
     def latest(self, run: str) -> dict:
         """The latest record of ``run`` (an empty dict when there is none)."""
         return self._latest.get(run, {})
-
-    def owns(self, run: str, key: str, fingerprint: dict) -> bool:
-        """Whether the existing outputs of ``run`` were written for this task key and these inputs
-        (by a finished run, or one cut short), so that redoing the run may replace them."""
-        return self._claims.get(run) == (key, fingerprint)
 
     def append(self, record: dict | list[dict]) -> None:
         """Add a record, or several (one line each, written at once and fsync'ed).

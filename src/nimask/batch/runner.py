@@ -10,8 +10,16 @@
 
 This process alone writes the manifest and the failures file, after each run returns.
 
-An existing output file that no earlier run of the same task and inputs wrote is not
-replaced unless ``overwrite=True`` (catalogue B8; :meth:`Manifest.owns`). SIGINT and
+Batches are incremental (:class:`_Planner`): an output (a coverage table, or the time series of
+one atlas x strategy and its sidecar) that the manifest records as finished, with the same
+options and inputs of the same content, is not computed again; a run is read once for all of its
+outputs that are not. An input whose size or mtime changed is compared by SHA-256 (a touched
+file is the same input); the time series of a strategy whose confounds file changed stay valid
+when the confounds and sample mask it regressed are unchanged.
+
+An existing output file that no earlier run of the same options and inputs wrote is not
+replaced unless ``overwrite=True`` (catalogue B8; :meth:`Manifest.claim`): without it the
+run fails (none of its outputs is computed) naming the file. SIGINT and
 SIGTERM stop the batch gracefully (catalogue B5, :mod:`~nimask.batch.interrupt`): the run
 in progress aborts its atomic write, local workers are stopped, queued Dask tasks are
 cancelled, the manifest keeps the runs finished so far, and
@@ -20,6 +28,7 @@ cancelled, the manifest keeps the runs finished so far, and
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -35,8 +44,8 @@ from .atlases import AtlasSpec
 from .atomic import atomic_write_text, remove_stale_temporaries
 from .bids import BoldRun, find_runs
 from .interrupt import POLL_S, Interrupter, run_in_worker, stop_processes, worker_init
-from .job import RunTask, output_paths, run_task
-from .manifest import Manifest, file_fingerprint, task_key
+from .job import RunTask, confounds_reader, denoise_digest, run_task, sha256_file, strategy_confounds, unit_paths
+from .manifest import FORMAT, Manifest, file_fingerprint, legacy_task_key, output_options, task_key
 from .strategies import Strategy, unique_strategies
 
 __all__ = ["extract_batch", "BatchSummary", "plan_tasks", "FAILURES_FILE"]
@@ -50,23 +59,32 @@ class BatchSummary:
     """What a batch did."""
 
     n_runs: int = 0
-    done: list = field(default_factory=list)  # records of the runs done now
+    done: list = field(default_factory=list)  # records of the runs done now (every output they had to write)
     skipped: list = field(default_factory=list)  # bold paths already done
-    failed: list = field(default_factory=list)  # records of the failed (or refused) runs
+    # failures: of a whole run (refused, or failed: none of its outputs written), or of one strategy of a run
+    # ("strategy" its label, "atlas" None or the one atlas it failed for; the run's other outputs are written)
+    failed: list = field(default_factory=list)
+    partial: list = field(default_factory=list)  # records of the runs that wrote outputs and had a strategy fail
     wall_s: float = 0.0
     interrupted: int | None = None  # the signal that stopped the batch
     earlier_warnings: dict = field(default_factory=dict)  # skipped run -> warnings of the batch that did it
 
     @property
     def exit_code(self) -> int:
-        """0: every run is done; 1: at least one run failed."""
+        """0: every output is done; 1: at least one run or strategy failed."""
         return 1 if self.failed else 0
+
+    @property
+    def failed_runs(self) -> list[str]:
+        """The runs with a failure (of the run, or of one of its strategies), each once."""
+        return list(dict.fromkeys(rec["run"] for rec in self.failed))
 
     @property
     def warnings(self) -> list[dict]:
         """The warnings of the runs done now: ``{"run", "category", "message"}`` each (also in the
         outputs' JSON sidecars, ``Warnings``)."""
-        return [{"run": rec["run"], **w} for rec in self.done for w in _as_warning_records(rec.get("warnings"))]
+        return [{"run": rec["run"], **w} for rec in self.done + self.partial
+                for w in _as_warning_records(rec.get("warnings"))]
 
     def warning_counts(self) -> dict[str, tuple[int, int]]:
         """``{category: (warnings, runs)}`` of :attr:`warnings`, most frequent first."""
@@ -80,7 +98,7 @@ class BatchSummary:
 
     @property
     def peak_rss_mb(self) -> float:
-        values = [r.get("peak_rss_mb", 0.0) for r in self.done + self.failed]
+        values = [r.get("peak_rss_mb", 0.0) for r in self.done + self.partial + self.failed]
         return max(values) if values else 0.0
 
 
@@ -91,28 +109,20 @@ def _as_warning_records(items) -> list[dict]:
 
 def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, allow_no_mask: bool = False,
                strict: bool = False, t_r: float | None = None, censor: str = "drop") -> list[RunTask]:
-    """One :class:`RunTask` per run, with its key and input fingerprint.
+    """One :class:`RunTask` per run (all of its outputs), with its key and input fingerprint.
 
-    ``t_r`` and ``censor`` (they change the outputs) are part of the task key (``censor`` when
-    not ``"drop"``, so that the keys of earlier outputs stay valid); ``allow_no_mask`` and
-    ``strict`` (they only decide whether a run may finish) are not. A strategy given twice is
-    done once; two different strategies with one label are refused
+    ``t_r`` and ``censor`` (they change the outputs) are part of the key of each time series
+    (:func:`output_options`; ``censor`` when not ``"drop"``, so that the keys of earlier outputs stay
+    valid); ``allow_no_mask`` and ``strict`` (they only decide whether a run may finish) are not.
+    A strategy given twice is done once; two different strategies with one label are refused
     (:func:`~nimask.batch.strategies.unique_strategies`).
     """
-    from .. import __version__
-
     strategies = unique_strategies(strategies)
     names = [a.name for a in atlases]
     dup = sorted({x for x in names if names.count(x) > 1})
     if dup:
         raise ParameterError(f"Several atlases have the same name {dup}: give them distinct names (name=...).",
                              param="atlas", found=dup)
-    config = {"version": __version__, "atlases": [a.to_dict() for a in atlases],
-              "strategies": [s.to_dict() for s in strategies]}
-    if t_r is not None:
-        config["t_r"] = float(t_r)
-    if censor != "drop":
-        config["censor"] = censor
     shared = {}
     for a in atlases:
         shared[f"atlas:{a.name}"] = a.path
@@ -123,9 +133,225 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, all
         fp = file_fingerprint({"bold": run.bold, "mask": run.mask, "confounds": run.confounds,
                                "sidecar": run.sidecar}) | shared_fp
         tasks.append(RunTask(run, tuple(atlases), tuple(strategies), output_dir,
-                             key=task_key(config, run.relpath, run.stem), fingerprint=fp,
-                             allow_no_mask=allow_no_mask, strict=strict, t_r=t_r, censor=censor))
+                             key=legacy_task_key(atlases, strategies, t_r, run.relpath, run.stem, censor),
+                             fingerprint=fp, allow_no_mask=allow_no_mask, strict=strict, t_r=t_r, censor=censor))
     return tasks
+
+
+@dataclass
+class _Unit:
+    """One output of a run: the coverage table of an atlas (``strategy`` None), or the time series
+    of an atlas x strategy and its JSON sidecar."""
+
+    atlas: AtlasSpec
+    strategy: Strategy | None
+    files: tuple[str, ...]
+    key: str  # task_key(output_options(...))
+    inputs: tuple[str, ...]  # names of the input files it is computed from (see _Planner.inputs)
+
+    @property
+    def id(self) -> tuple[str, str | None]:
+        return self.atlas.name, None if self.strategy is None else self.strategy.label
+
+
+@dataclass
+class _Plan:
+    """What a batch does with one run (:meth:`_Planner.plan`)."""
+
+    task: RunTask
+    units: list  # every output of the run
+    pending: list = field(default_factory=list)  # the units to compute now
+    valid: list = field(default_factory=list)  # (unit, entry): finished, same options and inputs
+    refresh: list = field(default_factory=list)  # manifest records: finished outputs whose inputs were touched
+    clash: list = field(default_factory=list)  # existing files of pending units that this batch may not replace
+
+
+class _Planner:
+    """Decides, from the manifest and the files, which outputs of each run are finished.
+
+    An output is finished when every file of it exists, its latest manifest entry is ``done`` with
+    the same key (options) and each input it depends on is the same: same size and mtime, or else
+    the same SHA-256 (computed here, each file once per batch). The time series of a strategy whose
+    confounds file changed is still finished when the confounds and sample mask the strategy builds
+    from the new file are those it was computed with (``denoise``). An existing file of an output to
+    compute is replaced only when its latest ``started``/``done`` entry has the same key and inputs.
+    """
+
+    def __init__(self, manifest: Manifest, atlases, strategies, t_r: float | None, censor: str = "drop") -> None:
+        self.manifest, self.atlases, self.strategies, self.t_r = manifest, list(atlases), list(strategies), t_r
+        self.censor = censor
+        self.options: dict[str, dict] = {}
+        self._keys = {}
+        for a in self.atlases:
+            for s in [None, *self.strategies]:
+                opts = output_options(a, s, t_r, censor)
+                key = task_key(opts)
+                self.options[key] = opts
+                self._keys[(a.name, None if s is None else s.label)] = key
+        self._sha: dict[str, str | None] = {}
+
+    def inputs(self, atlas: AtlasSpec, strategy: Strategy | None) -> tuple[str, ...]:
+        """The input files an output depends on: the run, its mask, the atlas (and its LUT); for time
+        series also the confounds and, unless --t-r gives the repetition time, the BOLD sidecar."""
+        names = ["bold", "mask"]
+        if strategy is not None:
+            names += ["confounds"] + (["sidecar"] if self.t_r is None else [])
+        return (*names, f"atlas:{atlas.name}", f"lut:{atlas.name}")
+
+    def units(self, run: BoldRun) -> list[_Unit]:
+        return [_Unit(a, s, unit_paths(run, a.name, None if s is None else s.label),
+                      self._keys[(a.name, None if s is None else s.label)], self.inputs(a, s))
+                for a in self.atlases for s in [None, *self.strategies]]
+
+    @staticmethod
+    def paths(task: RunTask) -> dict[str, str | None]:
+        run = task.run
+        out = {"bold": run.bold, "mask": run.mask, "confounds": run.confounds, "sidecar": run.sidecar}
+        for a in task.atlases:
+            out[f"atlas:{a.name}"], out[f"lut:{a.name}"] = a.path, a.lut
+        return out
+
+    def sha(self, path: str | None) -> str | None:
+        if path not in self._sha:
+            try:
+                self._sha[path] = sha256_file(path)
+            except OSError:
+                self._sha[path] = None
+        return self._sha[path]
+
+    def compare(self, task: RunTask, recorded: dict, name: str) -> str:
+        """``"same"`` (size and mtime), ``"touched"`` (only the SHA-256 is the same) or ``"changed"``."""
+        rec, cur = recorded.get(name), task.fingerprint.get(name)
+        if rec is None or cur is None:
+            return "same" if rec is None and cur is None else "changed"
+        if list(rec[:2]) == list(cur):
+            return "same"
+        sha = rec[2] if len(rec) > 2 else None
+        return "touched" if sha is not None and self.sha(self.paths(task)[name]) == sha else "changed"
+
+    def current_inputs(self, task: RunTask, names, recorded=()) -> dict[str, list | None]:
+        """``{name: [size, mtime_ns, sha256 or None]}`` now, with the SHA-256 known: computed in this batch,
+        or in one of the ``recorded`` inputs with the same size and mtime."""
+        paths, out = self.paths(task), {}
+        for name in names:
+            fp = task.fingerprint.get(name)
+            if fp is None:
+                out[name] = None
+                continue
+            sha = self._sha.get(paths[name])
+            for rec in recorded:
+                r = rec.get(name)
+                if sha is None and r is not None and len(r) > 2 and list(r[:2]) == list(fp):
+                    sha = r[2]
+            out[name] = [*fp, sha]
+        return out
+
+    def _denoise_now(self, task: RunTask, strategy: Strategy, n_volumes, readers: dict) -> str | None:
+        """The denoise digest of ``strategy`` from the run's confounds file as it is now (None: it fails)."""
+        if not isinstance(n_volumes, int):
+            return None
+        reader = readers.setdefault("reader", confounds_reader(task.run))
+        try:
+            return denoise_digest(*strategy_confounds(task.run, strategy, n_volumes, reader))
+        except Exception:  # the strategy would fail now: its outputs are not finished
+            return None
+
+    def _finished(self, task: RunTask, unit: _Unit, readers: dict) -> tuple[dict | None, bool]:
+        """(the manifest entry of a finished unit or None, whether its inputs need a refreshed record)."""
+        entries = [self.manifest.done(rel) for rel in unit.files]
+        if any(e is None or e["key"] != unit.key for e in entries):
+            return None, False
+        touched = False
+        for entry in entries:
+            states = {name: self.compare(task, entry["inputs"], name) for name in unit.inputs}
+            changed = {name for name, st in states.items() if st == "changed"}
+            if changed == {"confounds"} and unit.strategy is not None and entry.get("denoise") is not None:
+                if self._denoise_now(task, unit.strategy, entry.get("n_volumes"), readers) != entry["denoise"]:
+                    return None, False
+                self.sha(task.run.confounds)  # recorded with the refreshed fingerprint
+            elif changed:
+                return None, False
+            touched = touched or any(st != "same" for st in states.values())
+        return entries[0], touched
+
+    def _legacy(self, task: RunTask) -> tuple[set, set]:
+        """(outputs finished, outputs owned) according to the run's records of the earlier format."""
+        run = task.run
+        record, claim = self.manifest.legacy(run.bold)
+        finished = set()
+        outs = set(record.get("outputs") or ()) if record.get("status") == "done" else set()
+        if outs:
+            prefix = f"{run.relpath}/{run.stem}_atlas-"
+            atlases = [a for a in self.atlases if any(rel.startswith(f"{prefix}{a.name}_") for rel in outs)]
+            strategies = [s for s in self.strategies if any(rel.endswith(f"_desc-{s.label}_timeseries.tsv")
+                                                            for rel in outs)]
+            expected = {rel for a in atlases for s in [None, *strategies]
+                        for rel in unit_paths(run, a.name, None if s is None else s.label)}
+            names = ["bold", "mask", "confounds", "sidecar"]
+            names += [f"{k}:{a.name}" for a in atlases for k in ("atlas", "lut")]
+            same_inputs = record.get("fingerprint") == {n: task.fingerprint.get(n) for n in names}
+            for t_r in dict.fromkeys([self.t_r, None]):  # with --t-r now and not then: the coverage tables are
+                key = legacy_task_key(atlases, strategies, t_r, run.relpath, run.stem, self.censor)
+                if expected == outs and same_inputs and record.get("key") == key:
+                    finished = outs if t_r == self.t_r else {rel for rel in outs if rel.endswith("_coverage.tsv")}
+                    break
+        owned = set(finished)
+        if claim is not None and claim == (task.key, task.fingerprint):  # plan_tasks gives the old-format key
+            owned |= {rel for unit in self.units(run) for rel in unit.files}
+        return finished, owned
+
+    def plan(self, task: RunTask, output_dir: str) -> _Plan:
+        """Sort the outputs of a run into finished ones and ones to compute, and find the files in the way."""
+        run = task.run
+        plan = _Plan(task, self.units(run))
+        legacy: list = []  # (finished, owned) of the earlier format's records, once asked
+        readers: dict = {}
+        refresh: dict[str, list] = {}
+
+        def old() -> tuple[set, set]:
+            if not legacy:
+                legacy.append(self._legacy(task))
+            return legacy[0]
+
+        for unit in plan.units:
+            if not all(os.path.isfile(os.path.join(output_dir, rel)) for rel in unit.files):
+                plan.pending.append(unit)
+                continue
+            entry, touched = self._finished(task, unit, readers)
+            if entry is not None:
+                plan.valid.append((unit, entry))
+                if touched:
+                    refresh.setdefault(json.dumps([entry["warnings"], entry["n_volumes"]]), []).append((unit, entry))
+            elif not any(self.manifest.listed(rel) for rel in unit.files) and set(unit.files) <= old()[0]:
+                plan.valid.append((unit, {"warnings": self.manifest.legacy(run.bold)[0].get("warnings") or []}))
+            else:
+                plan.pending.append(unit)
+        for unit in plan.pending:
+            for rel in unit.files:
+                if not os.path.lexists(os.path.join(output_dir, rel)):
+                    continue
+                claim = self.manifest.claim(rel)
+                owned = (rel in old()[1] if claim is None else claim["key"] == unit.key
+                         and all(self.compare(task, claim["inputs"], n) != "changed" for n in unit.inputs))
+                if not owned:
+                    plan.clash.append(os.path.join(output_dir, rel))
+        for group, items in refresh.items():
+            warned, n_volumes = json.loads(group)
+            names = sorted({n for unit, _ in items for n in unit.inputs})
+            plan.refresh.append({
+                "format": FORMAT, "status": "done", "refreshed": True, "run": run.bold,
+                "inputs": self.current_inputs(task, names, [e["inputs"] for _, e in items]),
+                "outputs": {rel: {"key": unit.key, "inputs": list(unit.inputs),
+                                  **({"denoise": e["denoise"]} if e.get("denoise") else {})}
+                            for unit, e in items for rel in unit.files},
+                "warnings": warned, "n_volumes": n_volumes})
+        if plan.pending:
+            ids = {u.id for u in plan.pending}
+            plan.task = dataclasses.replace(
+                task, atlases=tuple(a for a in task.atlases if any(i[0] == a.name for i in ids)),
+                strategies=tuple(s for s in task.strategies if any(i[1] == s.label for i in ids)),
+                todo=frozenset(ids), key=task_key(run.bold, sorted(u.key + str(u.files) for u in plan.pending)))
+        return plan
 
 
 class _Lock:
@@ -146,17 +372,27 @@ class _Lock:
         self._fh.close()
 
 
-def _write_failures(output_dir: str, failures: dict[str, dict]) -> None:
+def _write_failures(output_dir: str, failures: dict[tuple, dict]) -> None:
+    """``nimask_failures.tsv``: one row per failed run (``atlas`` and ``strategy`` ``n/a``) or failed
+    strategy of a run (``atlas`` ``n/a`` when it failed for every atlas)."""
     path = os.path.join(output_dir, FAILURES_FILE)
     if not failures:
         if os.path.exists(path):
             os.unlink(path)
         return
-    lines = ["run\terror_type\terror"]
+    lines = ["run\tatlas\tstrategy\terror_type\terror"]
     for rec in failures.values():
         msg = " ".join(str(rec.get("error", "")).split())
-        lines.append(f"{os.path.relpath(rec['run'], output_dir)}\t{rec.get('error_type', '')}\t{msg}")
+        lines.append(f"{os.path.relpath(rec['run'], output_dir)}\t{rec.get('atlas') or 'n/a'}\t"
+                     f"{rec.get('strategy') or 'n/a'}\t{rec.get('error_type', '')}\t{msg}")
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def describe_failure(rec: dict) -> str:
+    """``strategy 'S'`` / ``strategy 'S', atlas 'A'`` / ``run``: what a failure record is about."""
+    if not rec.get("strategy"):
+        return "run"
+    return f"strategy {rec['strategy']!r}" + (f", atlas {rec['atlas']!r}" if rec.get("atlas") else "")
 
 
 def _dataset_description(output_dir: str, bids_dir: str) -> None:
@@ -298,14 +534,9 @@ def _execute(tasks, n_jobs: int, client, check=lambda: None):
         pool.shutdown(wait=True)
 
 
-def _refused(task: RunTask, output_dir: str, manifest: Manifest) -> dict | None:
-    """The failure record of a task whose existing outputs it may not replace (None if it may)."""
-    if manifest.owns(task.run.bold, task.key, task.fingerprint):
-        return None
-    clash = [os.path.join(output_dir, rel) for rel in sorted(output_paths(task).values())
-             if os.path.lexists(os.path.join(output_dir, rel))]
-    if not clash:
-        return None
+def _refused(plan: _Plan) -> dict:
+    """The failure record of a run whose outputs to compute would replace files it may not replace."""
+    task, clash = plan.task, plan.clash
     more = f" (and {len(clash) - 1} more outputs of this run)" if len(clash) > 1 else ""
     exc = OutputExistsError(
         f"Output {clash[0]!r}{more} already exists and was not written by a finished nimask run of the same "
@@ -314,16 +545,22 @@ def _refused(task: RunTask, output_dir: str, manifest: Manifest) -> dict | None:
             "error_type": type(exc).__name__, "error": str(exc), "path": clash[0]}
 
 
-def _strict_refusal(task: RunTask, done: dict) -> dict:
-    """``--strict`` on a run an earlier batch finished with warnings: it is failed now (not redone)."""
-    items = _as_warning_records(done.get("warnings"))
+def _strict_refusal(plan: _Plan) -> dict:
+    """``--strict`` on a run whose finished outputs an earlier batch wrote with warnings: it is failed now
+    (not redone), and those outputs are no longer finished."""
+    task = plan.task
+    warned = [(unit, entry) for unit, entry in plan.valid if entry.get("warnings")]
+    items = []
+    for _, entry in warned:
+        items += [w for w in _as_warning_records(entry["warnings"]) if w not in items]
     listed = "; ".join(f"{w['category']}: {w['message']}" for w in items)
     exc = StrictModeError(
         f"--strict: run {task.run.bold!r} was done by an earlier batch with {len(items)} warning"
         f"{'s' if len(items) > 1 else ''}, so it fails now (its files stay, no longer marked finished): {listed}",
         param="strict", path=task.run.bold, found=[w["message"] for w in items])
     return {"status": "failed", "key": task.key, "run": task.run.bold, "fingerprint": task.fingerprint,
-            "error_type": type(exc).__name__, "error": str(exc), "warnings": items}
+            "error_type": type(exc).__name__, "error": str(exc), "warnings": items,
+            "outputs": [rel for unit, _ in warned for rel in unit.files]}
 
 
 def _lost(task: RunTask, exc: BaseException) -> dict:
@@ -447,27 +684,36 @@ def extract_batch(
         if stale:
             log.info("removed %d temporary files left by an interrupted run", len(stale))
         _dataset_description(output_dir, bids_dir)
+        strategies = unique_strategies(strategies)
         tasks = plan_tasks(runs, atlases, strategies, output_dir, allow_no_mask=allow_no_mask, strict=strict,
                            t_r=t_r, censor=censor)
         summary = BatchSummary(n_runs=len(tasks))
-        pending, refused = [], []
+        planner = _Planner(manifest, atlases, strategies, t_r, censor)
+        pending, refused, refresh, plans = [], [], [], {}
+        n_outputs = n_finished = 0
         for t in tasks:
-            if manifest.is_done(t.run.bold, t.key, t.fingerprint, sorted(output_paths(t).values())):
-                done = manifest.latest(t.run.bold)
-                if strict and done.get("warnings"):
-                    refused.append(_strict_refusal(t, done))
-                    continue
+            plan = planner.plan(t, output_dir)
+            refresh += plan.refresh
+            n_outputs += len(plan.units)
+            n_finished += len(plan.valid)
+            if strict and any(entry.get("warnings") for _, entry in plan.valid):
+                refused.append(_strict_refusal(plan))
+            elif not plan.pending:
                 summary.skipped.append(t.run.bold)
-                if done.get("warnings"):
-                    summary.earlier_warnings[t.run.bold] = _as_warning_records(done["warnings"])
+                warned = []
+                for _, entry in plan.valid:
+                    warned += [w for w in _as_warning_records(entry.get("warnings")) if w not in warned]
+                if warned:
+                    summary.earlier_warnings[t.run.bold] = warned
                 log.debug("skip (done): %s", t.run.bold)
-            elif not overwrite and (rec := _refused(t, output_dir, manifest)) is not None:
-                refused.append(rec)
+            elif plan.clash and not overwrite:
+                refused.append(_refused(plan))
             else:
-                pending.append(t)
-        log.info("%d runs found, %d already done, %d to do (%d atlases x %d strategies each)",
-                 len(tasks), len(summary.skipped), len(pending), len(atlases), len(strategies))
-        failures: dict[str, dict] = {}  # failed runs of earlier batches are pending again
+                pending.append(plan.task)
+                plans[plan.task.key] = plan
+        log.info("%d runs found, %d already done, %d to do (%d of their %d outputs already finished)",
+                 len(tasks), len(summary.skipped), len(pending), n_finished, n_outputs)
+        failures: dict[tuple, dict] = {}  # failed runs and strategies of earlier batches are pending again
         if dask_scheduler is not None and client is None:
             try:
                 from distributed import Client
@@ -481,21 +727,56 @@ def extract_batch(
                 raise ParameterError(f"Cannot connect to the Dask scheduler {dask_scheduler!r}: {exc}",
                                      param="dask_scheduler", found=dask_scheduler) from exc
 
+        def outputs_record(status: str, plan: _Plan, rels, rec: dict | None = None) -> dict:
+            """A manifest record (this format) for these outputs of a planned run."""
+            by_rel = {rel: u for u in plan.pending for rel in u.files}
+            names = sorted({n for rel in rels for n in by_rel[rel].inputs})
+            checksums = (rec or {}).get("checksums") or {}
+            inputs = planner.current_inputs(plan.task, names)
+            for name in names:
+                if inputs[name] is not None and checksums.get(name) is not None:
+                    inputs[name][2] = checksums[name]
+            denoise = (rec or {}).get("denoise") or {}
+            outputs = {}
+            for rel in rels:
+                u = by_rel[rel]
+                outputs[rel] = {"key": u.key, "inputs": list(u.inputs)}
+                if u.strategy is not None and u.strategy.label in denoise:
+                    outputs[rel]["denoise"] = denoise[u.strategy.label]
+            out = {"format": FORMAT, "status": status, "run": plan.task.run.bold, "key": plan.task.key,
+                   "inputs": inputs, "outputs": outputs}
+            if status == "done":
+                out["options"] = {k: planner.options[k] for k in sorted({by_rel[rel].key for rel in rels})}
+            return out
+
         def record(rec: dict) -> None:
-            manifest.append(rec)
-            if rec["status"] == "done":
-                summary.done.append(rec)
-                failures.pop(rec["run"], None)
-                log.info("done %s (%.2f s, %d outputs, peak RSS %.0f MB)", rec["run"],
-                         rec["timings"]["total_s"], len(rec["outputs"]), rec["peak_rss_mb"])
+            plan = plans.get(rec.get("key"))
+            failed = [] if rec["status"] == "done" else [rec]
+            failed += [{"status": "failed", "key": rec["key"], "run": rec["run"], "peak_rss_mb": rec["peak_rss_mb"],
+                        "pid": rec["pid"], **f} for f in rec.get("failures", ())]
+            lines = []
+            if rec["status"] == "done" and rec["outputs"]:
+                line = outputs_record("done", plan, rec["outputs"], rec)
+                line.update({k: rec[k] for k in ("n_volumes", "warnings", "timings", "peak_rss_mb", "pid") if k in rec})
+                lines.append(line)
+            for f in failed:
+                line = {k: v for k, v in f.items() if k not in ("outputs", "fingerprint")}
+                line.update(format=FORMAT, outputs={rel: {} for rel in f.get("outputs", ())})
+                lines.append(line)
+            manifest.append(lines)
+            if rec["status"] == "done" and (rec["outputs"] or not failed):
+                (summary.partial if failed else summary.done).append(rec)
+                log.info("done %s (%.2f s, %d outputs%s, peak RSS %.0f MB)", rec["run"], rec["timings"]["total_s"],
+                         len(rec["outputs"]), f", {len(failed)} failed" if failed else "", rec["peak_rss_mb"])
                 for w in _as_warning_records(rec.get("warnings")):
                     log.debug("warning for %s: %s: %s", rec["run"], w["category"], w["message"])
-            else:
-                summary.failed.append(rec)
-                failures[rec["run"]] = rec
-                log.error("FAILED %s: %s: %s", rec["run"], rec.get("error_type"), rec.get("error"))
-                if rec.get("traceback"):
-                    log.debug("%s", rec["traceback"])
+            for f in failed:
+                summary.failed.append(f)
+                failures[(f["run"], f.get("atlas"), f.get("strategy"))] = f
+                what = "" if not f.get("strategy") else f" ({describe_failure(f)})"
+                log.error("FAILED %s%s: %s: %s", f["run"], what, f.get("error_type"), f.get("error"))
+                if f.get("traceback"):
+                    log.debug("%s", f["traceback"])
             _write_failures(output_dir, failures)
 
         bar = None
@@ -506,20 +787,23 @@ def extract_batch(
             bar = tqdm(total=len(pending), unit="run", desc="nimask extract", dynamic_ncols=True)
             redirect = _log_above_bar()
         stop = Interrupter()
+        n_returned = 0
         try:
             # A signal is only recorded (stop.signum); it stops the batch where stop.check() or the
             # job's raise_if_stopping() is called, never inside the bookkeeping below.
             with stop, redirect:
+                manifest.append(refresh)  # finished outputs whose inputs were only touched: no hashing next time
                 for rec in refused:
                     record(rec)
-                # claim the outputs of the runs about to start (see Manifest.owns)
-                manifest.append([{"status": "started", "run": t.run.bold, "key": t.key,
-                                  "fingerprint": t.fingerprint} for t in pending])
+                # claim the outputs of the runs about to start (see Manifest.claim)
+                manifest.append([outputs_record("started", plans[t.key], [rel for u in plans[t.key].pending
+                                                                         for rel in u.files]) for t in pending])
                 with contextlib.closing(_execute(pending, n_jobs, client, stop.check)) as results:
                     for rec in results:
                         record(rec)
+                        n_returned += 1
                         if bar is not None:
-                            bar.set_postfix(failed=len(summary.failed), refresh=False)
+                            bar.set_postfix(failed=len(summary.failed_runs), refresh=False)
                             bar.update(1)
                         stop.check()
                 stop.check()  # never report a finished batch after a signal
@@ -527,8 +811,8 @@ def extract_batch(
             summary.interrupted = exc.signum
             summary.wall_s = time.perf_counter() - t_start
             log.info("interrupted by signal %d: %d runs done now, %d already done, %d failed, %d not finished",
-                        exc.signum, len(summary.done), len(summary.skipped), len(summary.failed),
-                        len(pending) - len(summary.done) - (len(summary.failed) - len(refused)))
+                     exc.signum, len(summary.done), len(summary.skipped), len(summary.failed_runs),
+                     len(pending) - n_returned)
             exc.summary = summary
             raise
         finally:
@@ -537,7 +821,7 @@ def extract_batch(
             _write_failures(output_dir, failures)
         summary.wall_s = time.perf_counter() - t_start
         log.info("finished: %d done, %d skipped, %d failed in %.2f s", len(summary.done), len(summary.skipped),
-                 len(summary.failed), summary.wall_s)
+                 len(summary.failed_runs), summary.wall_s)
         return summary
     finally:
         if own_client is not None:
