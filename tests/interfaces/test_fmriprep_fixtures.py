@@ -45,7 +45,8 @@ def test_every_family_with_fmriprep_names_and_na_first_rows(runs):
         assert any(c.startswith(prefix) for c in cols), prefix
     assert {"framewise_displacement", "std_dvars", "dvars", "rmsd", "csf_wm", "tcompcor"} <= cols
     first = frame.iloc[0]
-    assert first[[c for c in cols if "derivative1" in c] + ["framewise_displacement", "std_dvars", "dvars"]].isna().all()
+    na_first = [c for c in cols if "derivative1" in c] + ["framewise_displacement", "std_dvars", "dvars"]
+    assert first[na_first].isna().all()
     assert frame.iloc[1:].notna().all().all()
     raw = Path(runs["full"].confounds_tsv).read_text().split("\n")[1]
     assert "n/a" in raw.split("\t")

@@ -78,7 +78,7 @@ COMPCOR = ("anat_combined", "anat_separated", "temporal", "temporal_anat_combine
 
 @pytest.mark.parametrize("run", ("full", "legacy_compcor", "entities", "no_aroma", "no_compcor", "clean"))
 @pytest.mark.parametrize("compcor", COMPCOR)
-@pytest.mark.parametrize("n_compcor", ["all", 0, 1, 2, 3, 4, 10])
+@pytest.mark.parametrize("n_compcor", ["all", 0, 1, 3, 10])
 def test_compcor(runs, run, compcor, n_compcor):
     compare(LC, runs[run].img, strategy=("high_pass", "compcor"), compcor=compcor, n_compcor=n_compcor)
 
@@ -89,7 +89,7 @@ def test_compcor_with_other_components(runs):
 
 
 @pytest.mark.parametrize("run", ("full", "clean", "entities", "high_motion", "partial", "no_scrub_metrics"))
-@pytest.mark.parametrize("scrub", [0, 1, 3, 5, 8])
+@pytest.mark.parametrize("scrub", [0, 3, 5])
 @pytest.mark.parametrize("thresholds", [(0.5, 1.5), (0.2, 3.0), (0.9, None), (None, 1.2), (None, None),
                                         (10.0, 10.0), (0.0, 1.5)], ids=str)
 def test_scrub(runs, run, scrub, thresholds):
@@ -208,6 +208,9 @@ def test_bad_parameters(runs, kwargs):
     ("no_aroma", {"strategy": ("ica_aroma", "motion", "global_signal"), "ica_aroma": "basic"}),
     ("no_scrub_metrics", {"strategy": ("scrub",)}),
     ("no_scrub_metrics", {"strategy": ("scrub", "motion"), "fd_threshold": None}),
+    ("no_scrub_metrics", {"strategy": ("scrub",), "scrub": "x"}),
+    ("no_scrub_metrics", {"strategy": ("scrub", "high_pass", "compcor"), "fd_threshold": "x", "n_compcor": "x"}),
+    ("no_scrub_metrics", {"strategy": ("high_pass", "compcor", "scrub"), "scrub": None, "n_compcor": "x"}),
     ("partial", {"strategy": ("motion",), "motion": "derivatives"}),
     ("partial", {"strategy": ("motion",), "motion": "full"}),
     ("partial", {"strategy": ("global_signal",), "global_signal": "full"}),
@@ -270,12 +273,10 @@ TABLE_EDITS = {
 
 @pytest.mark.parametrize("edit", list(TABLE_EDITS))
 @pytest.mark.parametrize("kwargs", [
-    {}, {"strategy": ("motion",), "motion": "basic"}, {"strategy": ("wm_csf",)}, {"strategy": ("global_signal",)},
+    {}, {"strategy": ("motion",), "motion": "basic", "demean": False}, {"strategy": ("wm_csf", "global_signal")},
     {"strategy": ("global_signal",), "global_signal": "full"}, {"strategy": ("scrub",)},
-    {"strategy": ("scrub",), "scrub": 0}, {"strategy": ("high_pass",)},
-    {"strategy": ("ica_aroma",), "ica_aroma": "basic"},
+    {"strategy": ("scrub", "high_pass"), "scrub": 0}, {"strategy": ("ica_aroma",), "ica_aroma": "basic"},
     {"strategy": ("high_pass", "compcor"), "compcor": "temporal_anat_separated"},
-    {"strategy": ("motion",), "motion": "basic", "demean": False},
 ], ids=str)
 def test_edited_tables(runs, tmp_path, edit, kwargs):
     compare(LC, variant(tmp_path, runs["full"], table=TABLE_EDITS[edit]), **kwargs)
@@ -470,3 +471,16 @@ def test_nilearn_shipped_tables(tmp_path, version):
         compare(LCS, img, denoise_strategy=preset)
         compare(LCS, img, denoise_strategy=preset, global_signal="full", demean=False)
     compare(LCS, aroma, denoise_strategy="ica_aroma")
+
+
+def test_empty_results_shapes(runs, tmp_path):
+    """No column: nilearn's (T, 0) table when a non-steady-state or scrubbing step ran, (0, 0) otherwise."""
+    def bare(d):
+        return d.drop(columns=[c for c in d if c.startswith(("non_steady", "cosine"))])
+
+    img = variant(tmp_path, runs["full"], table=bare)
+    for kwargs in ({"strategy": ("high_pass",)}, {"strategy": ("scrub", "high_pass")},
+                   {"strategy": ("scrub",), "fd_threshold": 10, "std_dvars_threshold": 10},
+                   {"strategy": ("non_steady_state",)}):
+        compare(LC, img, **kwargs)
+    compare(LC, img.replace("desc-preproc", "desc-smoothAROMAnonaggr"), strategy=("ica_aroma", "high_pass"))

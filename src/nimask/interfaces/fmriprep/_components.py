@@ -215,6 +215,7 @@ def scrub_outliers(table: pd.DataFrame, scrub: Any, fd_threshold: Any, std_dvars
     """
     fd = _column(table, "framewise_displacement", source)
     dvars = _column(table, "std_dvars", source)
+    check_scrub_parameters(scrub, fd_threshold, std_dvars_threshold)
     flagged = np.zeros(len(table), dtype=bool)
     with np.errstate(invalid="ignore"):
         if fd_threshold is not None:

@@ -199,7 +199,6 @@ def _load_run(run: Any, strategy: list[str], options: dict[str, Any], demean: bo
             if ica_aroma == "basic" and not names:
                 missing.keywords.append("ica_aroma")
         elif component == "scrub":
-            comp.check_scrub_parameters(options["scrub"], options["fd_threshold"], options["std_dvars_threshold"])
             scrubbed = comp.scrub_outliers(table, options["scrub"], options["fd_threshold"],
                                            options["std_dvars_threshold"], source)
             has_rows = True
