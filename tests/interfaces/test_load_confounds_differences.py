@@ -253,3 +253,22 @@ def test_numpydoc_documents_every_parameter(name):
     assert doc["Returns"] and doc["Summary"]
     for param in doc["Parameters"]:
         assert param.desc, param.name
+
+
+def test_nilearns_own_tests_pass_with_nimask(tmp_path):
+    """nilearn 0.14.1's tests of the public functions (its shipped fMRIPrep 1.2-21 tables, TEDANA,
+    CIFTI and GIFTI names), run with nimask's functions in place of nilearn's."""
+    import os
+
+    import nilearn.interfaces.fmriprep as nl_fmriprep
+
+    here = Path(__file__).parent
+    tests = Path(nl_fmriprep.__file__).parent / "tests"
+    files = [str(tests / f) for f in ("test_load_confounds.py", "test_load_confounds_strategy.py",
+                                      "test_load_confounds_components.py")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), *sys.path])}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "_nilearn_patch", "-p", "no:cacheprovider",
+                           "-W", "ignore", f"--basetemp={tmp_path / 'nl'}", *files],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout

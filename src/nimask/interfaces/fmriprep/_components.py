@@ -65,8 +65,10 @@ def _is_integer(value: Any) -> bool:
 
 
 def expansions(component: str, option: str) -> list[str]:
-    """The column names of ``motion`` / ``wm_csf`` / ``global_signal`` at level ``option``."""
-    return [base + suffix for base in _BASES[component] for suffix in _SUFFIXES[option]]
+    """The column names of ``motion`` / ``wm_csf`` / ``global_signal`` at level ``option``: the
+    base names, then the expansions of each (nilearn's order, which its messages show)."""
+    bases = _BASES[component]
+    return [*bases, *(base + suffix for base in bases for suffix in _SUFFIXES[option][1:])]
 
 
 def select_expanded(table: pd.DataFrame, component: str, option: str, missing: Missing, source: str) -> list[str]:
