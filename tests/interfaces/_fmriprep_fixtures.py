@@ -3,7 +3,8 @@
 Nothing is downloaded: every value comes from a seeded generator, so a call with the same
 arguments writes the same bytes. The layout is what fMRIPrep 23+ writes::
 
-    <root>/sub-01/func/sub-01_task-rest_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz
+    <root>/sub-01/func/sub-01_task-rest_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz  (+ .json: TR)
+    <root>/sub-01/func/sub-01_task-rest_space-MNI152NLin2009cAsym_desc-brain_mask.nii.gz
     <root>/sub-01/func/sub-01_task-rest_space-MNI152NLin2009cAsym_desc-smoothAROMAnonaggr_bold.nii.gz
     <root>/sub-01/func/sub-01_task-rest_desc-confounds_timeseries.tsv
     <root>/sub-01/func/sub-01_task-rest_desc-confounds_timeseries.json
@@ -258,10 +259,15 @@ class FmriprepRun:
     aroma_img: str | None
     n_volumes: int
     options: dict = field(default_factory=dict, compare=False, hash=False)
+    mask_img: str | None = None  # the run's desc-brain_mask (NIfTI runs)
+    bold_json: str | None = None  # the image's sidecar, with RepetitionTime (NIfTI runs)
 
     @property
     def folder(self) -> str:
         return os.path.dirname(self.img)
+
+
+TR = 2.0
 
 
 def _write_img(path: Path, n_volumes: int, seed: int, shape: tuple[int, int, int]) -> None:
@@ -269,7 +275,18 @@ def _write_img(path: Path, n_volumes: int, seed: int, shape: tuple[int, int, int
 
     rng = np.random.default_rng(seed)
     data = (100 + 10 * rng.standard_normal((*shape, n_volumes))).astype(np.float32)
-    nib.save(nib.Nifti1Image(data, np.diag([3.0, 3.0, 3.0, 1.0])), str(path))
+    img = nib.Nifti1Image(data, np.diag([3.0, 3.0, 3.0, 1.0]))
+    img.header.set_zooms((3.0, 3.0, 3.0, TR))
+    img.header.set_xyzt_units("mm", "sec")
+    nib.save(img, str(path))
+
+
+def _write_mask(path: Path, shape: tuple[int, int, int]) -> None:
+    import nibabel as nib
+
+    mask = np.zeros(shape, dtype=np.uint8)
+    mask[1:-1, 1:-1, :] = 1
+    nib.save(nib.Nifti1Image(mask, np.diag([3.0, 3.0, 3.0, 1.0])), str(path))
 
 
 def write_run(
@@ -312,10 +329,14 @@ def write_run(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     space = f"_{space_entities}" if space_entities else ""
-    aroma = None
+    aroma = mask = bold_json = None
     if image == "nifti":
         img = folder / f"{stem}{space}_desc-preproc_bold.nii.gz"
         _write_img(img, n_volumes, seed + 1000, shape)
+        mask = folder / f"{stem}{space}_desc-brain_mask.nii.gz"
+        _write_mask(mask, shape)
+        bold_json = folder / f"{stem}{space}_desc-preproc_bold.json"
+        bold_json.write_text(json.dumps({"RepetitionTime": TR, "SkullStripped": False}, indent=2), encoding="utf-8")
         if aroma_img:
             aroma = folder / f"{stem}{space}_desc-smoothAROMAnonaggr_bold.nii.gz"
             _write_img(aroma, n_volumes, seed + 2000, shape)
@@ -345,6 +366,8 @@ def write_run(
         confounds_tsv=str(tsv) if write_tsv else None,
         confounds_json=str(js) if write_json else None,
         aroma_img=None if aroma is None else str(aroma),
+        mask_img=None if mask is None else str(mask),
+        bold_json=None if bold_json is None else str(bold_json),
         n_volumes=n_volumes,
         options=options,
     )

@@ -32,6 +32,18 @@ def test_layout(runs):
     img = nib.load(full.img)
     assert img.shape[3] == full.n_volumes == len(pd.read_csv(full.confounds_tsv, sep="\t"))
     assert runs["no_compcor"].confounds_json is None and runs["no_aroma"].aroma_img is None
+    assert nib.load(full.mask_img).shape == img.shape[:3] and img.header.get_zooms()[3] == 2.0
+    assert json.loads(Path(full.bold_json).read_text())["RepetitionTime"] == 2.0
+
+
+def test_the_batch_finds_the_runs(runs):
+    from nimask.batch import find_runs
+
+    found = {Path(r.bold).name: r for r in find_runs(Path(runs["full"].img).parents[2])}
+    for name in ("full", "clean", "entities", "partial", "high_motion"):
+        run = found[Path(runs[name].img).name]
+        assert run.confounds == runs[name].confounds_tsv and run.mask == runs[name].mask_img
+        assert run.repetition_time() == 2.0
     assert set(runs) == set(RUNS)
 
 
