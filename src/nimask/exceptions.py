@@ -44,6 +44,7 @@ __all__ = [
     "NimaskWarning",
     "NimaskDataWarning",
     "NimaskNonFiniteWarning",
+    "AllVolumesScrubbedWarning",
     "NimaskGeometryWarning",
     "MaskWarning",
     "NimaskCacheWarning",
@@ -258,6 +259,11 @@ class NimaskNonFiniteWarning(NimaskDataWarning):
     count. To refuse such data instead, turn it into an error:
     ``warnings.simplefilter("error", NimaskNonFiniteWarning)``.
     """
+
+
+class AllVolumesScrubbedWarning(NimaskDataWarning, RuntimeWarning):
+    """Every volume of a run is marked for removal by ``load_confounds`` (non-steady-state and
+    scrubbed volumes): the sample mask is empty. Also a ``RuntimeWarning``, as nilearn's."""
 
 
 class NimaskGeometryWarning(NimaskWarning):

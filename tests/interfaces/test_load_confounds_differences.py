@@ -21,6 +21,7 @@ from _lc_oracle import assert_same_confounds, assert_same_masks
 from nilearn.interfaces import fmriprep as nl
 
 from nimask.exceptions import (
+    AllVolumesScrubbedWarning,
     ConfoundsColumnError,
     ConfoundsError,
     ConfoundsNotFoundError,
@@ -30,7 +31,6 @@ from nimask.exceptions import (
     ParameterTypeError,
 )
 from nimask.interfaces import fmriprep as nm
-from nimask.interfaces.fmriprep._load import AllVolumesScrubbedWarning
 
 
 @pytest.fixture(scope="module")

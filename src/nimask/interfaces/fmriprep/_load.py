@@ -10,9 +10,9 @@ import pandas as pd
 
 from ..._warnings import find_stack_level
 from ...exceptions import (
+    AllVolumesScrubbedWarning,
     ConfoundsColumnError,
     ConfoundsError,
-    NimaskDataWarning,
     NimaskWarning,
     ParameterError,
     ParameterTypeError,
@@ -32,10 +32,6 @@ LEVELS = ["basic", "power2", "derivatives", "full"]
 COMPCOR = ["anat_combined", "anat_separated", "temporal", "temporal_anat_combined", "temporal_anat_separated"]
 ICA_AROMA = ("full", "basic")
 TEDANA = ["aggressive", "non-aggressive"]
-
-
-class AllVolumesScrubbedWarning(NimaskDataWarning, RuntimeWarning):
-    """Every volume of a run is marked for removal (also a ``RuntimeWarning``, as in nilearn)."""
 
 
 class _TooFewRowsError(ConfoundsError, IndexError):
@@ -340,7 +336,7 @@ def load_confounds(
 
     Warns
     -----
-    AllVolumesScrubbedWarning
+    ~nimask.exceptions.AllVolumesScrubbedWarning
         Every volume of a run is censored (a ``RuntimeWarning``; the sample mask is empty).
 
     Notes
