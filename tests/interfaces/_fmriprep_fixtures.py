@@ -26,6 +26,11 @@ The confounds columns (fMRIPrep 23+ names, in fMRIPrep's order):
   or standardised DVARS > 1.5, as fMRIPrep flags them);
 * ``aroma_motion_NN`` (the ICA-AROMA noise components, fMRIPrep < 24 with ``--use-aroma``).
 
+ICA-AROMA needs nothing else: nilearn 0.14.1 reads the noise components from the
+``aroma_motion_NN`` columns (``ica_aroma="basic"``) and, for ``ica_aroma="full"``, only the
+name of the ``desc-smoothAROMAnonaggr`` image; the MELODIC mixing matrix and the noise-IC list
+are not read, so they are not written.
+
 Derivative columns are the backward difference (``n/a`` in the first row) and ``_power2``
 columns the square, so the table is internally consistent; framewise displacement is
 Power's (translations + 50 mm x rotations), computed from the motion columns.
