@@ -21,6 +21,8 @@ PUBLIC_MODULES = (
     "nimask.reporting",
     "nimask.plotting",
     "nimask.connectome",
+    "nimask.interfaces",
+    "nimask.interfaces.fmriprep",
     "nimask.exceptions",
     "nimask.input_data",
 )

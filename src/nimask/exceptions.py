@@ -30,10 +30,13 @@ __all__ = [
     "AtlasFileNotFoundError",
     "ConfoundsError",
     "ConfoundsNotFoundError",
+    "ConfoundsColumnError",
+    "ConfoundsTypeError",
     "SampleMaskError",
     "SampleMaskIndexError",
     "AllVolumesRemovedError",
     "ParameterError",
+    "ParameterTypeError",
     "AffineParameterError",
     "CacheError",
     "OutputExistsError",
@@ -43,6 +46,7 @@ __all__ = [
     "NimaskWarning",
     "NimaskDataWarning",
     "NimaskNonFiniteWarning",
+    "AllVolumesScrubbedWarning",
     "NimaskGeometryWarning",
     "MaskWarning",
     "NimaskCacheWarning",
@@ -168,6 +172,22 @@ class ConfoundsNotFoundError(ConfoundsError, FileNotFoundError):
     """A confounds file does not exist (also a ``FileNotFoundError``, as in nilearn)."""
 
 
+class ConfoundsColumnError(ConfoundsError, KeyError):
+    """A confounds column (or its entry in the JSON sidecar) is missing.
+
+    Also a ``KeyError`` (nilearn's ``load_confounds`` raises one, from pandas, for some missing
+    columns) besides a ``ValueError`` (which it raises for others). Its ``str`` is the message
+    itself, not ``KeyError``'s quoted form.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfoundsTypeError(ConfoundsError, TypeError):
+    """A confounds column that must hold numbers holds something else (also a ``TypeError``)."""
+
+
 class SampleMaskError(NimaskError, ValueError):
     """A ``sample_mask`` (censoring) argument is invalid."""
 
@@ -182,6 +202,10 @@ class AllVolumesRemovedError(SampleMaskError):
 
 class ParameterError(NimaskError, ValueError):
     """A parameter has an invalid value (names the parameter, the value and what is allowed)."""
+
+
+class ParameterTypeError(ParameterError, TypeError):
+    """A parameter has the wrong type (also a ``TypeError``, which nilearn raises for it)."""
 
 
 class AffineParameterError(ParameterError, LinAlgError):
@@ -249,6 +273,11 @@ class NimaskNonFiniteWarning(NimaskDataWarning):
     count. To refuse such data instead, turn it into an error:
     ``warnings.simplefilter("error", NimaskNonFiniteWarning)``.
     """
+
+
+class AllVolumesScrubbedWarning(NimaskDataWarning, RuntimeWarning):
+    """Every volume of a run is marked for removal by ``load_confounds`` (non-steady-state and
+    scrubbed volumes): the sample mask is empty. Also a ``RuntimeWarning``, as nilearn's."""
 
 
 class NimaskGeometryWarning(NimaskWarning):
