@@ -45,7 +45,7 @@ from .atlases import AtlasSpec, prepare_extractor
 from .atomic import atomic_write_text
 from .bids import BoldRun, mask_candidates
 from .interrupt import raise_if_stopping
-from .strategies import Strategy, degrees_of_freedom, read_confounds_tsv, select_confounds
+from .strategies import Strategy, degrees_of_freedom, preset_confounds, read_confounds_tsv, select_confounds
 
 __all__ = ["RunTask", "run_task", "output_paths", "unit_paths", "sha256_file", "run_repetition_time",
            "strategy_confounds", "denoise_digest"]
@@ -177,7 +177,7 @@ def check_low_pass(strategies, t_r: float, where: str) -> None:
 
 
 def _uses_confounds(strategy: Strategy) -> bool:
-    return bool(strategy.confounds) or strategy.fd_threshold is not None
+    return bool(strategy.confounds) or strategy.fd_threshold is not None or strategy.preset is not None
 
 
 def confounds_reader(run: BoldRun):
@@ -198,9 +198,12 @@ def confounds_reader(run: BoldRun):
     return read
 
 
-def strategy_confounds(run: BoldRun, strategy: Strategy, n_volumes: int, read_table) -> tuple:
+def strategy_confounds(run: BoldRun, strategy: Strategy, n_volumes: int, read_table,
+                       columns: list | None = None) -> tuple:
     """The confounds matrix and sample mask of ``strategy`` for ``run`` (``(None, None)`` when the
-    strategy uses no confounds); ``read_table`` is a :func:`confounds_reader` of the run.
+    strategy uses no confounds); ``read_table`` is a :func:`confounds_reader` of the run. A named
+    strategy's (``strategy.preset``) come from ``load_confounds_strategy`` on the run's image, and
+    ``columns`` (a list, when given) receives their names.
 
     The job builds what it regresses here, and the runner what a finished output was computed
     from (:func:`denoise_digest`), so that both always agree.
@@ -217,6 +220,13 @@ def strategy_confounds(run: BoldRun, strategy: Strategy, n_volumes: int, read_ta
     if run.confounds is None:
         raise ConfoundsError(f"{run.bold!r}: no desc-confounds_timeseries.tsv found next to the run, and "
                              f"strategy {strategy.name!r} needs confounds.", path=run.bold, param="strategy")
+    if strategy.preset is not None:
+        values, sample_mask, names = preset_confounds(run.bold, strategy, n_volumes)
+        if columns is not None:
+            columns[:] = names
+        return values, sample_mask
+    if columns is not None:
+        columns[:] = list(strategy.confounds)
     return select_confounds(read_table(), strategy, n_volumes, source=run.confounds)
 
 
@@ -394,13 +404,15 @@ def extract_run(task: RunTask) -> dict:
         t_r, tr_source = run_repetition_time(run, img, task.t_r)
         read_table = confounds_reader(run)
         denoise: dict[str, tuple] = {}  # strategy label -> (confounds, sample mask)
+        conf_columns: dict[str, list] = {}  # strategy label -> names of the confounds columns
         failures: list[dict] = []
         for s in task.strategies:  # an error here fails this strategy's outputs only
             if not any(task.wants(a.name, s.label) for a in task.atlases):
                 continue
             try:
                 check_low_pass([s], t_r, tr_source)
-                denoise[s.label] = strategy_confounds(run, s, n_vol, read_table)
+                conf_columns[s.label] = []
+                denoise[s.label] = strategy_confounds(run, s, n_vol, read_table, conf_columns[s.label])
             except Exception as exc:
                 if isinstance(exc, MemoryError):
                     raise
@@ -467,9 +479,9 @@ def extract_run(task: RunTask) -> dict:
                         "Columns": list(ex.names),
                         "Atlas": spec.to_dict(),
                         "Strategy": s.to_dict(),
-                        "ConfoundsColumns": list(s.confounds),
+                        "ConfoundsColumns": conf_columns[s.label],
                         "Censoring": _censoring(task.censor, n_vol, sample_mask),
-                        "DegreesOfFreedom": degrees_of_freedom(s, len(kept), t_r),
+                        "DegreesOfFreedom": degrees_of_freedom(s, len(kept), t_r, len(conf_columns[s.label])),
                         "MaskFile": run.mask,
                         **({} if no_mask is None else {"MaskMissing": no_mask}),
                         "InputChecksums": {**inputs, "atlas": atlas_sums[spec.name]},

@@ -69,12 +69,13 @@ import numpy as np
 
 from ..exceptions import AllVolumesRemovedError, ConfoundsError, ParameterError, SampleMaskError
 from ..signal._confounds_file import ConfoundsTable, parse_confounds_file
+from .named import is_named, named_label, parse_named
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Strategy", "parse_strategy", "load_strategy_file", "select_confounds", "unique_strategies",
-           "degrees_of_freedom", "PRESET_TOKENS"]
+__all__ = ["Strategy", "parse_strategy", "preset_confounds", "load_strategy_file", "select_confounds",
+           "unique_strategies", "degrees_of_freedom", "PRESET_TOKENS"]
 
 MOTION6 = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
 
@@ -128,6 +129,11 @@ class Strategy:
         Demean the confounds over the kept volumes (nilearn's ``load_confounds`` default).
     detrend, standardize, standardize_confounds, low_pass, high_pass
         Passed to :func:`nimask.signal.clean` (through the maskers).
+    preset : tuple of (key, value) or None
+        A named strategy (:mod:`nimask.batch.named`): the arguments of the
+        :func:`~nimask.interfaces.fmriprep.load_confounds_strategy` call that gives each run's
+        confounds and sample mask (``confounds``, ``fd_threshold``, ``min_segment`` and
+        ``demean`` are then unused). None (not in :meth:`to_dict`) for the other strategies.
     """
 
     name: str
@@ -141,6 +147,7 @@ class Strategy:
     standardize_confounds: bool = True
     low_pass: float | None = None
     high_pass: float | None = None
+    preset: tuple | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -151,6 +158,8 @@ class Strategy:
         without ``+`` and ``_``, the threshold's decimal point written ``p``
         (``motion6scrub0p5``). Otherwise the name with every non-alphanumeric character removed.
         """
+        if self.preset is not None:
+            return named_label(self.name)
         preset = _preset_of(self.name)
         if preset is not None and replace(preset, name=self.name) == self:
             return _preset_label(preset)
@@ -169,6 +178,10 @@ class Strategy:
         out = asdict(self)
         out["confounds"] = list(self.confounds)
         out.pop("extra")
+        if self.preset is None:  # the token and JSON strategies' dict (manifest keys) stays as it was
+            out.pop("preset")
+        else:
+            out["preset"] = dict(self.preset)
         return out
 
 
@@ -180,6 +193,13 @@ def parse_strategy(spec: str) -> Strategy:
     """
     if not isinstance(spec, str) or not spec:
         raise ParameterError(f"'strategy' must be a preset name or a JSON file; got {spec!r}.", param="strategy")
+    if not spec.endswith(".json") and is_named(spec):
+        named = parse_named(spec)
+        if isinstance(named, str):  # an xcp_d model: the equal token preset
+            tokens, fd = _preset_tokens(named)
+            return replace(_checked(_preset_strategy(tokens, fd), spec), extra={"spec": spec})
+        name, call, clean = named
+        return _checked(Strategy(name=name, preset=tuple(call.items()), extra={"spec": spec}, **clean), spec)
     if spec.endswith(".json") or os.path.isfile(spec):
         return load_strategy_file(spec)
     tokens, fd = _preset_tokens(spec)
@@ -296,13 +316,15 @@ def unique_strategies(strategies) -> list[Strategy]:
     return out
 
 
-def degrees_of_freedom(strategy: Strategy, n_kept: int, t_r: float) -> dict[str, int]:
+def degrees_of_freedom(strategy: Strategy, n_kept: int, t_r: float, n_confounds: int | None = None
+                       ) -> dict[str, int]:
     """The temporal degrees of freedom the cleaning of a run by ``strategy`` uses, and those left.
 
     Counted on the ``n_kept`` volumes that censoring keeps (the volumes the regression is fitted
     on, whatever the censoring mode):
 
-    * ``ConfoundRegressors``: the confounds columns regressed out;
+    * ``ConfoundRegressors``: the confounds columns regressed out (``n_confounds`` when given:
+      a named strategy's columns depend on the run);
     * ``MeanAndTrend``: 2 with ``detrend`` (mean and linear trend), else 1 when standardising
       (``zscore_sample`` / ``psc`` remove the mean), else 0;
     * ``Filter``: the Butterworth filter's share of the spectrum, counted as the cosine
@@ -319,8 +341,9 @@ def degrees_of_freedom(strategy: Strategy, n_kept: int, t_r: float) -> dict[str,
         filt += max(0, min(n - 1, int(np.floor(2 * n * t_r * strategy.high_pass))))
     if strategy.low_pass is not None:
         filt += max(0, n - 1 - int(np.floor(2 * n * t_r * strategy.low_pass)))
-    used = len(strategy.confounds) + mean_trend + filt
-    return {"KeptVolumes": n, "ConfoundRegressors": len(strategy.confounds), "MeanAndTrend": mean_trend,
+    n_conf = len(strategy.confounds) if n_confounds is None else int(n_confounds)
+    used = n_conf + mean_trend + filt
+    return {"KeptVolumes": n, "ConfoundRegressors": n_conf, "MeanAndTrend": mean_trend,
             "Filter": filt, "Used": used, "Left": n - used}
 
 
@@ -388,6 +411,37 @@ class _Columns:
             raise ConfoundsError(f"{self.source}: column {name!r} is not numeric (dtype {dtype}).",
                                  path=self.source, found=str(dtype))
         return column.iloc[:, 0].to_numpy(dtype=np.float64, copy=True)
+
+
+def preset_confounds(img: str, strategy: Strategy, n_volumes: int) -> tuple[np.ndarray | None, np.ndarray | None,
+                                                                             list[str]]:
+    """The confounds, sample mask and column names of a named strategy for the run ``img``: nimask's
+    :func:`~nimask.interfaces.fmriprep.load_confounds_strategy` (nilearn's) called with ``strategy.preset``.
+
+    Raises
+    ------
+    ConfoundsError
+        The confounds have another number of rows than the run has volumes.
+    SampleMaskError
+        Fewer volumes kept than ``strategy.min_volumes``.
+    """
+    from ..interfaces.fmriprep import load_confounds_strategy
+
+    call = dict(strategy.preset)
+    frame, sample_mask = load_confounds_strategy(img, **call)
+    if len(frame) != n_volumes:
+        raise ConfoundsError(f"{img}: {len(frame)} rows of confounds for a run of {n_volumes} volumes.",
+                             path=img, expected=n_volumes, found=len(frame))
+    if sample_mask is not None:
+        sample_mask = np.asarray(sample_mask)
+        if sample_mask.size < strategy.min_volumes:
+            raise SampleMaskError(
+                f"{img}: strategy {strategy.name!r} keeps {sample_mask.size} of {n_volumes} volumes, fewer than its "
+                f"min_volumes={strategy.min_volumes}.", path=img, param="min_volumes",
+                expected=strategy.min_volumes, found=int(sample_mask.size))
+    columns = [str(c) for c in frame.columns]
+    values = frame.to_numpy(dtype=np.float64) if columns else None
+    return values, sample_mask, columns
 
 
 def _censor_short_segments(keep: np.ndarray, min_segment: int) -> np.ndarray:

@@ -1,0 +1,259 @@
+"""``--strategy`` by name: nilearn's ``load_confounds_strategy`` presets (with options), giga_connectome's
+(``giga:``) and xcp_d's (``xcpd:``) names. The time series of ``nimask extract`` equal nilearn's
+``load_confounds_strategy`` + ``NiftiLabelsMasker``; each giga/xcp_d name selects what that tool's own
+definition selects (tables written here from the tools' files)."""
+from __future__ import annotations
+
+import re
+import sys
+import warnings
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interfaces"))
+from _fmriprep_fixtures import make_fmriprep_derivatives  # noqa: E402
+
+from _helpers import assert_oracle  # noqa: E402
+from nimask.__main__ import main  # noqa: E402
+from nimask.batch import parse_strategy  # noqa: E402
+from nimask.batch.strategies import preset_confounds, unique_strategies  # noqa: E402
+from nimask.exceptions import ParameterError  # noqa: E402
+
+RUNS = ("full", "clean", "entities")
+# nilearn preset spellings -> the load_confounds_strategy call they stand for
+NILEARN = {
+    "simple": {"denoise_strategy": "simple"},
+    "scrubbing": {"denoise_strategy": "scrubbing"},
+    "scrubbing,fd_threshold=0.2,std_dvars_threshold=none": {
+        "denoise_strategy": "scrubbing", "fd_threshold": 0.2, "std_dvars_threshold": None},
+    # fewer columns: the scrubbed fixture runs (33 volumes kept of 40) keep more volumes than confounds
+    "scrubbing,motion=basic,wm_csf=basic": {"denoise_strategy": "scrubbing", "motion": "basic", "wm_csf": "basic"},
+    # 24 motion + CompCor + cosines leave a (numerically) zero residual on the 40-volume fixtures
+    "compcor,motion=basic": {"denoise_strategy": "compcor", "motion": "basic"},
+    "compcor,motion=basic,n_compcor=5": {"denoise_strategy": "compcor", "motion": "basic", "n_compcor": 5},
+    "simple,global_signal=basic": {"denoise_strategy": "simple", "global_signal": "basic"},
+}
+# giga_connectome (bids-apps/giga_connectome @ 76f1bd5, giga_connectome/data/denoise_strategy/<name>.json):
+# the "parameters" passed to nilearn's load_confounds_strategy
+GIGA_JSON = {
+    "simple": {"denoise_strategy": "simple"},
+    "simple+gsr": {"denoise_strategy": "simple", "global_signal": "basic"},
+    "scrubbing.2": {"denoise_strategy": "scrubbing", "fd_threshold": 0.2, "std_dvars_threshold": None},
+    "scrubbing.2+gsr": {"denoise_strategy": "scrubbing", "global_signal": "basic", "fd_threshold": 0.2,
+                        "std_dvars_threshold": None},
+    "scrubbing.5": {"denoise_strategy": "scrubbing", "fd_threshold": 0.5, "std_dvars_threshold": None},
+    "scrubbing.5+gsr": {"denoise_strategy": "scrubbing", "global_signal": "basic", "fd_threshold": 0.5,
+                        "std_dvars_threshold": None},
+    "acompcor50": {"denoise_strategy": "compcor"},
+}
+_M6 = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
+_M12 = [c + s for c in _M6 for s in ("", "_derivative1")]
+_M24 = [c + s for c in _M6 for s in ("", "_derivative1", "_power2", "_derivative1_power2")]
+_T36 = [c + s for c in ("global_signal", "csf", "white_matter")
+        for s in ("", "_derivative1", "_power2", "_derivative1_power2")]
+# xcp_d (PennLINC/xcp_d @ f4cb652, xcp_d/data/nuisance/<name>.yml, confounds.preproc_confounds.columns;
+# entries between ^ and $ are regular expressions)
+XCPD_YML = {
+    "24P": _M24,
+    "27P": _M24 + ["global_signal", "csf", "white_matter"],
+    "36P": _M24 + _T36,
+    "gsr_only": ["global_signal"],
+    "acompcor": _M12 + [r"^w_comp_cor_0[0-4]$", r"^c_comp_cor_0[0-4]$", r"^cosine\d+$"],
+    "acompcor_gsr": _M12 + ["global_signal", r"^w_comp_cor_0[0-4]$", r"^c_comp_cor_0[0-4]$", r"^cosine\d+$"],
+}
+
+
+def _xcpd_columns(name: str, header: list[str]) -> set[str]:
+    out = set()
+    for entry in XCPD_YML[name]:
+        if entry.startswith("^") and entry.endswith("$"):
+            out |= {c for c in header if re.match(entry, c)}
+        else:
+            out.add(entry)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fmriprep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("named")
+    runs = make_fmriprep_derivatives(root / "derivatives", runs=RUNS)
+    ref = nib.load(runs["full"].mask_img)
+    labels = np.zeros(ref.shape, dtype=np.int16)
+    labels[1:3, 1:3, 0], labels[1:3, 1:3, 1], labels[1:3, 1:3, 2] = 1, 2, 3
+    atlas = root / "atlas.nii.gz"
+    nib.save(nib.Nifti1Image(labels, ref.affine), str(atlas))
+    return root, runs, atlas
+
+
+@pytest.fixture(scope="module")
+def extracted(fmriprep):
+    root, runs, atlas = fmriprep
+    out = root / "out"
+    argv = ["extract", str(root / "derivatives"), str(out), "--atlas", f"{atlas},name=toy", "-q",
+            "--log-file", str(root / "log.txt")]
+    for spec in NILEARN:
+        argv += ["--strategy", spec]
+    rc = main(argv)
+    return out, rc
+
+
+@pytest.mark.parametrize("spec", list(NILEARN))
+def test_nilearn_presets_equal_load_confounds_strategy_and_the_labels_masker(fmriprep, extracted, spec):
+    from nilearn.interfaces.fmriprep import load_confounds_strategy as nl_lcs
+    from nilearn.maskers import NiftiLabelsMasker as NlLabels
+
+    root, runs, atlas = fmriprep
+    out, rc = extracted
+    assert rc in (0, 1)
+    compared = 0
+    strategy = parse_strategy(spec)
+    assert dict(strategy.preset) == NILEARN[spec]
+    assert (strategy.detrend, strategy.standardize, strategy.low_pass, strategy.high_pass) == \
+        (False, "zscore_sample", None, None)
+    for name in RUNS:
+        run = runs[name]
+        found = list(out.rglob(f"{Path(run.img).name.split('_space-')[0]}_*atlas-toy_desc-{strategy.label}"
+                               f"_timeseries.tsv"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            conf, mask = nl_lcs(run.img, **NILEARN[spec])
+        if conf.shape[1] >= (run.n_volumes if mask is None else len(mask)):
+            # more confounds than kept volumes: the batch fails this output (nilearn would regress anyway)
+            assert found == [], (name, spec)
+            continue
+        assert len(found) == 1, (name, spec, found)
+        got = pd.read_csv(found[0], sep="\t").to_numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = NlLabels(labels_img=str(atlas), mask_img=run.mask_img, t_r=2.0, standardize="zscore_sample") \
+                .fit_transform(run.img, confounds=conf, sample_mask=mask)
+        assert got.shape == ref.shape, (name, spec)
+        assert_oracle(got, ref, rtol=1e-6)
+        side = pd.read_json(found[0].with_suffix(".json"), typ="series")
+        assert side["ConfoundsColumns"] == [str(c) for c in conf.columns]
+        assert side["Strategy"]["preset"] == NILEARN[spec]
+        assert side["NumberOfVolumesKept"] == (run.n_volumes if mask is None else len(mask))
+        compared += 1
+    assert compared >= 1
+    if spec in ("simple", "compcor,motion=basic", "scrubbing,motion=basic,wm_csf=basic"):
+        assert compared == len(RUNS)
+
+
+# nimask.interfaces.fmriprep.load_confounds_strategy(..., denoise_strategy="scrubbing", std_dvars_threshold=None)
+# keeps one volume more than nilearn 0.14.1 on the censored fixture runs (sub-01: 33 vs 32), so its demeaned
+# confounds differ too: a divergence of the interfaces module (not of the batch), reported, not fixed here
+_DVARS_NONE = pytest.mark.xfail(strict=True, reason="load_confounds_strategy std_dvars_threshold=None differs "
+                                "from nilearn on censored runs (interfaces bug)")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_DVARS_NONE) if n.startswith("scrubbing") else n
+                                  for n in GIGA_JSON])
+def test_giga_names_select_what_giga_connectome_selects(fmriprep, name):
+    from nilearn.interfaces.fmriprep import load_confounds_strategy as nl_lcs
+
+    _, runs, _ = fmriprep
+    strategy = parse_strategy(f"giga:{name}")
+    assert strategy.spec == f"giga:{name}"
+    for run_name in RUNS:
+        run = runs[run_name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            conf, mask = nl_lcs(run.img, **GIGA_JSON[name])
+            values, ours_mask, columns = preset_confounds(run.img, strategy, run.n_volumes)
+        assert columns == [str(c) for c in conf.columns]
+        np.testing.assert_allclose(values, conf.to_numpy(dtype=float), rtol=0, atol=1e-10)
+        if mask is None:
+            assert ours_mask is None
+        else:
+            np.testing.assert_array_equal(ours_mask, mask)
+
+
+@pytest.mark.parametrize("name", list(XCPD_YML))
+def test_xcpd_names_select_the_columns_of_xcpd_models(fmriprep, name):
+    _, runs, _ = fmriprep
+    strategy = parse_strategy(f"xcpd:{name}")
+    for run_name in RUNS:
+        run = runs[run_name]
+        header = list(pd.read_csv(run.confounds_tsv, sep="\t", nrows=0).columns)
+        if strategy.preset is None:
+            columns, mask = list(strategy.confounds), None
+            assert strategy.fd_threshold is None
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _, mask, columns = preset_confounds(run.img, strategy, run.n_volumes)
+            # load_confounds drops the non-steady-state volumes; xcp_d removes them too (dummy scans)
+            steady = [c for c in header if c.startswith("non_steady_state")]
+            assert (mask is None) == (not steady)
+        assert len(columns) == len(set(columns))
+        assert set(columns) == _xcpd_columns(name, header), (name, run_name)
+
+
+@pytest.mark.parametrize("a, b", [
+    ("scrubbing,fd_threshold=0.2,std_dvars_threshold=none", "scrubbing,std_dvars_threshold=None,fd_threshold=0.20"),
+    ("scrubbing", "scrubbing,fd_threshold=0.5,scrub=5"),
+    ("simple", "simple,demean=true,standardize=zscore_sample"),
+    ("giga:scrubbing.2", "scrubbing,fd_threshold=.2,std_dvars_threshold=none"),
+    ("giga:acompcor50", "compcor,n_compcor=all"),
+    ("xcpd:36P", "motion24+wm_csf4+gsr4"),
+    ("xcpd:gsr_only", "gsr"),
+])
+def test_two_spellings_one_label(a, b):
+    sa, sb = parse_strategy(a), parse_strategy(b)
+    assert sa == sb and sa.label == sb.label and sa.name == sb.name
+    assert len(unique_strategies([sa, sb])) == 1
+
+
+def test_different_strategies_different_labels():
+    specs = ["simple", "scrubbing", "compcor", "scrubbing,fd_threshold=0.2", "scrubbing,fd_threshold=0.5,scrub=0",
+             "scrubbing,fd_threshold=0.25", "scrubbing,fd_threshold=2.5", "scrubbing,fd_threshold=0.2,"
+             "std_dvars_threshold=none", "compcor,n_compcor=5", "compcor,n_compcor=50", "simple,global_signal=basic",
+             "simple,detrend=true", "simple,high_pass=0.01", "simple,low_pass=0.1", "simple,standardize=psc",
+             *[f"giga:{n}" for n in GIGA_JSON], *[f"xcpd:{n}" for n in XCPD_YML], "motion24+wm_csf+scrub0.2",
+             "scrub0.2", "gsr"]
+    strategies = {s: parse_strategy(s) for s in specs}
+    distinct = {}
+    for s in strategies.values():
+        distinct.setdefault(s.name, s)
+    labels = {s.label for s in distinct.values()}
+    assert len(labels) == len(distinct)
+    assert all(re.fullmatch(r"[A-Za-z0-9]+", label) for label in labels)
+    assert parse_strategy("scrubbing,fd_threshold=0.2").label == "scrubbingfdthreshold0p2"
+    unique_strategies(distinct.values())
+
+
+def test_token_strategies_dict_is_unchanged():
+    assert "preset" not in parse_strategy("motion24+wm_csf+scrub0.5").to_dict()
+    assert "preset" not in parse_strategy("xcpd:27P").to_dict()
+    assert parse_strategy("compcor,n_compcor=5").to_dict()["preset"] == {"denoise_strategy": "compcor",
+                                                                          "n_compcor": 5}
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("ica_aroma", "smoothAROMAnonaggr"),
+    ("giga:icaaroma", "smoothAROMAnonaggr"),
+    ("xcpd:aroma", "fMRIPost-AROMA"),
+    ("xcpd:aroma_gsr", "fMRIPost-AROMA"),
+    ("giga:nope", "Unknown giga"),
+    ("xcpd:nope", "Unknown xcpd"),
+    ("simple,scrub=5", "unknown option 'scrub'"),
+    ("simple,motion", "key=value"),
+    ("scrubbing,fd_threshold=0", "fd_threshold must be > 0"),
+    ("scrubbing,fd_threshold=x", "must be a number"),
+    ("compcor,n_compcor=0", "integer >= 1"),
+    ("simple,motion=basic,motion=full", "given twice"),
+])
+def test_bad_named_strategies_are_refused(spec, match):
+    with pytest.raises(ParameterError, match=match):
+        parse_strategy(spec)
+
+
+def test_cli_refuses_ica_aroma_with_exit_2(fmriprep, tmp_path, capsys):
+    root, _, atlas = fmriprep
+    rc = main(["extract", str(root / "derivatives"), str(tmp_path / "o"), "--atlas", str(atlas), "-q",
+               "--strategy", "ica_aroma"])
+    assert rc == 2
