@@ -28,8 +28,7 @@ RUNS = ("full", "clean", "entities")
 NILEARN = {
     "simple": {"denoise_strategy": "simple"},
     "scrubbing": {"denoise_strategy": "scrubbing"},
-    "scrubbing,fd_threshold=0.2,std_dvars_threshold=none": {
-        "denoise_strategy": "scrubbing", "fd_threshold": 0.2, "std_dvars_threshold": None},
+    "scrubbing,fd_threshold=0.2": {"denoise_strategy": "scrubbing", "fd_threshold": 0.2},
     # fewer columns: the scrubbed fixture runs (33 volumes kept of 40) keep more volumes than confounds
     "scrubbing,motion=basic,wm_csf=basic": {"denoise_strategy": "scrubbing", "motion": "basic", "wm_csf": "basic"},
     # 24 motion + CompCor + cosines leave a (numerically) zero residual on the 40-volume fixtures
@@ -143,15 +142,7 @@ def test_nilearn_presets_equal_load_confounds_strategy_and_the_labels_masker(fmr
         assert compared == len(RUNS)
 
 
-# nimask.interfaces.fmriprep.load_confounds_strategy(..., denoise_strategy="scrubbing", std_dvars_threshold=None)
-# keeps one volume more than nilearn 0.14.1 on the censored fixture runs (sub-01: 33 vs 32), so its demeaned
-# confounds differ too: a divergence of the interfaces module (not of the batch), reported, not fixed here
-_DVARS_NONE = pytest.mark.xfail(strict=True, reason="load_confounds_strategy std_dvars_threshold=None differs "
-                                "from nilearn on censored runs (interfaces bug)")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_DVARS_NONE) if n.startswith("scrubbing") else n
-                                  for n in GIGA_JSON])
+@pytest.mark.parametrize("name", list(GIGA_JSON))
 def test_giga_names_select_what_giga_connectome_selects(fmriprep, name):
     from nilearn.interfaces.fmriprep import load_confounds_strategy as nl_lcs
 
@@ -194,10 +185,10 @@ def test_xcpd_names_select_the_columns_of_xcpd_models(fmriprep, name):
 
 
 @pytest.mark.parametrize("a, b", [
-    ("scrubbing,fd_threshold=0.2,std_dvars_threshold=none", "scrubbing,std_dvars_threshold=None,fd_threshold=0.20"),
+    ("scrubbing,fd_threshold=0.2,std_dvars_threshold=1.5", "scrubbing,std_dvars_threshold=1.50,fd_threshold=0.20"),
     ("scrubbing", "scrubbing,fd_threshold=0.5,scrub=5"),
     ("simple", "simple,demean=true,standardize=zscore_sample"),
-    ("giga:scrubbing.2", "scrubbing,fd_threshold=.2,std_dvars_threshold=none"),
+    ("giga:scrubbing.2", "scrubbing,fd_threshold=.2"),
     ("giga:acompcor50", "compcor,n_compcor=all"),
     ("xcpd:36P", "motion24+wm_csf4+gsr4"),
     ("xcpd:gsr_only", "gsr"),
@@ -211,7 +202,7 @@ def test_two_spellings_one_label(a, b):
 def test_different_strategies_different_labels():
     specs = ["simple", "scrubbing", "compcor", "scrubbing,fd_threshold=0.2", "scrubbing,fd_threshold=0.5,scrub=0",
              "scrubbing,fd_threshold=0.25", "scrubbing,fd_threshold=2.5", "scrubbing,fd_threshold=0.2,"
-             "std_dvars_threshold=none", "compcor,n_compcor=5", "compcor,n_compcor=50", "simple,global_signal=basic",
+             "std_dvars_threshold=2", "compcor,n_compcor=5", "compcor,n_compcor=50", "simple,global_signal=basic",
              "simple,detrend=true", "simple,high_pass=0.01", "simple,low_pass=0.1", "simple,standardize=psc",
              *[f"giga:{n}" for n in GIGA_JSON], *[f"xcpd:{n}" for n in XCPD_YML], "motion24+wm_csf+scrub0.2",
              "scrub0.2", "gsr"]
@@ -257,3 +248,34 @@ def test_cli_refuses_ica_aroma_with_exit_2(fmriprep, tmp_path, capsys):
     rc = main(["extract", str(root / "derivatives"), str(tmp_path / "o"), "--atlas", str(atlas), "-q",
                "--strategy", "ica_aroma"])
     assert rc == 2
+
+
+@pytest.mark.parametrize("spec", ["scrubbing,std_dvars_threshold=none", "scrubbing,fd_threshold=none",
+                                  "scrubbing,fd_threshold=0.2,std_dvars_threshold=none"])
+def test_none_for_an_option_a_preset_sets_is_refused(spec):
+    """nilearn's load_confounds_strategy keeps the preset's value for a None: the batch refuses the spelling."""
+    from nimask.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match="does not turn the option off") as info:
+        parse_strategy(spec)
+    assert spec in str(info.value)
+
+
+def test_library_none_override_keeps_the_preset_value_as_nilearn_and_warns(fmriprep):
+    from nilearn.interfaces.fmriprep import load_confounds_strategy as nl_lcs
+
+    from nimask.exceptions import NimaskWarning
+    from nimask.interfaces.fmriprep import load_confounds_strategy
+
+    _, runs, _ = fmriprep
+    img = runs["full"].img
+    with pytest.warns(NimaskWarning, match=r"std_dvars_threshold=None keeps the preset's value \(std_dvars_threshold=1.5"):
+        conf, mask = load_confounds_strategy(img, "scrubbing", std_dvars_threshold=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_conf, ref_mask = nl_lcs(img, "scrubbing", std_dvars_threshold=None)
+        default_conf, default_mask = nl_lcs(img, "scrubbing")
+    np.testing.assert_array_equal(mask, ref_mask)
+    np.testing.assert_array_equal(mask, default_mask)
+    assert list(conf.columns) == list(ref_conf.columns)
+    np.testing.assert_allclose(conf.to_numpy(), ref_conf.to_numpy(), atol=1e-10)

@@ -3,7 +3,9 @@
 Three kinds of names (one namespace each, so that none is ambiguous):
 
 * **nilearn presets** (plain names): ``simple``, ``scrubbing``, ``compcor``, with keyword options
-  after commas: ``scrubbing,fd_threshold=0.2,std_dvars_threshold=none``, ``compcor,n_compcor=5``.
+  after commas: ``scrubbing,fd_threshold=0.2``, ``compcor,n_compcor=5``. ``none`` for an option
+  the preset sets is refused: nilearn's ``load_confounds_strategy`` keeps the preset's value for a
+  None (``std_dvars_threshold=None`` leaves DVARS scrubbing at 1.5).
   The confounds and sample mask of each run are those of
   :func:`nimask.interfaces.fmriprep.load_confounds_strategy` (nilearn 0.14.1's) called on the
   run's ``desc-preproc_bold`` image with ``denoise_strategy=<name>`` and the options. The options
@@ -16,7 +18,10 @@ Three kinds of names (one namespace each, so that none is ambiguous):
 * **giga_connectome** (``giga:<name>``): the eight JSON files of
   ``giga_connectome/data/denoise_strategy/`` (bids-apps/giga_connectome), each a
   ``load_confounds_strategy`` call: ``giga:<name>`` *is* that nilearn preset with those options
-  (same name, same label), see :data:`GIGA`. ``giga:icaaroma`` is refused (as ``ica_aroma``).
+  (same name, same label), see :data:`GIGA`. giga_connectome's files give
+  ``"std_dvars_threshold": null`` for its scrubbing strategies, which nilearn ignores (the preset's
+  1.5 stays): ``giga:scrubbing.2`` is ``scrubbing,fd_threshold=0.2``, DVARS scrubbing included, as
+  giga_connectome's own outputs are. ``giga:icaaroma`` is refused (as ``ica_aroma``).
 * **xcp_d** (``xcpd:<name>``): the nuisance models of ``xcp_d/data/nuisance/*.yml``
   (PennLINC/xcp_d), a set of confounds columns each, written here as the equal
   ``+``-token preset or ``load_confounds_strategy`` call (:data:`XCPD`). Only the column set is
@@ -26,10 +31,10 @@ Three kinds of names (one namespace each, so that none is ambiguous):
 
 A preset is named by its canonical spelling: the preset, then the options that differ from its
 defaults in sorted order, each ``key=value`` with ``none``/``true``/``false`` and numbers in their
-shortest decimal form (``scrubbing,std_dvars_threshold=none,fd_threshold=0.20`` is
-``scrubbing,fd_threshold=0.2,std_dvars_threshold=none``; ``scrubbing,fd_threshold=0.5`` is
+shortest decimal form (``scrubbing,std_dvars_threshold=2,fd_threshold=0.20`` is
+``scrubbing,fd_threshold=0.2,std_dvars_threshold=2``; ``scrubbing,fd_threshold=0.5`` is
 ``scrubbing``). Its label (``desc-``) is that spelling with ``,``, ``=`` and ``_`` removed and
-``.`` written ``p``: ``scrubbingfdthreshold0p2stddvarsthresholdnone``. The option keys are a
+``.`` written ``p``: ``scrubbingfdthreshold0p2stddvarsthreshold2``. The option keys are a
 fixed vocabulary and no value contains a key, so the label reads back to the spelling.
 """
 from __future__ import annotations
@@ -62,10 +67,10 @@ CLEAN_DEFAULTS: dict[str, Any] = {"detrend": False, "standardize": "zscore_sampl
 GIGA: dict[str, str | None] = {
     "simple": "simple",
     "simple+gsr": "simple,global_signal=basic",
-    "scrubbing.2": "scrubbing,fd_threshold=0.2,std_dvars_threshold=none",
-    "scrubbing.2+gsr": "scrubbing,fd_threshold=0.2,std_dvars_threshold=none,global_signal=basic",
-    "scrubbing.5": "scrubbing,fd_threshold=0.5,std_dvars_threshold=none",
-    "scrubbing.5+gsr": "scrubbing,fd_threshold=0.5,std_dvars_threshold=none,global_signal=basic",
+    "scrubbing.2": "scrubbing,fd_threshold=0.2",
+    "scrubbing.2+gsr": "scrubbing,fd_threshold=0.2,global_signal=basic",
+    "scrubbing.5": "scrubbing,fd_threshold=0.5",
+    "scrubbing.5+gsr": "scrubbing,fd_threshold=0.5,global_signal=basic",
     "acompcor50": "compcor",
     "icaaroma": None,  # denoise_strategy="ica_aroma": refused
 }
@@ -213,6 +218,12 @@ def parse_named(spec: str) -> tuple[str, dict[str, Any], dict[str, Any]] | str:
                 f"{sorted(defaults)} or the cleaning options {sorted(CLEAN_DEFAULTS)}.",
                 param=key, expected=sorted(defaults) + sorted(CLEAN_DEFAULTS), found=key)
         value = _value(key, text.strip(), spec)
+        if key in defaults and value is None and defaults[key] is not None:
+            raise ParameterError(
+                f"Strategy {spec!r}: {key}=none does not turn the option off in a preset: nilearn's "
+                f"load_confounds_strategy keeps the preset's value ({key}={_format(defaults[key])}) for a None. Give "
+                f"another value, or a JSON strategy file for a strategy without it.",
+                param=key, found=text)
         if key in defaults:
             if key == "fd_threshold" and value is not None and value <= 0:
                 raise ParameterError(f"Strategy {spec!r}: fd_threshold must be > 0 mm; found {text!r}.",

@@ -125,7 +125,18 @@ def load_confounds_strategy(
             f"parameters accepted: {accepted}",
             NimaskWarning, stacklevel=find_stack_level(),
         )
-    parameters.update({name: value for name, value in kwargs.items() if name in accepted})
+    # nilearn 0.14.1 keeps the preset's value for a parameter given as None (std_dvars_threshold=None does
+    # not turn DVARS scrubbing off): the same here, said in a warning rather than silently
+    kept = [name for name, value in kwargs.items()
+            if name in accepted and value is None and parameters[name] is not None]
+    if kept:
+        warnings.warn(
+            f"load_confounds_strategy('{denoise_strategy}'): {', '.join(f'{k}=None' for k in kept)} keeps the "
+            f"preset's value ({', '.join(f'{k}={parameters[k]!r}' for k in kept)}), as in nilearn: None is not "
+            f"an override here. To turn that option off, call load_confounds with the preset's parameters.",
+            NimaskWarning, stacklevel=find_stack_level(),
+        )
+    parameters.update({name: value for name, value in kwargs.items() if name in accepted and value is not None})
     if parameters["global_signal"] is not None:
         parameters["strategy"] = (*parameters["strategy"], "global_signal")
     else:
