@@ -269,7 +269,8 @@ def test_library_none_override_keeps_the_preset_value_as_nilearn_and_warns(fmrip
 
     _, runs, _ = fmriprep
     img = runs["full"].img
-    with pytest.warns(NimaskWarning, match=r"std_dvars_threshold=None keeps the preset's value \(std_dvars_threshold=1.5"):
+    kept = r"std_dvars_threshold=None keeps the preset's value \(std_dvars_threshold=1.5"
+    with pytest.warns(NimaskWarning, match=kept):
         conf, mask = load_confounds_strategy(img, "scrubbing", std_dvars_threshold=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
