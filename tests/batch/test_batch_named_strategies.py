@@ -400,3 +400,36 @@ def test_library_none_override_keeps_the_preset_value_as_nilearn_and_warns(fmrip
     np.testing.assert_array_equal(mask, default_mask)
     assert list(conf.columns) == list(ref_conf.columns)
     np.testing.assert_allclose(conf.to_numpy(), ref_conf.to_numpy(), atol=1e-10)
+
+
+def test_adding_ica_aroma_to_a_finished_batch_writes_only_its_outputs(tmp_path):
+    from nilearn.interfaces.fmriprep import load_confounds_strategy as nl_lcs
+    from nilearn.maskers import NiftiLabelsMasker as NlLabels
+
+    from nimask.batch import extract_batch, parse_atlas
+
+    runs = make_fmriprep_derivatives(tmp_path / "derivatives", runs=("clean",))
+    run = runs["clean"]
+    ref = nib.load(run.mask_img)
+    labels = np.zeros(ref.shape, dtype=np.int16)
+    labels[1:3, 1:3, 0], labels[1:3, 1:3, 1] = 1, 2
+    atlas = tmp_path / "atlas.nii.gz"
+    nib.save(nib.Nifti1Image(labels, ref.affine), str(atlas))
+    atlases = [parse_atlas(f"{atlas},name=toy")]
+    out = tmp_path / "out"
+    first = extract_batch(tmp_path / "derivatives", out, atlases, [parse_strategy("simple")], progress=False)
+    assert first.exit_code == 0
+    simple = _series(out, run, "simple")[0]
+    stamp = simple.stat().st_mtime_ns
+    second = extract_batch(tmp_path / "derivatives", out, atlases,
+                           [parse_strategy("simple"), parse_strategy("giga:icaaroma")], progress=False)
+    assert second.exit_code == 0
+    assert simple.stat().st_mtime_ns == stamp
+    (rec,) = second.done
+    assert all("desc-icaaroma" in rel for rel in rec["outputs"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conf, mask = nl_lcs(run.aroma_img, "ica_aroma")
+        expected = NlLabels(labels_img=str(atlas), mask_img=run.mask_img, t_r=2.0, standardize="zscore_sample") \
+            .fit_transform(run.aroma_img, confounds=conf, sample_mask=mask)
+    assert_oracle(pd.read_csv(_series(out, run, "icaaroma")[0], sep="\t").to_numpy(), expected, rtol=1e-6)

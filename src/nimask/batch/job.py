@@ -497,7 +497,9 @@ def extract_run(task: RunTask) -> dict:
 
         t0 = time.perf_counter()
         # only the atlases with time series to write; none (coverage tables only): the run is not read
-        streamed = [i for i, spec in enumerate(fitted) if any(task.wants(spec.name, s.label) for s in strategies)]
+        # (the ica_aroma strategies read the AROMA image instead, below)
+        streamed = [i for i, spec in enumerate(fitted)
+                    if any(task.wants(spec.name, s.label) for s in strategies if not uses_aroma(s))]
         raw = {}
         if streamed:  # SIGINT / SIGTERM (catalogue B5): the stream stops between chunks
             raw = dict(zip(streamed, stream(img, [extractors[i].op for i in streamed], label="batch extraction",
