@@ -12,8 +12,8 @@ Cases (each in a fresh process, see ``_harness.py``):
 
 Atlases: Harvard-Oxford cortical max-prob 2 mm (data grid) and AAL (another 2 mm grid, so
 it is resampled to the data grid, as nilearn's default ``resampling_target="data"``).
-Strategies: ``motion24`` and ``motion12+scrub0.12`` (~12% of the volumes censored) (the confounds of gen_bold.py with their
-squares and a framewise displacement column added). Every case returns the same
+Strategies: ``motion24`` and ``motion12+scrub0.12`` (~12% of the volumes censored) (the confounds of
+gen_bold.py with their squares and a framewise displacement column added). Every case returns the same
 (nilearn's) columns, so the harness checks the numbers against nilearn.
 
 ``python benchmarks/bench_batch.py --scaling`` runs only the two batch cases, best of 3.
