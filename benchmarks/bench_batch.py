@@ -12,14 +12,26 @@ Cases (each in a fresh process, see ``_harness.py``):
 
 Atlases: Harvard-Oxford cortical max-prob 2 mm (data grid) and AAL (another 2 mm grid, so
 it is resampled to the data grid, as nilearn's default ``resampling_target="data"``).
-Strategies: ``motion24`` and ``motion12+scrub0.12`` (~12% of the volumes censored) (the confounds of gen_bold.py with their
-squares and a framewise displacement column added). Every case returns the same
+Strategies: ``motion24`` and ``motion12+scrub0.12`` (~12% of the volumes censored) (the confounds of
+gen_bold.py with their squares and a framewise displacement column added). Every case returns the same
 (nilearn's) columns, so the harness checks the numbers against nilearn.
 
 ``python benchmarks/bench_batch.py --scaling`` runs only the two batch cases, best of 3.
 
+``python benchmarks/bench_batch.py --named`` runs the same four cases with nilearn's presets by name,
+``simple``, ``scrubbing`` and ``compcor`` (``nimask extract --strategy simple`` ...), instead of the two
+token strategies: the nilearn case is ``nilearn.interfaces.fmriprep.load_confounds_strategy(run, preset)`` +
+``NiftiLabelsMasker(standardize="zscore_sample").fit_transform(run, confounds=, sample_mask=)`` per run x
+atlas x preset (what the README documents as the equivalent), ``nimask_one_by_one`` the same with nimask's
+``load_confounds_strategy`` and masker. ``--subjects N`` uses the first N subjects only (1-4).
+
 Data: ``gen_bold.py OUT --subject 0N --seed N-1`` for N = 1..4 (int16, ~310 MB each),
-arranged as an fMRIPrep tree under ``benchmarks/_data/batch`` (symlinks).
+arranged as an fMRIPrep tree under ``benchmarks/_data/batch`` (symlinks). The confounds TSV is
+gen_bold.py's (motion and derivatives) with the squares and framewise displacement added, plus the
+columns the nilearn presets read, from ``tests/interfaces/_fmriprep_fixtures.py``'s ``confounds_frame``
+(cosine drift terms, white matter / CSF / global signal with expansions, ``a_comp_cor_*``/``c_``/``w_``/``t_``
+CompCor with their JSON sidecar, ``std_dvars``, ``non_steady_state_outlier*`` for 2 volumes); the
+framewise displacement stays the one computed here from gen_bold.py's motion.
 """
 from __future__ import annotations
 
@@ -36,14 +48,25 @@ from _harness import DATA_DIR, REPO, bench_file, run_cases, shared_dir  # noqa: 
 
 BATCH = os.path.join(DATA_DIR, "batch")
 TREE = os.path.join(BATCH, "fmriprep")
-SUBJECTS = ("01", "02", "03", "04")
-STRATEGIES = ("motion24", "motion12+scrub0.12")
+SUBJECTS = ("01", "02", "03", "04")[:int(os.environ.get("NIMASK_BENCH_SUBJECTS", "4"))]
+TOKEN_STRATEGIES = ("motion24", "motion12+scrub0.12")
+NAMED_STRATEGIES = ("simple", "scrubbing", "compcor")
+NAMED = os.environ.get("NIMASK_BENCH_NAMED") == "1"  # set by main() from --named (read again by each case process)
+STRATEGIES = NAMED_STRATEGIES if NAMED else TOKEN_STRATEGIES
 SPACE = "MNI152NLin6Asym"
 MOTION = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
 
 
 def _ho():
     return bench_file("HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")
+
+
+def _fixtures():
+    """tests/interfaces/_fmriprep_fixtures.py (the fMRIPrep confounds content of the tests)."""
+    sys.path.insert(0, os.path.join(REPO, "tests", "interfaces"))
+    import _fmriprep_fixtures
+
+    return _fmriprep_fixtures
 
 
 def prepare() -> None:
@@ -66,7 +89,7 @@ def prepare() -> None:
             if not os.path.lexists(dst):
                 os.symlink(target, dst)
         conf = os.path.join(func, f"sub-{sub}_task-rest_desc-confounds_timeseries.tsv")
-        if not os.path.exists(conf):
+        if not os.path.exists(conf) or "a_comp_cor_00" not in open(conf).readline().split("\t"):
             table = pd.read_csv(os.path.join(raw, f"sub-{sub}", f"sub-{sub}_task-rest_desc-confounds_timeseries.tsv"),
                                 sep="\t", na_values="n/a")
             for m in MOTION:
@@ -75,7 +98,12 @@ def prepare() -> None:
             d = table[[m + "_derivative1" for m in MOTION]].abs().to_numpy()
             # gen_bold.py's rotations read as degrees (as radians every volume would exceed 1 mm)
             table["framewise_displacement"] = d[:, :3].sum(1) + 50 * np.deg2rad(d[:, 3:]).sum(1)
+            # the columns of the nilearn presets (cosine, wm/csf, CompCor + JSON, DVARS, non-steady-state)
+            extra, meta = _fixtures().confounds_frame(len(table), seed=n)
+            table = pd.concat([table, extra[[c for c in extra.columns if c not in table.columns]]], axis=1)
             table.to_csv(conf, sep="\t", index=False, na_rep="n/a")
+            with open(conf[:-4] + ".json", "w") as fh:
+                json.dump(meta, fh, indent=1)
         with open(f"{stem}_desc-preproc_bold.json", "w") as fh:
             json.dump({"RepetitionTime": 2.0}, fh)
 
@@ -89,24 +117,36 @@ def _specs():
     return atlases, [parse_strategy(s) for s in STRATEGIES]
 
 
-def _jobs():
-    """(run, atlas, strategy, confounds, sample_mask) for every output, in a fixed order."""
+def _jobs(load_confounds_strategy=None):
+    """(run, atlas, strategy, confounds, sample_mask) for every output, in a fixed order.
+
+    A named strategy's confounds and sample mask are ``load_confounds_strategy(run, **preset)``'s (the
+    function given: nilearn's or nimask's; none given: not computed)."""
     import pandas as pd
 
     from nimask.batch import find_runs, select_confounds
 
     atlases, strategies = _specs()
     for run in find_runs(TREE):
+        if run.entities.get("sub") not in SUBJECTS:
+            continue
         table = pd.read_csv(run.confounds, sep="\t", na_values="n/a")
         for atlas in atlases:
             for s in strategies:
-                conf, keep = select_confounds(table, s, len(table))
+                if s.preset is None:
+                    conf, keep = select_confounds(table, s, len(table))
+                elif load_confounds_strategy is None:
+                    conf = keep = None
+                else:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        conf, keep = load_confounds_strategy(run.bold, **dict(s.preset))
                 yield run, atlas, s, conf, keep
 
 
-def _one_by_one(masker_class):
+def _one_by_one(masker_class, load_confounds_strategy):
     out = []
-    for run, atlas, s, conf, keep in _jobs():
+    for run, atlas, s, conf, keep in _jobs(load_confounds_strategy):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             masker = masker_class(labels_img=atlas.path, lut=atlas.lut, mask_img=run.mask, t_r=2.0,
@@ -116,15 +156,17 @@ def _one_by_one(masker_class):
 
 
 def nilearn_one_by_one():
+    from nilearn.interfaces.fmriprep import load_confounds_strategy
     from nilearn.maskers import NiftiLabelsMasker
 
-    return _one_by_one(NiftiLabelsMasker)
+    return _one_by_one(NiftiLabelsMasker, load_confounds_strategy)
 
 
 def nimask_one_by_one():
+    from nimask.interfaces.fmriprep import load_confounds_strategy
     from nimask.maskers import NiftiLabelsMasker
 
-    return _one_by_one(NiftiLabelsMasker)
+    return _one_by_one(NiftiLabelsMasker, load_confounds_strategy)
 
 
 def _batch(n_jobs: int):
@@ -137,7 +179,8 @@ def _batch(n_jobs: int):
     atlases, strategies = _specs()
     out_dir = os.path.join(BATCH, f"out_{n_jobs}")
     shutil.rmtree(out_dir, ignore_errors=True)
-    summary = extract_batch(TREE, out_dir, atlases, strategies, n_jobs=n_jobs, progress=False)
+    summary = extract_batch(TREE, out_dir, atlases, strategies, n_jobs=n_jobs, progress=False,
+                            participant_label=list(SUBJECTS))
     assert summary.exit_code == 0, summary.failed
     details = {"n_jobs": n_jobs, "wall_s": summary.wall_s,
                "runs": [{"run": os.path.basename(r["run"]), "pid": r["pid"], "peak_rss_mb": r["peak_rss_mb"],
@@ -170,18 +213,28 @@ CASES = {
 
 
 def main() -> None:
+    global SUBJECTS, STRATEGIES
+    if "--subjects" in sys.argv:
+        os.environ["NIMASK_BENCH_SUBJECTS"] = sys.argv[sys.argv.index("--subjects") + 1]
+    if "--named" in sys.argv:
+        os.environ["NIMASK_BENCH_NAMED"] = "1"
+    n_sub = int(os.environ.get("NIMASK_BENCH_SUBJECTS", "4"))
+    named = os.environ.get("NIMASK_BENCH_NAMED") == "1"
+    strategies = ", ".join(NAMED_STRATEGIES if named else TOKEN_STRATEGIES)
+    SUBJECTS, STRATEGIES = ("01", "02", "03", "04")[:n_sub], NAMED_STRATEGIES if named else TOKEN_STRATEGIES
+    what = f"{n_sub} subjects x 300 volumes, 2 atlases (HO, AAL) x {3 if named else 2} strategies ({strategies})"
     prepare()
     if "--scaling" in sys.argv:  # only 1 vs 2 workers, best of 3 (for a machine shared with other jobs)
         results = run_cases(
             {k: v for k, v in CASES.items() if "batch" in k}, baseline="nimask_batch_1worker",
             reference="nimask_batch_1worker", compare=("nimask_batch_2workers",), repeat=3,
-            title="batch scaling: 4 subjects x 300 volumes, 2 atlases x 2 strategies, 1 vs 2 workers",
+            title=f"batch scaling{' named' if named else ''}: {what}, 1 vs 2 workers",
         )
     else:
         results = run_cases(
             CASES, baseline="nilearn_one_by_one", reference="nilearn_one_by_one",
             compare=("nimask_one_by_one", "nimask_batch_1worker", "nimask_batch_2workers"),
-            title="batch: 4 subjects x 300 volumes, 2 atlases (HO, AAL) x 2 strategies (16 outputs)",
+            title=f"batch{' named' if named else ''}: {what} ({n_sub * 2 * (3 if named else 2)} outputs)",
         )
     by = {r.name: r for r in results}
     notes = {}

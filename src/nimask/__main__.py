@@ -222,7 +222,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--strategy", action="append", default=[], metavar="PRESET|JSON",
                     help="denoising strategy: '+'-joined tokens among motion6, motion12, motion24, wm_csf, wm_csf4, "
                          "gsr, gsr4, scrub<FD> (e.g. motion24+wm_csf+scrub0.5); a nilearn preset with options (simple, "
-                         "scrubbing,fd_threshold=0.2, compcor,n_compcor=5); giga:<name> (giga_connectome) or "
+                         "scrubbing,fd_threshold=0.2, compcor,n_compcor=5, ica_aroma: denoises the run's "
+                         "desc-smoothAROMAnonaggr_bold image); giga:<name> (giga_connectome) or "
                          "xcpd:<name> (xcp_d); or a JSON file; repeatable")
     ex.add_argument("--space", default=None, help="keep runs of this space- entity")
     ex.add_argument("--task", default=None, help="keep runs of this task- entity")

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interfaces"))
-from _fmriprep_fixtures import make_fmriprep_derivatives  # noqa: E402
+from _fmriprep_fixtures import make_fmriprep_derivatives, write_run  # noqa: E402
 
 from _helpers import assert_oracle  # noqa: E402
 from nimask.__main__ import main  # noqa: E402
@@ -225,8 +225,7 @@ def test_token_strategies_dict_is_unchanged():
 
 
 @pytest.mark.parametrize("spec, match", [
-    ("ica_aroma", "smoothAROMAnonaggr"),
-    ("giga:icaaroma", "smoothAROMAnonaggr"),
+    ("ica_aroma,motion=full", "unknown option 'motion'"),
     ("xcpd:aroma", "fMRIPost-AROMA"),
     ("xcpd:aroma_gsr", "fMRIPost-AROMA"),
     ("giga:nope", "Unknown giga"),
@@ -243,11 +242,132 @@ def test_bad_named_strategies_are_refused(spec, match):
         parse_strategy(spec)
 
 
-def test_cli_refuses_ica_aroma_with_exit_2(fmriprep, tmp_path, capsys):
+def test_cli_refuses_xcpd_aroma_with_exit_2(fmriprep, tmp_path, capsys):
     root, _, atlas = fmriprep
     rc = main(["extract", str(root / "derivatives"), str(tmp_path / "o"), "--atlas", str(atlas), "-q",
-               "--strategy", "ica_aroma"])
+               "--strategy", "xcpd:aroma"])
     assert rc == 2
+
+
+AROMA_RUNS = ("full", "clean", "entities")
+
+
+@pytest.fixture(scope="module")
+def aroma_batch(tmp_path_factory):
+    """ica_aroma next to simple: runs with their AROMA image, and one without (sub-20)."""
+    root = tmp_path_factory.mktemp("aroma")
+    runs = make_fmriprep_derivatives(root / "derivatives", runs=AROMA_RUNS)
+    runs["missing"] = write_run(root / "derivatives" / "sub-20" / "func", "sub-20_task-rest", seed=20,
+                                aroma_img=False, name="missing")
+    ref = nib.load(runs["full"].mask_img)
+    labels = np.zeros(ref.shape, dtype=np.int16)
+    labels[1:3, 1:3, 0], labels[1:3, 1:3, 1], labels[1:3, 1:3, 2] = 1, 2, 3
+    atlas = root / "atlas.nii.gz"
+    nib.save(nib.Nifti1Image(labels, ref.affine), str(atlas))
+    out = root / "out"
+    rc = main(["extract", str(root / "derivatives"), str(out), "--atlas", f"{atlas},name=toy", "-q",
+               "--log-file", str(root / "log.txt"), "--strategy", "ica_aroma", "--strategy", "simple"])
+    return root, runs, atlas, out, rc
+
+
+def _series(out: Path, run, label: str) -> list[Path]:
+    return list(out.rglob(f"{Path(run.img).name.split('_space-')[0]}_*atlas-toy_desc-{label}_timeseries.tsv"))
+
+
+def test_ica_aroma_equals_nilearn_on_the_aroma_image(aroma_batch):
+    from nilearn.interfaces.fmriprep import load_confounds_strategy as nl_lcs
+    from nilearn.maskers import NiftiLabelsMasker as NlLabels
+
+    root, runs, atlas, out, rc = aroma_batch
+    assert rc == 1  # the run without an AROMA image fails its ica_aroma output only
+    strategy = parse_strategy("ica_aroma")
+    assert strategy.label == "icaaroma" and dict(strategy.preset) == {"denoise_strategy": "ica_aroma"}
+    for name in AROMA_RUNS:
+        run = runs[name]
+        found = _series(out, run, "icaaroma")
+        assert len(found) == 1, (name, found)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            conf, mask = nl_lcs(run.aroma_img, "ica_aroma")
+            ref = NlLabels(labels_img=str(atlas), mask_img=run.mask_img, t_r=2.0, standardize="zscore_sample") \
+                .fit_transform(run.aroma_img, confounds=conf, sample_mask=mask)
+            # not the preproc image's series
+            other = NlLabels(labels_img=str(atlas), mask_img=run.mask_img, t_r=2.0, standardize="zscore_sample") \
+                .fit_transform(run.img, confounds=conf, sample_mask=mask)
+        got = pd.read_csv(found[0], sep="\t").to_numpy()
+        assert_oracle(got, ref, rtol=1e-6)
+        assert not np.allclose(got, other)
+        side = pd.read_json(found[0].with_suffix(".json"), typ="series")
+        assert side["ConfoundsColumns"] == [str(c) for c in conf.columns]
+        assert side["NumberOfVolumesKept"] == (run.n_volumes if mask is None else len(mask))
+        assert any(src.endswith(Path(run.aroma_img).name) for src in side["Sources"])
+        assert side["InputChecksums"]["aroma"].startswith("sha256:")
+        # the preproc image's strategies are still written for the same run
+        assert len(_series(out, run, "simple")) == 1
+
+
+def test_missing_aroma_image_fails_only_ica_aroma(aroma_batch):
+    root, runs, _, out, _ = aroma_batch
+    run = runs["missing"]
+    assert _series(out, run, "icaaroma") == []
+    assert len(_series(out, run, "simple")) == 1
+    log = (root / "log.txt").read_text()
+    looked_for = Path(run.img).name.replace("desc-preproc_bold", "desc-smoothAROMAnonaggr_bold")
+    assert looked_for in log and "ImageNotFoundError" in log
+
+
+def test_manifest_inputs_of_ica_aroma_outputs_include_the_aroma_image(aroma_batch):
+    import json
+
+    _, runs, _, out, _ = aroma_batch
+    records = [json.loads(line) for line in (out / ".nimask" / "manifest.jsonl").read_text().splitlines()]
+    run = runs["full"]
+    done = [r for r in records if r.get("status") == "done" and r.get("run") == run.img]
+    assert done
+    outputs = {rel: o for r in done for rel, o in r["outputs"].items()}
+    aroma_outs = [o for rel, o in outputs.items() if "desc-icaaroma" in rel]
+    simple_outs = [o for rel, o in outputs.items() if "desc-simple" in rel]
+    assert aroma_outs and simple_outs
+    assert all("aroma" in o["inputs"] for o in aroma_outs)
+    assert all("aroma" not in o["inputs"] for o in simple_outs)
+    rec = next(r for r in done if any("desc-icaaroma" in rel for rel in r["outputs"]))
+    size, _, sha = rec["inputs"]["aroma"]
+    assert size == Path(run.aroma_img).stat().st_size and sha.startswith("sha256:")
+
+
+def test_ica_aroma_second_batch_finds_everything_finished(aroma_batch, tmp_path):
+    root, runs, atlas, out, _ = aroma_batch
+    from nimask.batch import extract_batch, parse_atlas
+
+    summary = extract_batch(root / "derivatives", out, [parse_atlas(f"{atlas},name=toy")],
+                            [parse_strategy("ica_aroma"), parse_strategy("simple")], progress=False,
+                            participant_label=["01", "02"])
+    assert summary.exit_code == 0 and not summary.done and not summary.failed
+
+
+def test_giga_icaaroma_is_ica_aroma(aroma_batch):
+    from nilearn.interfaces.fmriprep import load_confounds_strategy as nl_lcs
+
+    from nimask.batch.job import strategy_confounds
+
+    root, runs, _, _, _ = aroma_batch
+    giga, nl = parse_strategy("giga:icaaroma"), parse_strategy("ica_aroma")
+    assert giga == nl and giga.label == nl.label == "icaaroma"
+    assert giga.spec == "giga:icaaroma"
+    # giga_connectome's icaaroma.json: {"denoise_strategy": "ica_aroma"}
+    assert dict(giga.preset) == {"denoise_strategy": "ica_aroma"}
+    from nimask.batch import find_runs
+
+    run = next(r for r in find_runs(root / "derivatives") if r.bold == runs["full"].img)
+    assert run.aroma == runs["full"].aroma_img
+    columns: list = []
+    values, mask = strategy_confounds(run, giga, run_n := runs["full"].n_volumes, None, columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conf, ref_mask = nl_lcs(runs["full"].aroma_img, "ica_aroma")
+    assert columns == [str(c) for c in conf.columns] and values.shape[0] == run_n
+    np.testing.assert_allclose(values, conf.to_numpy(dtype=float), rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(mask, ref_mask)
 
 
 @pytest.mark.parametrize("spec", ["scrubbing,std_dvars_threshold=none", "scrubbing,fd_threshold=none",
@@ -280,3 +400,36 @@ def test_library_none_override_keeps_the_preset_value_as_nilearn_and_warns(fmrip
     np.testing.assert_array_equal(mask, default_mask)
     assert list(conf.columns) == list(ref_conf.columns)
     np.testing.assert_allclose(conf.to_numpy(), ref_conf.to_numpy(), atol=1e-10)
+
+
+def test_adding_ica_aroma_to_a_finished_batch_writes_only_its_outputs(tmp_path):
+    from nilearn.interfaces.fmriprep import load_confounds_strategy as nl_lcs
+    from nilearn.maskers import NiftiLabelsMasker as NlLabels
+
+    from nimask.batch import extract_batch, parse_atlas
+
+    runs = make_fmriprep_derivatives(tmp_path / "derivatives", runs=("clean",))
+    run = runs["clean"]
+    ref = nib.load(run.mask_img)
+    labels = np.zeros(ref.shape, dtype=np.int16)
+    labels[1:3, 1:3, 0], labels[1:3, 1:3, 1] = 1, 2
+    atlas = tmp_path / "atlas.nii.gz"
+    nib.save(nib.Nifti1Image(labels, ref.affine), str(atlas))
+    atlases = [parse_atlas(f"{atlas},name=toy")]
+    out = tmp_path / "out"
+    first = extract_batch(tmp_path / "derivatives", out, atlases, [parse_strategy("simple")], progress=False)
+    assert first.exit_code == 0
+    simple = _series(out, run, "simple")[0]
+    stamp = simple.stat().st_mtime_ns
+    second = extract_batch(tmp_path / "derivatives", out, atlases,
+                           [parse_strategy("simple"), parse_strategy("giga:icaaroma")], progress=False)
+    assert second.exit_code == 0
+    assert simple.stat().st_mtime_ns == stamp
+    (rec,) = second.done
+    assert all("desc-icaaroma" in rel for rel in rec["outputs"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conf, mask = nl_lcs(run.aroma_img, "ica_aroma")
+        expected = NlLabels(labels_img=str(atlas), mask_img=run.mask_img, t_r=2.0, standardize="zscore_sample") \
+            .fit_transform(run.aroma_img, confounds=conf, sample_mask=mask)
+    assert_oracle(pd.read_csv(_series(out, run, "icaaroma")[0], sep="\t").to_numpy(), expected, rtol=1e-6)

@@ -3,7 +3,10 @@
 A run is a ``*_desc-preproc_bold.nii.gz`` (or ``.nii``) file; its brain mask is the file
 with ``desc-brain_mask`` in place of ``desc-preproc_bold`` and its confounds are the
 ``desc-confounds_timeseries.tsv`` of the same entities without ``space-``/``res-``/``den-``
-(fMRIPrep writes one confounds file per run, shared by every output space).
+(fMRIPrep writes one confounds file per run, shared by every output space). Its ICA-AROMA
+image (fMRIPrep < 24 with ``--use-aroma``, read by the ``ica_aroma`` strategies only) is the file
+with ``desc-smoothAROMAnonaggr_bold`` in place of ``desc-preproc_bold`` (same entities, so same
+space: fMRIPrep writes it in ``MNI152NLin6Asym`` only); :func:`aroma_candidates`.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from ..exceptions import ImageNotFoundError, ParameterError
 
-__all__ = ["BoldRun", "find_runs", "mask_candidates", "parse_entities"]
+__all__ = ["BoldRun", "find_runs", "mask_candidates", "aroma_candidates", "parse_entities"]
 
 _BOLD_RE = re.compile(r"^(?P<stem>.+)_desc-preproc_bold\.nii(?:\.gz)?$")
 _SPATIAL = ("space", "res", "den", "cohort")
@@ -43,6 +46,7 @@ class BoldRun:
     relpath: str  # folder of the run relative to the derivatives root (sub-XX[/ses-YY]/func)
     stem: str  # file name before "_desc-preproc_bold"
     entities: dict = field(default_factory=dict, compare=False, hash=False)
+    aroma: str | None = None  # the run's desc-smoothAROMAnonaggr_bold image, when there is one
 
     def repetition_time(self) -> float | None:
         """``RepetitionTime`` of the JSON sidecar (None when there is none, or it has no such key).
@@ -75,6 +79,13 @@ class BoldRun:
 def mask_candidates(folder: str | os.PathLike, stem: str) -> tuple[str, str]:
     """The brain-mask files of the run ``stem`` in ``folder``: ``desc-brain_mask.nii.gz``, then ``.nii``."""
     base = os.path.join(os.fspath(folder), f"{stem}_desc-brain_mask")
+    return base + ".nii.gz", base + ".nii"
+
+
+def aroma_candidates(folder: str | os.PathLike, stem: str) -> tuple[str, str]:
+    """The ICA-AROMA images of the run ``stem`` in ``folder``: ``desc-smoothAROMAnonaggr_bold.nii.gz``, then
+    ``.nii``."""
+    base = os.path.join(os.fspath(folder), f"{stem}_desc-smoothAROMAnonaggr_bold")
     return base + ".nii.gz", base + ".nii"
 
 
@@ -132,6 +143,7 @@ def find_runs(
             mask = next((Path(p) for p in mask_candidates(folder, stem) if os.path.isfile(p)), None)
             sidecar = folder / f"{stem}_desc-preproc_bold.json"
             conf = _confounds_path(folder, stem)
+            aroma = next((Path(p) for p in aroma_candidates(folder, stem) if os.path.isfile(p)), None)
             runs.append(BoldRun(
                 bold=str(path.absolute()),
                 mask=str(mask.absolute()) if mask is not None else None,
@@ -140,6 +152,7 @@ def find_runs(
                 relpath=folder.relative_to(root_path).as_posix(),
                 stem=stem,
                 entities=ents,
+                aroma=str(aroma.absolute()) if aroma is not None else None,
             ))
     return runs
 

@@ -23,6 +23,13 @@ above the run's Nyquist frequency, an error while cleaning) fails that strategy'
 they are not written, the record lists the failure (``failures``), and the run's other outputs
 are written. Any other error fails the whole run, which then leaves none of its outputs.
 
+A named ``ica_aroma`` strategy (nilearn's preset, ``giga:icaaroma``) denoises the run's ICA-AROMA image
+(``<stem>_desc-smoothAROMAnonaggr_bold.nii[.gz]`` next to the run, :attr:`BoldRun.aroma`) instead: that
+image is streamed once more, through the same atlases (fitted again only when its grid differs from the
+run's), after the run's own read, and cleaned with the confounds and sample mask of
+``load_confounds_strategy(<AROMA image>, "ica_aroma")``. A run without that image, or one whose AROMA image
+cannot be read or has another number of volumes, fails the ``ica_aroma`` outputs only.
+
 Peak memory is the streamed path's: a few chunks of volumes (8 MiB of raw data each) plus
 the region matrices and the fitted atlases; the 4D run is never held.
 """
@@ -43,12 +50,19 @@ import numpy as np
 
 from .atlases import AtlasSpec, prepare_extractor
 from .atomic import atomic_write_text
-from .bids import BoldRun, mask_candidates
+from .bids import BoldRun, aroma_candidates, mask_candidates
 from .interrupt import raise_if_stopping
-from .strategies import Strategy, degrees_of_freedom, preset_confounds, read_confounds_tsv, select_confounds
+from .strategies import (
+    Strategy,
+    degrees_of_freedom,
+    preset_confounds,
+    read_confounds_tsv,
+    select_confounds,
+    uses_aroma,
+)
 
 __all__ = ["RunTask", "run_task", "output_paths", "unit_paths", "sha256_file", "run_repetition_time",
-           "strategy_confounds", "denoise_digest"]
+           "strategy_confounds", "denoise_digest", "aroma_image"]
 
 
 @dataclass(frozen=True)
@@ -198,12 +212,33 @@ def confounds_reader(run: BoldRun):
     return read
 
 
+def aroma_image(run: BoldRun) -> str:
+    """The run's ICA-AROMA image (``desc-smoothAROMAnonaggr_bold``), which the ``ica_aroma`` strategies denoise.
+
+    Raises
+    ------
+    ImageNotFoundError
+        The run has none: the message names the files looked for.
+    """
+    from ..exceptions import ImageNotFoundError
+
+    if run.aroma is not None and os.path.isfile(run.aroma):
+        return run.aroma
+    gz, nii = aroma_candidates(os.path.dirname(run.bold), run.stem)
+    raise ImageNotFoundError(
+        f"Run {run.bold!r} has no ICA-AROMA image: looked for {gz!r} (and {os.path.basename(nii)!r}). The "
+        f"'ica_aroma' strategy denoises that image (fMRIPrep < 24 with --use-aroma writes it, in space "
+        f"MNI152NLin6Asym); this strategy's outputs are not written for this run.", path=gz,
+        expected=[gz, nii], found=None)
+
+
 def strategy_confounds(run: BoldRun, strategy: Strategy, n_volumes: int, read_table,
                        columns: list | None = None) -> tuple:
     """The confounds matrix and sample mask of ``strategy`` for ``run`` (``(None, None)`` when the
     strategy uses no confounds); ``read_table`` is a :func:`confounds_reader` of the run. A named
-    strategy's (``strategy.preset``) come from ``load_confounds_strategy`` on the run's image, and
-    ``columns`` (a list, when given) receives their names.
+    strategy's (``strategy.preset``) come from ``load_confounds_strategy`` on the run's image (its
+    ICA-AROMA image for ``ica_aroma``: :func:`aroma_image`), and ``columns`` (a list, when given)
+    receives their names.
 
     The job builds what it regresses here, and the runner what a finished output was computed
     from (:func:`denoise_digest`), so that both always agree.
@@ -221,7 +256,8 @@ def strategy_confounds(run: BoldRun, strategy: Strategy, n_volumes: int, read_ta
         raise ConfoundsError(f"{run.bold!r}: no desc-confounds_timeseries.tsv found next to the run, and "
                              f"strategy {strategy.name!r} needs confounds.", path=run.bold, param="strategy")
     if strategy.preset is not None:
-        values, sample_mask, names = preset_confounds(run.bold, strategy, n_volumes)
+        img = aroma_image(run) if uses_aroma(strategy) else run.bold
+        values, sample_mask, names = preset_confounds(img, strategy, n_volumes)
         if columns is not None:
             columns[:] = names
         return values, sample_mask
@@ -242,6 +278,36 @@ def denoise_digest(confounds, sample_mask) -> str:
             h.update(f"{a.dtype.str}{a.shape};".encode())
             h.update(a.tobytes())
     return "sha256:" + h.hexdigest()
+
+
+def _open_aroma(run: BoldRun, n_vol: int, aroma: dict) -> None:
+    """Open the run's AROMA image once (header only) into ``aroma`` (``path``, ``img``); raise (each time) when it is
+    missing, not 4D or has another number of volumes than the run."""
+    from .._niimg import check_niimg
+    from ..exceptions import DimensionError
+
+    if "error" in aroma:
+        raise aroma["error"].with_traceback(None)
+    if "img" in aroma:
+        return
+    try:
+        path = aroma_image(run)
+        img = check_niimg(path, wildcards=False)
+        if len(img.shape) != 4 or int(img.shape[3]) != n_vol:
+            raise DimensionError(len(img.shape), 4, f"{path!r}: the ICA-AROMA image must be 4D with the run's "
+                                                    f"{n_vol} volumes; found shape {tuple(img.shape)}.", path=path)
+    except Exception as exc:
+        if isinstance(exc, MemoryError):
+            raise
+        aroma["error"] = exc
+        raise
+    aroma["path"], aroma["img"] = path, img
+
+
+def _aroma_extractors(fitted, extractors, img, aroma_img, mask, t_r) -> list:
+    """The extractors of the AROMA image: the run's when it has the run's grid, else fitted on its own grid."""
+    same = tuple(aroma_img.shape[:3]) == tuple(img.shape[:3]) and np.allclose(aroma_img.affine, img.affine)
+    return list(extractors) if same else [prepare_extractor(spec, aroma_img, mask, t_r) for spec in fitted]
 
 
 def _failure(task: RunTask, spec: AtlasSpec | None, strategy: Strategy, exc: BaseException) -> dict:
@@ -406,10 +472,13 @@ def extract_run(task: RunTask) -> dict:
         denoise: dict[str, tuple] = {}  # strategy label -> (confounds, sample mask)
         conf_columns: dict[str, list] = {}  # strategy label -> names of the confounds columns
         failures: list[dict] = []
+        aroma: dict = {}  # the AROMA image ("img") once opened, or the error opening it ("error")
         for s in task.strategies:  # an error here fails this strategy's outputs only
             if not any(task.wants(a.name, s.label) for a in task.atlases):
                 continue
             try:
+                if uses_aroma(s):
+                    _open_aroma(run, n_vol, aroma)
                 check_low_pass([s], t_r, tr_source)
                 conf_columns[s.label] = []
                 denoise[s.label] = strategy_confounds(run, s, n_vol, read_table, conf_columns[s.label])
@@ -418,6 +487,8 @@ def extract_run(task: RunTask) -> dict:
                     raise
                 failures.append(_failure(task, None, s, exc))
         strategies = [s for s in task.strategies if s.label in denoise]
+        aroma_strategies = [s for s in strategies if uses_aroma(s)]
+        aroma_checksum = pool.submit(sha256_file, aroma["path"]) if aroma_strategies else None
         fitted = [spec for spec in task.atlases if task.wants(spec.name, None)
                   or any(task.wants(spec.name, s.label) for s in strategies)]
         t0 = time.perf_counter()
@@ -426,16 +497,36 @@ def extract_run(task: RunTask) -> dict:
 
         t0 = time.perf_counter()
         # only the atlases with time series to write; none (coverage tables only): the run is not read
-        streamed = [i for i, spec in enumerate(fitted) if any(task.wants(spec.name, s.label) for s in strategies)]
+        # (the ica_aroma strategies read the AROMA image instead, below)
+        streamed = [i for i, spec in enumerate(fitted)
+                    if any(task.wants(spec.name, s.label) for s in strategies if not uses_aroma(s))]
         raw = {}
         if streamed:  # SIGINT / SIGTERM (catalogue B5): the stream stops between chunks
             raw = dict(zip(streamed, stream(img, [extractors[i].op for i in streamed], label="batch extraction",
                                             after_chunk=raise_if_stopping)))
+        # the ica_aroma strategies: a second read, of the run's AROMA image, through the same atlases
+        aroma_extractors, aroma_raw = extractors, {}
+        wanted = [i for i, spec in enumerate(fitted) if any(task.wants(spec.name, s.label) for s in aroma_strategies)]
+        if wanted:
+            try:
+                aroma_extractors = _aroma_extractors(fitted, extractors, img, aroma["img"], run.mask, t_r)
+                aroma_raw = dict(zip(wanted, stream(aroma["img"], [aroma_extractors[i].op for i in wanted],
+                                                    label="batch extraction (AROMA image)",
+                                                    after_chunk=raise_if_stopping)))
+            except Exception as exc:
+                if isinstance(exc, MemoryError):
+                    raise
+                for s in aroma_strategies:
+                    failures.append(_failure(task, None, s, exc))
+                strategies = [s for s in strategies if not uses_aroma(s)]
+                aroma_strategies = []
         t_read = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         inputs = {"bold": checksum.result(), "mask": sha256_file(run.mask), "confounds": sha256_file(run.confounds),
                   "sidecar": sha256_file(run.sidecar)}
+        if aroma_checksum is not None:
+            inputs["aroma"] = aroma_checksum.result()
         atlas_sums = {spec.name: {"image": sha256_file(spec.path), "lut": sha256_file(spec.lut)}
                       for spec in fitted}
         paths = output_paths(task)
@@ -453,8 +544,11 @@ def extract_run(task: RunTask) -> dict:
                         continue
                     conf, sample_mask = denoise[s.label]
                     raise_if_stopping()  # before the next outputs; the written ones are removed below
+                    on_aroma = uses_aroma(s)
+                    ex_s = aroma_extractors[i] if on_aroma else ex
                     try:
-                        signals = ex.clean(raw[i], s.clean_params(), conf, sample_mask, img, censor=task.censor)
+                        signals = ex_s.clean((aroma_raw if on_aroma else raw)[i], s.clean_params(), conf, sample_mask,
+                                             aroma["img"] if on_aroma else img, censor=task.censor)
                     except Exception as exc:  # this atlas x strategy fails; the others are written
                         if isinstance(exc, MemoryError):
                             raise
@@ -462,13 +556,15 @@ def extract_run(task: RunTask) -> dict:
                         continue
                     _refuse_warnings(task, caught)  # --strict: the written outputs are removed below
                     rel = paths[f"{spec.name}/{s.label}"]
-                    atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex.names)))
+                    atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex_s.names)))
                     written[rel] = None
                     kept = list(range(n_vol)) if sample_mask is None else np.asarray(sample_mask).tolist()
                     sidecar = {
                         "Description": f"Region time series of atlas {spec.name!r} denoised with strategy "
                                        f"{s.name!r}.",
-                        "Sources": [f"{run.relpath}/{os.path.basename(run.bold)}"],  # in the input derivatives
+                        # in the input derivatives; an ica_aroma strategy's data is the AROMA image
+                        "Sources": [f"{run.relpath}/{os.path.basename(run.bold)}"]
+                        + ([f"{run.relpath}/{os.path.basename(aroma['path'])}"] if on_aroma else []),
                         "SoftwareName": "nimask",
                         "SoftwareVersion": __version__,
                         "RepetitionTime": t_r,
@@ -476,7 +572,8 @@ def extract_run(task: RunTask) -> dict:
                         "NumberOfVolumes": n_vol,
                         "NumberOfVolumesKept": len(kept),
                         "VolumesKept": kept,
-                        "Columns": list(ex.names),
+                        "Columns": list(ex_s.names),
+                        **({"DataFile": aroma["path"]} if on_aroma else {}),
                         "Atlas": spec.to_dict(),
                         "Strategy": s.to_dict(),
                         "ConfoundsColumns": conf_columns[s.label],
@@ -484,7 +581,8 @@ def extract_run(task: RunTask) -> dict:
                         "DegreesOfFreedom": degrees_of_freedom(s, len(kept), t_r, len(conf_columns[s.label])),
                         "MaskFile": run.mask,
                         **({} if no_mask is None else {"MaskMissing": no_mask}),
-                        "InputChecksums": {**inputs, "atlas": atlas_sums[spec.name]},
+                        "InputChecksums": {**{k: v for k, v in inputs.items() if k != "aroma" or on_aroma},
+                                           "atlas": atlas_sums[spec.name]},
                         "Warnings": [w["message"] for w in warning_records(caught)],
                     }
                     jrel = paths[f"{spec.name}/{s.label}/json"]

@@ -13,15 +13,21 @@ Three kinds of names (one namespace each, so that none is ambiguous):
   options ``detrend``, ``standardize``, ``standardize_confounds``, ``low_pass``, ``high_pass``
   and ``min_volumes`` may be given too (defaults :data:`CLEAN_DEFAULTS`: the cleaning of
   nilearn's examples, ``NiftiLabelsMasker(..., standardize="zscore_sample")``, no detrending:
-  every preset regresses fMRIPrep's cosine drift terms). ``ica_aroma`` is refused: it needs the
-  ``desc-smoothAROMAnonaggr`` images as the runs, which the batch does not select.
+  every preset regresses fMRIPrep's cosine drift terms).
+  ``ica_aroma`` (options ``wm_csf``, ``global_signal``, ``demean``; nilearn's ``ica_aroma="full"``)
+  denoises the run's ICA-AROMA image instead of its ``desc-preproc_bold`` image: the batch reads
+  ``<run stem>_desc-smoothAROMAnonaggr_bold.nii[.gz]`` next to the run (fMRIPrep < 24 with
+  ``--use-aroma``; :func:`nimask.batch.bids.aroma_candidates`), extracts it with the same atlases and
+  cleans it with the confounds and sample mask of ``load_confounds_strategy(<AROMA image>, "ica_aroma")``:
+  a second read of the run (the other strategies come from the single read of the preproc image).
+  A run without that image fails the ``ica_aroma`` outputs only (the message names the file looked for).
 * **giga_connectome** (``giga:<name>``): the eight JSON files of
   ``giga_connectome/data/denoise_strategy/`` (bids-apps/giga_connectome), each a
   ``load_confounds_strategy`` call: ``giga:<name>`` *is* that nilearn preset with those options
   (same name, same label), see :data:`GIGA`. giga_connectome's files give
   ``"std_dvars_threshold": null`` for its scrubbing strategies, which nilearn ignores (the preset's
   1.5 stays): ``giga:scrubbing.2`` is ``scrubbing,fd_threshold=0.2``, DVARS scrubbing included, as
-  giga_connectome's own outputs are. ``giga:icaaroma`` is refused (as ``ica_aroma``).
+  giga_connectome's own outputs are. ``giga:icaaroma`` is ``ica_aroma`` (the run's AROMA image, as above).
 * **xcp_d** (``xcpd:<name>``): the nuisance models of ``xcp_d/data/nuisance/*.yml``
   (PennLINC/xcp_d), a set of confounds columns each, written here as the equal
   ``+``-token preset or ``load_confounds_strategy`` call (:data:`XCPD`). Only the column set is
@@ -58,6 +64,8 @@ PRESET_OPTIONS: dict[str, dict[str, Any]] = {
                   "global_signal": None, "demean": True},
     "compcor": {"motion": "full", "n_compcor": "all", "compcor": "anat_combined", "global_signal": None,
                 "demean": True},
+    # ica_aroma="full": the run's desc-smoothAROMAnonaggr_bold image is the data (read by the batch for it)
+    "ica_aroma": {"wm_csf": "basic", "global_signal": None, "demean": True},
 }
 #: cleaning of the named presets (nilearn's examples: NiftiLabelsMasker(standardize="zscore_sample"), no detrend)
 CLEAN_DEFAULTS: dict[str, Any] = {"detrend": False, "standardize": "zscore_sample", "standardize_confounds": True,
@@ -72,7 +80,7 @@ GIGA: dict[str, str | None] = {
     "scrubbing.5": "scrubbing,fd_threshold=0.5",
     "scrubbing.5+gsr": "scrubbing,fd_threshold=0.5,global_signal=basic",
     "acompcor50": "compcor",
-    "icaaroma": None,  # denoise_strategy="ica_aroma": refused
+    "icaaroma": "ica_aroma",  # the run's desc-smoothAROMAnonaggr_bold image
 }
 #: xcp_d nuisance model -> the same column set (xcp_d/data/nuisance/<name>.yml)
 XCPD: dict[str, str | None] = {
@@ -87,11 +95,6 @@ XCPD: dict[str, str | None] = {
     "aroma_gsr": None,
 }
 _REFUSED = {
-    "ica_aroma": "the nilearn preset 'ica_aroma' denoises the desc-smoothAROMAnonaggr images (fMRIPrep < 24 with "
-                 "--use-aroma), which 'nimask extract' does not select as runs (it extracts desc-preproc_bold "
-                 "runs); use nimask.interfaces.fmriprep.load_confounds_strategy with the maskers on those images",
-    "giga:icaaroma": "giga_connectome's 'icaaroma' is load_confounds_strategy(denoise_strategy='ica_aroma'), which "
-                     "needs the desc-smoothAROMAnonaggr images as runs; not supported by 'nimask extract'",
     "xcpd:aroma": "xcp_d's 'aroma' model uses the aroma_orth_motion_* columns of fMRIPost-AROMA's "
                   "desc-aroma_timeseries.tsv, which fMRIPrep's confounds do not have; not supported",
     "xcpd:aroma_gsr": "xcp_d's 'aroma_gsr' model uses the aroma_orth_motion_* columns of fMRIPost-AROMA's "
@@ -102,7 +105,7 @@ _REFUSED = {
 def is_named(spec: str) -> bool:
     """Whether ``spec`` is a named strategy (a nilearn preset, ``giga:``, ``xcpd:``) rather than tokens or a file."""
     head = spec.split(",", 1)[0]
-    return head in PRESET_OPTIONS or head == "ica_aroma" or spec.startswith(("giga:", "xcpd:"))
+    return head in PRESET_OPTIONS or spec.startswith(("giga:", "xcpd:"))
 
 
 def _number(text: str, key: str, spec: str) -> float:
@@ -182,8 +185,8 @@ def parse_named(spec: str) -> tuple[str, dict[str, Any], dict[str, Any]] | str:
     The call is ``{"denoise_strategy": preset, **options}`` with only the options that differ from the
     preset's defaults; the cleaning holds every key of :data:`CLEAN_DEFAULTS`.
     """
-    if spec in _REFUSED or spec.split(",", 1)[0] == "ica_aroma":
-        raise ParameterError(f"Strategy {spec!r} is not supported: {_REFUSED[spec.split(',', 1)[0]]}.",
+    if spec in _REFUSED:
+        raise ParameterError(f"Strategy {spec!r} is not supported: {_REFUSED[spec]}.",
                              param="strategy", found=spec)
     for prefix, table in (("giga:", GIGA), ("xcpd:", XCPD)):
         if spec.startswith(prefix):

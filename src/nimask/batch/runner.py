@@ -46,7 +46,7 @@ from .bids import BoldRun, find_runs
 from .interrupt import POLL_S, Interrupter, run_in_worker, stop_processes, worker_init
 from .job import RunTask, confounds_reader, denoise_digest, run_task, sha256_file, strategy_confounds, unit_paths
 from .manifest import FORMAT, Manifest, file_fingerprint, legacy_task_key, output_options, task_key
-from .strategies import Strategy, unique_strategies
+from .strategies import Strategy, unique_strategies, uses_aroma
 
 __all__ = ["extract_batch", "BatchSummary", "plan_tasks", "FAILURES_FILE"]
 
@@ -130,8 +130,10 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, all
     shared_fp = file_fingerprint(shared)
     tasks = []
     for run in runs:
-        fp = file_fingerprint({"bold": run.bold, "mask": run.mask, "confounds": run.confounds,
-                               "sidecar": run.sidecar}) | shared_fp
+        files = {"bold": run.bold, "mask": run.mask, "confounds": run.confounds, "sidecar": run.sidecar}
+        if any(uses_aroma(s) for s in strategies):  # the ica_aroma strategies' data: the run's AROMA image
+            files["aroma"] = run.aroma
+        fp = file_fingerprint(files) | shared_fp
         tasks.append(RunTask(run, tuple(atlases), tuple(strategies), output_dir,
                              key=legacy_task_key(atlases, strategies, t_r, run.relpath, run.stem, censor),
                              fingerprint=fp, allow_no_mask=allow_no_mask, strict=strict, t_r=t_r, censor=censor))
@@ -192,10 +194,12 @@ class _Planner:
 
     def inputs(self, atlas: AtlasSpec, strategy: Strategy | None) -> tuple[str, ...]:
         """The input files an output depends on: the run, its mask, the atlas (and its LUT); for time
-        series also the confounds and, unless --t-r gives the repetition time, the BOLD sidecar."""
+        series also the confounds and, unless --t-r gives the repetition time, the BOLD sidecar; for an
+        ``ica_aroma`` strategy also the run's AROMA image (``aroma``), the data it denoises."""
         names = ["bold", "mask"]
         if strategy is not None:
             names += ["confounds"] + (["sidecar"] if self.t_r is None else [])
+            names += ["aroma"] if uses_aroma(strategy) else []
         return (*names, f"atlas:{atlas.name}", f"lut:{atlas.name}")
 
     def units(self, run: BoldRun) -> list[_Unit]:
@@ -206,7 +210,8 @@ class _Planner:
     @staticmethod
     def paths(task: RunTask) -> dict[str, str | None]:
         run = task.run
-        out = {"bold": run.bold, "mask": run.mask, "confounds": run.confounds, "sidecar": run.sidecar}
+        out = {"bold": run.bold, "mask": run.mask, "confounds": run.confounds, "sidecar": run.sidecar,
+               "aroma": run.aroma}
         for a in task.atlases:
             out[f"atlas:{a.name}"], out[f"lut:{a.name}"] = a.path, a.lut
         return out

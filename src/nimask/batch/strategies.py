@@ -74,7 +74,7 @@ from .named import is_named, named_label, parse_named
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Strategy", "parse_strategy", "preset_confounds", "load_strategy_file", "select_confounds",
+__all__ = ["Strategy", "parse_strategy", "preset_confounds", "uses_aroma", "load_strategy_file", "select_confounds",
            "unique_strategies", "degrees_of_freedom", "PRESET_TOKENS"]
 
 MOTION6 = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
@@ -411,6 +411,11 @@ class _Columns:
             raise ConfoundsError(f"{self.source}: column {name!r} is not numeric (dtype {dtype}).",
                                  path=self.source, found=str(dtype))
         return column.iloc[:, 0].to_numpy(dtype=np.float64, copy=True)
+
+
+def uses_aroma(strategy: Strategy) -> bool:
+    """Whether ``strategy`` is nilearn's ``ica_aroma`` preset, whose data is the run's desc-smoothAROMAnonaggr image."""
+    return strategy.preset is not None and dict(strategy.preset).get("denoise_strategy") == "ica_aroma"
 
 
 def preset_confounds(img: str, strategy: Strategy, n_volumes: int) -> tuple[np.ndarray | None, np.ndarray | None,
