@@ -13,7 +13,7 @@ from .exceptions import NimaskError
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"image", "masking", "signal", "maskers", "input_data", "datasets", "exceptions"}
+_SUBMODULES = {"image", "masking", "signal", "maskers", "connectome", "input_data", "datasets", "exceptions"}
 
 __all__ = ["NimaskError", "__version__", *sorted(_SUBMODULES)]
 
