@@ -8,7 +8,6 @@ from math import isqrt, sqrt
 from typing import Any
 
 import numpy as np
-from scipy import linalg
 
 from ..exceptions import ConnectomeError
 
@@ -172,6 +171,7 @@ def prec_to_partial(precision: Any) -> np.ndarray:
 
 
 def map_eigenvalues(function: Callable[[np.ndarray], np.ndarray], symmetric: np.ndarray) -> np.ndarray:
-    """``V f(L) V.T`` for the eigendecomposition ``symmetric = V L V.T`` (lower triangle read)."""
-    values, vectors = linalg.eigh(symmetric, driver="evd")
+    """``V f(L) V.T`` for the eigendecomposition ``symmetric = V L V.T`` (lower triangle read;
+    numpy's divide-and-conquer ``eigh``, which releases the GIL)."""
+    values, vectors = np.linalg.eigh(symmetric)
     return (vectors * function(values)) @ vectors.T

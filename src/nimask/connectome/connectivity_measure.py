@@ -16,10 +16,10 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from ..exceptions import ConfoundsError, ConnectomeError, NimaskDataWarning, NimaskWarning, ParameterError
 from ..maskers._params import STANDARDIZE_VALUES, Interval, Options, validate_params
 from ..maskers._verbose import say
-from ._covariance import kind_matrix, subject_covariance
+from ._group import group_matrices, tangent_covariances, tangent_displacements
 from ._inputs import check_confounds, check_subjects, embed, regions_without_signal, warn_excluded
 from ._matrices import map_eigenvalues, sym_matrix_to_vec, vec_to_sym_matrix
-from ._tangent import check_spd, from_tangent, geometric_mean, to_tangent, whitening
+from ._tangent import from_tangent, geometric_mean, whitening
 
 __all__ = ["ConnectivityMeasure"]
 
@@ -294,43 +294,18 @@ default="covariance"
         return out
 
     def _matrices(self, subjects, excluded, template, fit, transform):
-        n, n_subjects = subjects[0].shape[1], len(subjects)
         standardize = self.kind == "correlation" and self.standardize is True
-        out = np.empty((n_subjects, n, n)) if transform else None
-        total = np.zeros((n, n)) if fit else None
-        counts = np.zeros((n, n), dtype=np.intp) if fit else None
-        dtypes = []
-        for i, (signals, gone) in enumerate(zip(subjects, excluded)):
-            keep = np.setdiff1d(np.arange(n), gone)
-            if len(keep):
-                covariance, dtype = subject_covariance(signals[:, keep] if len(gone) else signals, template,
-                                                       standardize)
-                matrix = kind_matrix(covariance, self.kind)
-            else:
-                matrix, dtype = np.empty((0, 0)), np.dtype(np.float32 if signals.dtype == np.float32 else np.float64)
-            dtypes.append(dtype)
-            full = embed(matrix, keep, n, out=out[i] if transform else None)
-            if fit:
-                if len(gone):
-                    valid = ~np.isnan(full)
-                    total += np.where(valid, full, 0.0)
-                    counts += valid
-                else:
-                    total += full
-                    counts += 1
-        self_dtype = np.result_type(*dtypes)
+        out, dtype, mean = group_matrices(subjects, excluded, self.kind, template, standardize,
+                                          store=transform, average=fit)
         fitted = {}
         if fit:
-            excluded_regions = [np.asarray(e, dtype=np.intp) for e in excluded]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
-            mean = (mean + mean.T) * 0.5
-            fitted = {"mean_": mean.astype(self_dtype), "whitening_": None, "excluded_regions_": excluded_regions}
+            fitted = {"mean_": mean.astype(dtype), "whitening_": None,
+                      "excluded_regions_": [np.asarray(e, dtype=np.intp) for e in excluded]}
         warn_excluded(excluded, None)
-        return out, self_dtype, fitted
+        return out, dtype, fitted
 
     def _tangent(self, subjects, excluded, template, fit, transform):
-        n, n_subjects = subjects[0].shape[1], len(subjects)
+        n = subjects[0].shape[1]
         if fit:
             union = np.unique(np.concatenate(excluded)).astype(np.intp)
         else:
@@ -347,13 +322,7 @@ default="covariance"
             raise ConnectomeError("ConnectivityMeasure(kind='tangent'): no region has signal in every subject.",
                                   param="X")
         warn_excluded(excluded, union)
-        covariances = np.empty((n_subjects, len(keep), len(keep)))
-        dtypes = []
-        for i, signals in enumerate(subjects):
-            covariances[i], dtype = subject_covariance(signals[:, keep] if len(union) else signals, template, False)
-            dtypes.append(dtype)
-            check_spd(covariances[i], i)
-        dtype = np.result_type(*dtypes)
+        covariances, dtype = tangent_covariances(subjects, keep, template)
         fitted = {}
         if fit:
             mean = geometric_mean(covariances)
@@ -364,13 +333,12 @@ default="covariance"
             whiten = self.whitening_[np.ix_(keep, keep)].astype(np.float64)
         if not transform:
             return None, dtype, fitted
-        for i in range(n_subjects):
-            covariances[i] = to_tangent(covariances[i], whiten)
+        displacements = tangent_displacements(covariances, whiten)
         if len(union) == 0:
-            return covariances, dtype, fitted
-        out = np.empty((n_subjects, n, n))
-        for i in range(n_subjects):
-            embed(covariances[i], keep, n, out=out[i])
+            return displacements, dtype, fitted
+        out = np.empty((len(subjects), n, n))
+        for i, displacement in enumerate(displacements):
+            embed(displacement, keep, n, out=out[i])
         return out, dtype, fitted
 
     def _from_tangent(self, displacements: np.ndarray) -> np.ndarray:
