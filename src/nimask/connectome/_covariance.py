@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 from scipy import linalg
+from sklearn.base import clone
+from sklearn.covariance import LedoitWolf
 
 from ._matrices import cov_to_corr, prec_to_partial
 
@@ -20,8 +22,6 @@ _EPS64 = np.finfo(np.float64).eps
 
 def is_ledoit_wolf(estimator: Any) -> bool:
     """True for a plain scikit-learn ``LedoitWolf`` (not a subclass), which the closed form replaces."""
-    from sklearn.covariance import LedoitWolf
-
     return type(estimator) is LedoitWolf
 
 
@@ -102,8 +102,6 @@ def subject_covariance(signals: np.ndarray, estimator: Any, standardize: bool) -
             signals = signals.astype(np.float32)
     if is_ledoit_wolf(estimator):
         return ledoit_wolf_covariance(signals, assume_centered=bool(estimator.assume_centered)), np.dtype(in_dtype)
-    from sklearn.base import clone
-
     covariance = np.asarray(clone(estimator).fit(signals).covariance_)
     dtype = np.dtype(np.float32 if covariance.dtype == np.float32 else np.float64)
     return covariance.astype(np.float64), dtype

@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.covariance import LedoitWolf
 
+from .._threads import single_threaded_blas
 from ..exceptions import ConfoundsError, ConnectomeError, NimaskDataWarning, NimaskWarning, ParameterError
 from ..maskers._params import STANDARDIZE_VALUES, Interval, Options, validate_params
 from ..maskers._verbose import say
@@ -225,7 +227,8 @@ default="covariance"
                 f"array of shape {np.shape(connectivities)}.", param="connectivities", found=np.shape(connectivities))
         if self.kind != "tangent":
             return matrices
-        return self._from_tangent(matrices)
+        with single_threaded_blas():
+            return self._from_tangent(matrices)
 
     def set_output(self, *, transform: Any = None) -> None:
         """Not available (as in nilearn): the output is always a numpy array."""
@@ -245,8 +248,6 @@ default="covariance"
         if not fit:
             return self.cov_estimator_
         if self.cov_estimator is None:
-            from sklearn.covariance import LedoitWolf
-
             return LedoitWolf(store_precision=False)
         if not hasattr(self.cov_estimator, "fit"):
             raise ParameterError(
@@ -274,10 +275,11 @@ default="covariance"
                 "Tangent space parametrization can only be applied to a group of subjects, as it returns "
                 f"deviations to the mean. You provided {len(subjects)} subject.", param="X", found=len(subjects))
         excluded = [regions_without_signal(x, i) for i, x in enumerate(subjects)]
-        if self.kind == "tangent":
-            matrices, dtype, fitted = self._tangent(subjects, excluded, template, fit, transform)
-        else:
-            matrices, dtype, fitted = self._matrices(subjects, excluded, template, fit, transform)
+        with single_threaded_blas():  # subjects run in parallel instead (_parallel.map_chunks)
+            if self.kind == "tangent":
+                matrices, dtype, fitted = self._tangent(subjects, excluded, template, fit, transform)
+            else:
+                matrices, dtype, fitted = self._matrices(subjects, excluded, template, fit, transform)
         if fit:
             self.cov_estimator_ = template
             self.n_features_in_ = subjects[0].shape[1]
