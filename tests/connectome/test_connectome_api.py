@@ -12,6 +12,8 @@ import pytest
 from nilearn import connectome as nl
 from numpydoc.docscrape import NumpyDocString
 from sklearn.base import clone
+from sklearn.covariance import EmpiricalCovariance
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nimask import connectome as nm
 
@@ -74,3 +76,24 @@ def test_verbose_prints_the_end_of_fit(capsys):
     assert capsys.readouterr().out == "[ConnectivityMeasure.fit] Finished fit\n"
     nm.ConnectivityMeasure().fit(_x())
     assert capsys.readouterr().out == ""
+
+
+# scikit-learn's estimator checks, with the checks that nilearn 0.14.1's own ConnectivityMeasure
+# is expected to fail (nilearn/_utils/estimator_checks.py), less three that nimask passes:
+# check_estimator_sparse_array, check_estimator_sparse_matrix, check_readonly_memmap_input
+NILEARN_EXPECTED_FAILURES = {
+    "check_fit2d_predict1d": "not applicable",
+    "check_methods_sample_order_invariance": "as nilearn",
+    "check_methods_subset_invariance": "as nilearn",
+    "check_transformer_data_not_an_array": "as nilearn",
+    "check_transformer_general": "as nilearn",
+    "check_transformer_preserve_dtypes": "as nilearn",
+}
+
+
+@parametrize_with_checks(
+    [nm.ConnectivityMeasure(cov_estimator=EmpiricalCovariance()), nm.ConnectivityMeasure()],
+    expected_failed_checks=lambda estimator: NILEARN_EXPECTED_FAILURES,
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)

@@ -81,7 +81,7 @@ def test_error_classes_and_messages():
         x = _x()
         x[1][3, 2] = np.nan  # one NaN in a region that has signal
         nm.ConnectivityMeasure().fit(x)
-    with pytest.raises(ConnectomeError, match="at least 2 time points"):
+    with pytest.raises(ConnectomeError, match="1 sample.* a covariance needs at least 2 time points"):
         nm.ConnectivityMeasure().fit([x[:1] for x in _x()])  # nilearn returns zero/NaN matrices
     with pytest.raises(ConnectomeError, match="subject 0 is not positive definite"):
         nm.ConnectivityMeasure(kind="tangent", cov_estimator=EmpiricalCovariance()).fit(_x(n=8, lengths=(4, 5, 6)))
@@ -104,3 +104,17 @@ def test_non_square_inputs_of_the_functions():
     for func in (nm.sym_matrix_to_vec, nm.cov_to_corr, nm.prec_to_partial):
         with pytest.raises(ConnectomeError, match="square"):
             func(np.ones((3, 4)))
+
+
+def test_an_error_in_a_worker_thread_names_its_subject():
+    X = _x(n=6, lengths=[40] * 20)
+    X[12] = X[12][:4]  # fewer time points than regions: the empirical covariance is singular
+    with pytest.raises(ConnectomeError, match="subject 12 is not positive definite"):
+        nm.ConnectivityMeasure(kind="tangent", cov_estimator=EmpiricalCovariance()).fit(X)
+
+
+def test_tangent_transform_after_refitting_another_kind():
+    m = nm.ConnectivityMeasure(kind="covariance").fit(_x())
+    m.set_params(kind="tangent")
+    with pytest.raises(ConnectomeError, match="fitted with another kind"):
+        m.transform(_x())

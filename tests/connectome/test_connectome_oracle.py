@@ -195,3 +195,19 @@ def test_public_functions():
     assert_oracle(nm.prec_to_partial(np.linalg.inv(cov)), nl.prec_to_partial(np.linalg.inv(cov)))
     assert set(nm.__all__) <= set(nl.__all__)
 
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_many_subjects_run_in_threads_with_the_same_numbers(kind, monkeypatch):
+    """19 subjects: 3 chunks of subjects in a thread pool; the same numbers with one thread."""
+    X = subjects(lengths=[30 + 3 * i for i in range(19)], n=6, seed=12)
+    ref, ours = both(kind=kind, vectorize=True)
+    got = ours.fit_transform(X)
+    assert_oracle(got, ref.fit_transform(X))
+    assert_oracle(ours.mean_, ref.mean_)
+    from nimask.connectome import _parallel
+
+    monkeypatch.setattr(_parallel, "n_threads", lambda n_tasks, cap=8: 1)
+    sequential = nm.ConnectivityMeasure(kind=kind, vectorize=True)
+    np.testing.assert_array_equal(sequential.fit_transform(X), got)
+    np.testing.assert_array_equal(sequential.mean_, ours.mean_)

@@ -34,6 +34,10 @@ def check_subjects(subjects: Any, n_features: int | None = None) -> list[np.ndar
         No subject; a subject that is not a 2D numeric ndarray, with fewer than 2 time points or
         no region; different numbers of regions; not the number seen at fit.
     """
+    if _is_sparse(subjects):
+        raise ConnectomeTypeError(
+            "Sparse data was passed, but dense data is required: give one dense (n_samples, n_regions) "
+            "array per subject (use '.toarray()').", param="X", found=type(subjects).__name__)
     if not hasattr(subjects, "__iter__"):
         raise ConnectomeTypeError(
             f"Input must be an iterable of numpy arrays (one (n_samples, n_regions) array per subject). "
@@ -46,6 +50,10 @@ def check_subjects(subjects: Any, n_features: int | None = None) -> list[np.ndar
         raise ConnectomeError("Each subject must be 2D numpy.ndarray: no subject was given.",
                               param="X", found=0)
     kinds = [type(s).__name__ for s in subjects if not isinstance(s, np.ndarray)]
+    if any(_is_sparse(s) for s in subjects):
+        raise ConnectomeTypeError(
+            f"Sparse data was passed ({_listed(kinds)}), but dense data is required: use '.toarray()'.",
+            param="X", found=kinds[0])
     if kinds:
         raise ConnectomeError(
             f"Each subject must be 2D numpy.ndarray (n_samples, n_regions).\n You provided {_listed(kinds)}.",
@@ -56,13 +64,25 @@ def check_subjects(subjects: Any, n_features: int | None = None) -> list[np.ndar
             f"Each subject must be 2D numpy.ndarray (n_samples, n_regions).\n You provided arrays of "
             f"dimensions {_listed(dims)}.", param="X", expected=2, found=dims)
     for i, s in enumerate(subjects):
+        if s.dtype.kind == "O":  # numbers stored as objects (scikit-learn's check_array reads them)
+            try:
+                subjects[i] = s = s.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ConnectomeTypeError(f"Subject {i}: time series of dtype object must hold numbers: {exc}",
+                                          param="X", index=i, found="object") from exc
         if s.dtype.kind not in "biuf":
-            raise ConnectomeError(f"Subject {i}: time series must be real numbers; got dtype {s.dtype}.",
-                                  param="X", index=i, found=str(s.dtype))
-        if s.shape[0] < 2 or s.shape[1] < 1:
             raise ConnectomeError(
-                f"Subject {i}: a covariance needs at least 2 time points and 1 region; got shape {s.shape}.",
+                f"Subject {i}: time series must be real numbers; got dtype {s.dtype}"
+                f"{' (Complex data not supported)' if s.dtype.kind == 'c' else ''}.",
+                param="X", index=i, found=str(s.dtype))
+        if s.shape[1] < 1:
+            raise ConnectomeError(
+                f"Subject {i}: found array with 0 feature(s) (shape={s.shape}) while a minimum of 1 is required.",
                 param="X", index=i, found=s.shape)
+        if s.shape[0] < 2:
+            raise ConnectomeError(
+                f"Subject {i}: found {s.shape[0]} sample(s) (shape={s.shape}) while a minimum of 2 is required: "
+                "a covariance needs at least 2 time points.", param="X", index=i, found=s.shape)
     widths = [s.shape[1] for s in subjects]
     if len(set(widths)) > 1:
         raise ConnectomeError(
@@ -73,6 +93,12 @@ def check_subjects(subjects: Any, n_features: int | None = None) -> list[np.ndar
             f"X has {widths[0]} features, but ConnectivityMeasure is expecting {n_features} features as input.",
             param="X", expected=n_features, found=widths[0])
     return subjects
+
+
+def _is_sparse(value: Any) -> bool:
+    from scipy import sparse
+
+    return sparse.issparse(value)
 
 
 def _listed(values: Sequence[Any]) -> str:

@@ -311,6 +311,9 @@ default="covariance"
         if fit:
             union = np.unique(np.concatenate(excluded)).astype(np.intp)
         else:
+            if self.whitening_ is None:
+                raise ConnectomeError("ConnectivityMeasure: kind='tangent' but the estimator was fitted with another "
+                                      "kind (no whitening_): fit it again.", param="kind")
             union = np.flatnonzero(np.isnan(np.diagonal(self.mean_)))
             for i, gone in enumerate(excluded):
                 missing = np.setdiff1d(gone, union)
