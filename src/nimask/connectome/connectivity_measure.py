@@ -54,8 +54,9 @@ default="covariance"
         Used by ``kind="correlation"`` only, and as nilearn 0.14.1 uses it: ``True`` z-scores
         each region's time series (sample standard deviation) before the covariance estimate;
         every other value (``"zscore_sample"`` and ``"psc"`` included) leaves them as they are.
-        A string value warns that it is not applied. nilearn documents ``True`` and ``False``
-        as deprecated for 0.15 but emits no deprecation warning; nimask emits none either.
+        With ``kind="correlation"``, a string value warns that it is not applied. nilearn
+        documents ``True`` and ``False`` as deprecated for 0.15 but emits no deprecation
+        warning; nimask emits none either.
     verbose : bool or int, default=0
         1 or more: print a line when ``fit`` ends.
 
