@@ -7,6 +7,7 @@ iterations with one matrix in flight at a time (memory: the covariances, not fou
 """
 from __future__ import annotations
 
+import warnings
 from math import sqrt
 from typing import Any, ClassVar
 
@@ -15,6 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.covariance import LedoitWolf
 
 from .._threads import single_threaded_blas
+from .._warnings import find_stack_level
 from ..exceptions import ConfoundsError, ConnectomeError, NimaskDataWarning, NimaskWarning, ParameterError
 from ..maskers._params import STANDARDIZE_VALUES, Interval, Options, validate_params
 from ..maskers._verbose import say
@@ -261,10 +263,6 @@ default="covariance"
     def _run(self, X: Any, fit: bool, transform: bool, confounds: Any = None) -> np.ndarray | None:
         template = self._template(fit)
         if self.kind == "correlation" and isinstance(self.standardize, str):
-            import warnings
-
-            from .._warnings import find_stack_level
-
             warnings.warn(
                 f"ConnectivityMeasure: standardize={self.standardize!r} is not applied, as in nilearn 0.14.1, "
                 "which z-scores the time series for kind='correlation' only with standardize=True.",
@@ -298,13 +296,13 @@ default="covariance"
 
     def _matrices(self, subjects, excluded, template, fit, transform):
         standardize = self.kind == "correlation" and self.standardize is True
+        warn_excluded(excluded, None)
         out, dtype, mean = group_matrices(subjects, excluded, self.kind, template, standardize,
                                           store=transform, average=fit)
         fitted = {}
         if fit:
             fitted = {"mean_": mean.astype(dtype), "whitening_": None,
                       "excluded_regions_": [np.asarray(e, dtype=np.intp) for e in excluded]}
-        warn_excluded(excluded, None)
         return out, dtype, fitted
 
     def _tangent(self, subjects, excluded, template, fit, transform):
@@ -390,10 +388,6 @@ def _clean_vectors(vectors: np.ndarray, confounds: Any) -> np.ndarray:
         except ConfoundsError:  # too few subjects have these pairs for the confounds
             left_nan += len(cols)
     if left_nan:
-        import warnings
-
-        from .._warnings import find_stack_level
-
         warnings.warn(
             f"ConnectivityMeasure: {left_nan} entries of the vectors exist in too few subjects to regress the "
             "confounds out of them; they are NaN for every subject.", NimaskDataWarning,
