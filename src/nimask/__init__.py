@@ -13,7 +13,8 @@ from .exceptions import NimaskError
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"image", "masking", "signal", "maskers", "input_data", "datasets", "exceptions", "interfaces"}
+_SUBMODULES = {"image", "masking", "signal", "maskers", "connectome", "input_data", "datasets", "exceptions",
+               "interfaces"}
 
 __all__ = ["NimaskError", "__version__", *sorted(_SUBMODULES)]
 

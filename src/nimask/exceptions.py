@@ -38,6 +38,9 @@ __all__ = [
     "ParameterError",
     "ParameterTypeError",
     "AffineParameterError",
+    "ConnectomeError",
+    "ConnectomeTypeError",
+    "ConnectomeFloatingPointError",
     "CacheError",
     "OutputExistsError",
     "OutputWriteError",
@@ -210,6 +213,23 @@ class ParameterTypeError(ParameterError, TypeError):
 
 class AffineParameterError(ParameterError, LinAlgError):
     """``target_affine`` is not a 3x3 or 4x4 matrix (also numpy's ``LinAlgError``, which nilearn raises)."""
+
+
+class ConnectomeError(NimaskError, ValueError):
+    """The input of :mod:`nimask.connectome` is unusable: subjects that are not 2D arrays, different
+    numbers of regions, non-finite values other than a region without signal (an all-NaN column),
+    too few time points, a covariance that is not positive definite where one is needed, or
+    connectivity matrices of the wrong shape. Also a ``ValueError``, as nilearn's errors."""
+
+
+class ConnectomeTypeError(ConnectomeError, TypeError):
+    """The time series or the confounds given to :mod:`nimask.connectome` are not an iterable
+    (also a ``TypeError``, as in nilearn)."""
+
+
+class ConnectomeFloatingPointError(ConnectomeError, FloatingPointError):
+    """The geometric mean of the ``tangent`` kind met a NaN after a matrix logarithm (also a
+    ``FloatingPointError``, as in nilearn)."""
 
 
 class CacheError(NimaskError, OSError):
