@@ -433,3 +433,42 @@ def test_adding_ica_aroma_to_a_finished_batch_writes_only_its_outputs(tmp_path):
         expected = NlLabels(labels_img=str(atlas), mask_img=run.mask_img, t_r=2.0, standardize="zscore_sample") \
             .fit_transform(run.aroma_img, confounds=conf, sample_mask=mask)
     assert_oracle(pd.read_csv(_series(out, run, "icaaroma")[0], sep="\t").to_numpy(), expected, rtol=1e-6)
+
+
+def test_a_changed_confounds_json_invalidates_the_named_presets_outputs_only(tmp_path):
+    """CompCor's components come from the confounds table's JSON sidecar: it is an input of the named
+    presets' outputs (and not of the token strategies')."""
+    import json
+
+    from nimask.batch import extract_batch, parse_atlas
+    from nimask.exceptions import OutputExistsError
+
+    runs = make_fmriprep_derivatives(tmp_path / "derivatives", runs=("full",))
+    ref = nib.load(runs["full"].mask_img)
+    labels = np.zeros(ref.shape, dtype=np.int16)
+    labels[1:3, 1:3, 0], labels[1:3, 1:3, 1] = 1, 2
+    atlas = tmp_path / "atlas.nii.gz"
+    nib.save(nib.Nifti1Image(labels, ref.affine), str(atlas))
+    out = tmp_path / "out"
+    strategies = [parse_strategy("compcor,motion=basic,n_compcor=5"), parse_strategy("motion6")]
+
+    def batch(overwrite=False):
+        return extract_batch(tmp_path / "derivatives", out, [parse_atlas(f"{atlas},name=toy")], strategies,
+                             progress=False, overwrite=overwrite)
+
+    assert batch().exit_code == 0
+    records = [json.loads(line) for line in (out / ".nimask" / "manifest.jsonl").read_text().splitlines()]
+    outputs = {rel: o for r in records if r.get("status") == "done" for rel, o in r["outputs"].items()}
+    assert all(("confounds_json" in o["inputs"]) == ("compcor" in rel) for rel, o in outputs.items()
+               if rel.endswith("_timeseries.tsv"))
+    assert batch().exit_code == 0  # nothing changed: everything finished
+    sidecar = Path(runs["full"].confounds_json)
+    meta = json.loads(sidecar.read_text())
+    first = next(k for k in meta if k.startswith("a_comp_cor"))
+    meta[first]["CumulativeVarianceExplained"] = 0.123  # new content, same components
+    sidecar.write_text(json.dumps(meta))
+    summary = batch()
+    assert summary.exit_code == 1  # the compcor outputs are no longer finished and exist: --overwrite needed
+    assert [f["error_type"] for f in summary.failed] == [OutputExistsError.__name__]
+    assert "desc-compcor" in summary.failed[0]["error"]
+    assert batch(overwrite=True).exit_code == 0

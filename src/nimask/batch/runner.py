@@ -107,6 +107,14 @@ def _as_warning_records(items) -> list[dict]:
     return [w if isinstance(w, dict) else {"category": "Warning", "message": str(w)} for w in items or []]
 
 
+def _confounds_json(run: BoldRun) -> str | None:
+    """The JSON sidecar of the run's confounds table (CompCor metadata), read by the named presets."""
+    if run.confounds is None or not run.confounds.endswith(".tsv"):
+        return None
+    path = run.confounds[: -len(".tsv")] + ".json"
+    return path if os.path.isfile(path) else None
+
+
 def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, allow_no_mask: bool = False,
                strict: bool = False, t_r: float | None = None, censor: str = "drop") -> list[RunTask]:
     """One :class:`RunTask` per run (all of its outputs), with its key and input fingerprint.
@@ -133,6 +141,8 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, all
         files = {"bold": run.bold, "mask": run.mask, "confounds": run.confounds, "sidecar": run.sidecar}
         if any(uses_aroma(s) for s in strategies):  # the ica_aroma strategies' data: the run's AROMA image
             files["aroma"] = run.aroma
+        if any(s.preset is not None for s in strategies):  # named presets read the table's JSON (CompCor)
+            files["confounds_json"] = _confounds_json(run)
         fp = file_fingerprint(files) | shared_fp
         tasks.append(RunTask(run, tuple(atlases), tuple(strategies), output_dir,
                              key=legacy_task_key(atlases, strategies, t_r, run.relpath, run.stem, censor),
@@ -195,11 +205,13 @@ class _Planner:
     def inputs(self, atlas: AtlasSpec, strategy: Strategy | None) -> tuple[str, ...]:
         """The input files an output depends on: the run, its mask, the atlas (and its LUT); for time
         series also the confounds and, unless --t-r gives the repetition time, the BOLD sidecar; for an
-        ``ica_aroma`` strategy also the run's AROMA image (``aroma``), the data it denoises."""
+        ``ica_aroma`` strategy also the run's AROMA image (``aroma``), the data it denoises; for a named
+        preset also the confounds table's JSON sidecar (``confounds_json``: CompCor's metadata)."""
         names = ["bold", "mask"]
         if strategy is not None:
             names += ["confounds"] + (["sidecar"] if self.t_r is None else [])
             names += ["aroma"] if uses_aroma(strategy) else []
+            names += ["confounds_json"] if strategy.preset is not None else []
         return (*names, f"atlas:{atlas.name}", f"lut:{atlas.name}")
 
     def units(self, run: BoldRun) -> list[_Unit]:
@@ -211,7 +223,7 @@ class _Planner:
     def paths(task: RunTask) -> dict[str, str | None]:
         run = task.run
         out = {"bold": run.bold, "mask": run.mask, "confounds": run.confounds, "sidecar": run.sidecar,
-               "aroma": run.aroma}
+               "aroma": run.aroma, "confounds_json": _confounds_json(run)}
         for a in task.atlases:
             out[f"atlas:{a.name}"], out[f"lut:{a.name}"] = a.path, a.lut
         return out
