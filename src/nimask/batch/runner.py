@@ -115,6 +115,17 @@ def _confounds_json(run: BoldRun) -> str | None:
     return path if os.path.isfile(path) else None
 
 
+def _run_inputs(run: BoldRun, strategies=None) -> dict[str, str | None]:
+    """The run's own input files by name; the AROMA image and the confounds JSON only when one of
+    ``strategies`` reads them (``None``: all of them)."""
+    files = {"bold": run.bold, "mask": run.mask, "confounds": run.confounds, "sidecar": run.sidecar}
+    if strategies is None or any(uses_aroma(s) for s in strategies):  # the ica_aroma strategies' data
+        files["aroma"] = run.aroma
+    if strategies is None or any(s.preset is not None for s in strategies):  # named presets: CompCor metadata
+        files["confounds_json"] = _confounds_json(run)
+    return files
+
+
 def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, allow_no_mask: bool = False,
                strict: bool = False, t_r: float | None = None, censor: str = "drop") -> list[RunTask]:
     """One :class:`RunTask` per run (all of its outputs), with its key and input fingerprint.
@@ -138,12 +149,7 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, all
     shared_fp = file_fingerprint(shared)
     tasks = []
     for run in runs:
-        files = {"bold": run.bold, "mask": run.mask, "confounds": run.confounds, "sidecar": run.sidecar}
-        if any(uses_aroma(s) for s in strategies):  # the ica_aroma strategies' data: the run's AROMA image
-            files["aroma"] = run.aroma
-        if any(s.preset is not None for s in strategies):  # named presets read the table's JSON (CompCor)
-            files["confounds_json"] = _confounds_json(run)
-        fp = file_fingerprint(files) | shared_fp
+        fp = file_fingerprint(_run_inputs(run, strategies)) | shared_fp
         tasks.append(RunTask(run, tuple(atlases), tuple(strategies), output_dir,
                              key=legacy_task_key(atlases, strategies, t_r, run.relpath, run.stem, censor),
                              fingerprint=fp, allow_no_mask=allow_no_mask, strict=strict, t_r=t_r, censor=censor))
@@ -221,9 +227,7 @@ class _Planner:
 
     @staticmethod
     def paths(task: RunTask) -> dict[str, str | None]:
-        run = task.run
-        out = {"bold": run.bold, "mask": run.mask, "confounds": run.confounds, "sidecar": run.sidecar,
-               "aroma": run.aroma, "confounds_json": _confounds_json(run)}
+        out = _run_inputs(task.run)
         for a in task.atlases:
             out[f"atlas:{a.name}"], out[f"lut:{a.name}"] = a.path, a.lut
         return out
