@@ -51,6 +51,7 @@ def _extract(args) -> int:
             participant_label=args.participant_label, n_jobs=args.n_jobs, dask_scheduler=args.dask_scheduler,
             progress=not args.quiet and not args.no_progress, overwrite=args.overwrite,
             allow_no_mask=args.allow_no_mask, strict=args.strict, t_r=args.t_r, censor=args.censor,
+            qc=args.qc, connectome=args.connectome, fisher_z=args.fisher_z,
         )
     except OutputWriteError as exc:  # the manifest or failures file: the batch cannot record its runs
         print(f"nimask extract: error: {exc} The batch stopped; runs not recorded as done in the manifest are "
@@ -250,6 +251,18 @@ def _parser() -> argparse.ArgumentParser:
                          "behaviour, the default); zero keeps every volume with the censored ones set to 0; "
                          "interpolate keeps every volume with the censored ones interpolated (before filtering). "
                          "The regression is fitted on the kept volumes in every mode")
+    ex.add_argument("--connectome", default=None, metavar="KINDS",
+                    help="also write, next to each time series, its connectome of each kind of this comma-separated "
+                         "list (correlation, partial_correlation, covariance, precision) as "
+                         "_meas-<Measure>_relmat.tsv + .json (nilearn's ConnectivityMeasure, Ledoit-Wolf; on the "
+                         "kept volumes)")
+    ex.add_argument("--fisher-z", action="store_true",
+                    help="write the correlation and partial correlation connectomes as Fisher z (arctanh)")
+    ex.add_argument("--qc", action="store_true",
+                    help="also write, per run and strategy, _desc-<strategy>_qc.tsv + .json: framewise displacement, "
+                         "censored volumes, DVARS before and after denoising, FD-DVARS correlation, degrees of "
+                         "freedom, tSNR (holds the run's brain-mask voxels while it is read); 'nimask group' "
+                         "compares strategies from them")
     ex.add_argument("-q", "--quiet", action="store_true",
                     help="no progress bar; errors and the summary of warnings only")
     ex.add_argument("-v", "--verbose", action="count", default=0,

@@ -52,6 +52,8 @@ from .atlases import AtlasSpec, prepare_extractor
 from .atomic import atomic_write_text
 from .bids import BoldRun, aroma_candidates, mask_candidates
 from .interrupt import raise_if_stopping
+from .qc import QC_COLUMNS, cleaning_matrix, framewise_displacement, qc_sidecar, run_statistics, strategy_qc
+from .relmat import MEASURES, relmat, relmat_sidecar
 from .strategies import (
     Strategy,
     degrees_of_freedom,
@@ -79,21 +81,46 @@ class RunTask:
     strict: bool = False  # a run that gives any warning fails (StrictModeError), leaving no output
     t_r: float | None = None  # repetition time (s) for every run, instead of the sidecar's / header's
     censor: str = "drop"  # censored volumes: removed, or kept as zeros / interpolated (nimask.signal.clean)
-    # the outputs to write, as (atlas name, strategy label or None for the coverage table); None: all of them
+    qc: bool = False  # also write each strategy's QC table of the run (nimask.batch.qc)
+    connectome: tuple = ()  # connectivity kinds written next to each time series (nimask.batch.relmat)
+    fisher_z: bool = False  # correlation and partial correlation connectomes as Fisher z
+    # the outputs to write, as (atlas name, strategy label or None for the coverage table; "" as the atlas name:
+    # the strategy's QC table); None: all of them
     todo: frozenset | None = field(default=None, compare=False, hash=False)
 
     def wants(self, atlas: str, strategy: str | None) -> bool:
         """Whether this task writes the coverage table of ``atlas`` (``strategy`` None) or its time series for
         the strategy labelled ``strategy``."""
+        if atlas == "" and not self.qc:
+            return False
         return self.todo is None or (atlas, strategy) in self.todo
 
+    def wants_qc(self, strategy: str) -> bool:
+        """Whether this task writes the QC table of the strategy labelled ``strategy``."""
+        return self.wants("", strategy)
 
-def unit_paths(run: BoldRun, atlas: str, strategy: str | None) -> tuple[str, ...]:
-    """Relative paths of one output of a run: the coverage table of ``atlas`` (``strategy`` None), or
-    the time series TSV and its JSON sidecar of ``atlas`` x ``strategy`` (a strategy label)."""
+    def wants_relmat(self, atlas: str, strategy: str, kind: str) -> bool:
+        """Whether this task writes the ``kind`` connectome of ``atlas`` x ``strategy``."""
+        return kind in self.connectome and (self.todo is None or (atlas, strategy, kind) in self.todo)
+
+    def needs(self, atlas: str, strategy: str) -> bool:
+        """Whether this task computes the time series of ``atlas`` x ``strategy`` (to write them or a connectome)."""
+        return self.wants(atlas, strategy) or any(self.wants_relmat(atlas, strategy, k) for k in self.connectome)
+
+
+def unit_paths(run: BoldRun, atlas: str, strategy: str | None, kind: str | None = None) -> tuple[str, ...]:
+    """Relative paths of one output of a run: the coverage table of ``atlas`` (``strategy`` None),
+    the time series TSV and its JSON sidecar of ``atlas`` x ``strategy`` (a strategy label), its
+    connectome of ``kind`` (TSV and JSON), or, for ``atlas`` "", the QC table of ``strategy`` and its JSON."""
+    if atlas == "":
+        base = f"{run.relpath}/{run.stem}_desc-{strategy}_qc"
+        return f"{base}.tsv", f"{base}.json"
     base = f"{run.relpath}/{run.stem}_atlas-{atlas}"
     if strategy is None:
         return (f"{base}_coverage.tsv",)
+    if kind is not None:
+        return (f"{base}_desc-{strategy}_meas-{MEASURES[kind]}_relmat.tsv",
+                f"{base}_desc-{strategy}_meas-{MEASURES[kind]}_relmat.json")
     return f"{base}_desc-{strategy}_timeseries.tsv", f"{base}_desc-{strategy}_timeseries.json"
 
 
@@ -107,6 +134,13 @@ def output_paths(task: RunTask) -> dict[str, str]:
             if task.wants(atlas.name, s.label):
                 out[f"{atlas.name}/{s.label}"], out[f"{atlas.name}/{s.label}/json"] = \
                     unit_paths(task.run, atlas.name, s.label)
+            for kind in task.connectome:
+                if task.wants_relmat(atlas.name, s.label, kind):
+                    out[f"{atlas.name}/{s.label}/{kind}"], out[f"{atlas.name}/{s.label}/{kind}/json"] = \
+                        unit_paths(task.run, atlas.name, s.label, kind)
+    for s in task.strategies:
+        if task.wants_qc(s.label):
+            out[f"qc/{s.label}"], out[f"qc/{s.label}/json"] = unit_paths(task.run, "", s.label)
     return out
 
 
@@ -127,6 +161,14 @@ def _tsv(table) -> str:
     buf = io.StringIO()
     table.to_csv(buf, sep="\t", index=False, na_rep="n/a", lineterminator="\n")
     return buf.getvalue()
+
+
+def _read_tsv(text: str) -> np.ndarray:
+    """The float64 values of a :func:`_tsv` text, as a reader of the file gets them (NaN for ``n/a``)."""
+    import pandas as pd
+
+    return pd.read_csv(io.StringIO(text), sep="\t", na_values="n/a", keep_default_na=False,
+                       float_precision="round_trip").to_numpy(dtype=np.float64)
 
 
 def _peak_rss_mb() -> float:
@@ -310,12 +352,41 @@ def _aroma_extractors(fitted, extractors, img, aroma_img, mask, t_r) -> list:
     return list(extractors) if same else [prepare_extractor(spec, aroma_img, mask, t_r) for spec in fitted]
 
 
+def _qc_operator(run: BoldRun, img, extractors):
+    """The voxels of the run's brain mask on the grid the run is streamed on (the atlases' operators',
+    else the run's own), for its QC (None without a mask)."""
+    from .._niimg import check_niimg
+    from ..image import resample_img
+    from ..regions._voxels import VoxelOperator
+
+    if run.mask is None:
+        return None
+    if extractors:
+        shape, affine = tuple(extractors[0].op.shape), np.asarray(extractors[0].op.affine)
+    else:
+        shape, affine = tuple(img.shape[:3]), np.asarray(img.affine)
+    mask = check_niimg(run.mask, wildcards=False)
+    if tuple(mask.shape[:3]) != shape or not np.allclose(mask.affine, affine):
+        mask = resample_img(mask, target_affine=affine, target_shape=shape, interpolation="nearest",
+                            force_resample=True, copy_header=True)
+    op = VoxelOperator(np.asarray(mask.dataobj).reshape(shape) != 0, affine)
+    op.nonfinite_where = "inside the brain mask (QC)"
+    return op
+
+
 def _failure(task: RunTask, spec: AtlasSpec | None, strategy: Strategy, exc: BaseException) -> dict:
     """The record of one strategy's failure (of one atlas's outputs only when ``spec`` is given)."""
-    atlases = [spec] if spec is not None else [a for a in task.atlases if task.wants(a.name, strategy.label)]
+    atlases = [spec] if spec is not None else [a for a in task.atlases if task.needs(a.name, strategy.label)]
+    outputs = []
+    for a in atlases:
+        outputs += list(unit_paths(task.run, a.name, strategy.label)) if task.wants(a.name, strategy.label) else []
+        for kind in task.connectome:
+            if task.wants_relmat(a.name, strategy.label, kind):
+                outputs += unit_paths(task.run, a.name, strategy.label, kind)
+    if spec is None and task.wants_qc(strategy.label):
+        outputs += unit_paths(task.run, "", strategy.label)
     return {"atlas": None if spec is None else spec.name, "strategy": strategy.label,
-            "error_type": type(exc).__name__, "error": str(exc),
-            "outputs": [rel for a in atlases for rel in unit_paths(task.run, a.name, strategy.label)]}
+            "error_type": type(exc).__name__, "error": str(exc), "outputs": outputs}
 
 
 def _check_mask(task: RunTask) -> dict | None:
@@ -432,6 +503,42 @@ def _censoring(mode: str, n_volumes: int, sample_mask) -> dict:
             "NumberOfRows": rows}
 
 
+def _series_sidecar(task: RunTask, spec: AtlasSpec, s: Strategy, ex_s, kept: list, t_r: float, tr_source: str,
+                    n_vol: int, sample_mask, columns: list, data_file: str | None, no_mask, inputs: dict,
+                    atlas_sums: dict, caught) -> dict:
+    """The JSON sidecar of a time series output (``data_file``: the ICA-AROMA image an ica_aroma strategy
+    denoises)."""
+    from .. import __version__
+
+    run = task.run
+    return {
+        "Description": f"Region time series of atlas {spec.name!r} denoised with strategy "
+                       f"{s.name!r}.",
+        # in the input derivatives; an ica_aroma strategy's data is the AROMA image
+        "Sources": [f"{run.relpath}/{os.path.basename(run.bold)}"]
+        + ([f"{run.relpath}/{os.path.basename(data_file)}"] if data_file else []),
+        "SoftwareName": "nimask",
+        "SoftwareVersion": __version__,
+        "RepetitionTime": t_r,
+        "RepetitionTimeSource": tr_source,
+        "NumberOfVolumes": n_vol,
+        "NumberOfVolumesKept": len(kept),
+        "VolumesKept": kept,
+        "Columns": list(ex_s.names),
+        **({"DataFile": data_file} if data_file else {}),
+        "Atlas": spec.to_dict(),
+        "Strategy": s.to_dict(),
+        "ConfoundsColumns": columns,
+        "Censoring": _censoring(task.censor, n_vol, sample_mask),
+        "DegreesOfFreedom": degrees_of_freedom(s, len(kept), t_r, len(columns)),
+        "MaskFile": run.mask,
+        **({} if no_mask is None else {"MaskMissing": no_mask}),
+        "InputChecksums": {**{k: v for k, v in inputs.items() if k != "aroma" or data_file},
+                           "atlas": atlas_sums[spec.name]},
+        "Warnings": [w["message"] for w in warning_records(caught)],
+    }
+
+
 def _remove_outputs(root: str, written) -> None:
     """Delete the outputs a failed run already renamed into place: a run leaves all or none."""
     for rel in written:
@@ -474,7 +581,7 @@ def extract_run(task: RunTask) -> dict:
         failures: list[dict] = []
         aroma: dict = {}  # the AROMA image ("img") once opened, or the error opening it ("error")
         for s in task.strategies:  # an error here fails this strategy's outputs only
-            if not any(task.wants(a.name, s.label) for a in task.atlases):
+            if not any(task.needs(a.name, s.label) for a in task.atlases) and not task.wants_qc(s.label):
                 continue
             try:
                 if uses_aroma(s):
@@ -490,7 +597,7 @@ def extract_run(task: RunTask) -> dict:
         aroma_strategies = [s for s in strategies if uses_aroma(s)]
         aroma_checksum = pool.submit(sha256_file, aroma["path"]) if aroma_strategies else None
         fitted = [spec for spec in task.atlases if task.wants(spec.name, None)
-                  or any(task.wants(spec.name, s.label) for s in strategies)]
+                  or any(task.needs(spec.name, s.label) for s in strategies)]
         t0 = time.perf_counter()
         extractors = [prepare_extractor(spec, img, run.mask, t_r) for spec in fitted]
         t_fit = time.perf_counter() - t0
@@ -499,20 +606,33 @@ def extract_run(task: RunTask) -> dict:
         # only the atlases with time series to write; none (coverage tables only): the run is not read
         # (the ica_aroma strategies read the AROMA image instead, below)
         streamed = [i for i, spec in enumerate(fitted)
-                    if any(task.wants(spec.name, s.label) for s in strategies if not uses_aroma(s))]
-        raw = {}
-        if streamed:  # SIGINT / SIGTERM (catalogue B5): the stream stops between chunks
-            raw = dict(zip(streamed, stream(img, [extractors[i].op for i in streamed], label="batch extraction",
-                                            after_chunk=raise_if_stopping)))
+                    if any(task.needs(spec.name, s.label) for s in strategies if not uses_aroma(s))]
+        # --qc: the brain mask's voxels go through the same pass, reduced to their QC statistics at once
+        qc_op = _qc_operator(run, img, extractors) if any(
+            task.wants_qc(s.label) and not uses_aroma(s) for s in strategies) else None
+        raw, qc_stats = {}, None
+        if streamed or qc_op is not None:  # SIGINT / SIGTERM (catalogue B5): the stream stops between chunks
+            ops = [extractors[i].op for i in streamed] + ([qc_op] if qc_op is not None else [])
+            out = stream(img, ops, label="batch extraction", after_chunk=raise_if_stopping)
+            raw = dict(zip(streamed, out))
+            if qc_op is not None:
+                qc_stats = run_statistics(out.pop())
+            del out
         # the ica_aroma strategies: a second read, of the run's AROMA image, through the same atlases
-        aroma_extractors, aroma_raw = extractors, {}
-        wanted = [i for i, spec in enumerate(fitted) if any(task.wants(spec.name, s.label) for s in aroma_strategies)]
-        if wanted:
+        aroma_extractors, aroma_raw, aroma_stats = extractors, {}, None
+        wanted = [i for i, spec in enumerate(fitted) if any(task.needs(spec.name, s.label) for s in aroma_strategies)]
+        aroma_qc = any(task.wants_qc(s.label) for s in aroma_strategies) and run.mask is not None
+        if wanted or aroma_qc:
             try:
                 aroma_extractors = _aroma_extractors(fitted, extractors, img, aroma["img"], run.mask, t_r)
-                aroma_raw = dict(zip(wanted, stream(aroma["img"], [aroma_extractors[i].op for i in wanted],
-                                                    label="batch extraction (AROMA image)",
-                                                    after_chunk=raise_if_stopping)))
+                aroma_qc_op = _qc_operator(run, aroma["img"], [aroma_extractors[i] for i in wanted]) \
+                    if aroma_qc else None
+                ops = [aroma_extractors[i].op for i in wanted] + ([aroma_qc_op] if aroma_qc_op is not None else [])
+                out = stream(aroma["img"], ops, label="batch extraction (AROMA image)", after_chunk=raise_if_stopping)
+                aroma_raw = dict(zip(wanted, out))
+                if aroma_qc_op is not None:
+                    aroma_stats = run_statistics(out.pop())
+                del out
             except Exception as exc:
                 if isinstance(exc, MemoryError):
                     raise
@@ -540,7 +660,7 @@ def extract_run(task: RunTask) -> dict:
                     atomic_write_text(os.path.join(root, rel), _tsv(ex.coverage))
                     written[rel] = None
                 for s in strategies:
-                    if not task.wants(spec.name, s.label):
+                    if not task.needs(spec.name, s.label):
                         continue
                     conf, sample_mask = denoise[s.label]
                     raise_if_stopping()  # before the next outputs; the written ones are removed below
@@ -555,39 +675,65 @@ def extract_run(task: RunTask) -> dict:
                         failures.append(_failure(task, spec, s, exc))
                         continue
                     _refuse_warnings(task, caught)  # --strict: the written outputs are removed below
-                    rel = paths[f"{spec.name}/{s.label}"]
-                    atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame(signals, columns=ex_s.names)))
-                    written[rel] = None
+                    text = _tsv(pd.DataFrame(signals, columns=ex_s.names))
                     kept = list(range(n_vol)) if sample_mask is None else np.asarray(sample_mask).tolist()
-                    sidecar = {
-                        "Description": f"Region time series of atlas {spec.name!r} denoised with strategy "
-                                       f"{s.name!r}.",
-                        # in the input derivatives; an ica_aroma strategy's data is the AROMA image
-                        "Sources": [f"{run.relpath}/{os.path.basename(run.bold)}"]
-                        + ([f"{run.relpath}/{os.path.basename(aroma['path'])}"] if on_aroma else []),
-                        "SoftwareName": "nimask",
-                        "SoftwareVersion": __version__,
-                        "RepetitionTime": t_r,
-                        "RepetitionTimeSource": tr_source,
-                        "NumberOfVolumes": n_vol,
-                        "NumberOfVolumesKept": len(kept),
-                        "VolumesKept": kept,
-                        "Columns": list(ex_s.names),
-                        **({"DataFile": aroma["path"]} if on_aroma else {}),
-                        "Atlas": spec.to_dict(),
-                        "Strategy": s.to_dict(),
-                        "ConfoundsColumns": conf_columns[s.label],
-                        "Censoring": _censoring(task.censor, n_vol, sample_mask),
-                        "DegreesOfFreedom": degrees_of_freedom(s, len(kept), t_r, len(conf_columns[s.label])),
-                        "MaskFile": run.mask,
-                        **({} if no_mask is None else {"MaskMissing": no_mask}),
-                        "InputChecksums": {**{k: v for k, v in inputs.items() if k != "aroma" or on_aroma},
-                                           "atlas": atlas_sums[spec.name]},
-                        "Warnings": [w["message"] for w in warning_records(caught)],
-                    }
-                    jrel = paths[f"{spec.name}/{s.label}/json"]
-                    atomic_write_text(os.path.join(root, jrel), json.dumps(sidecar, indent=1) + "\n")
-                    written[jrel] = None
+                    if task.wants(spec.name, s.label):
+                        sidecar = _series_sidecar(task, spec, s, ex_s, kept, t_r, tr_source, n_vol, sample_mask,
+                                                  conf_columns[s.label], aroma.get("path") if on_aroma else None,
+                                                  no_mask, inputs, atlas_sums, caught)
+                        for rel, content in ((paths[f"{spec.name}/{s.label}"], text),
+                                             (paths[f"{spec.name}/{s.label}/json"],
+                                              json.dumps(sidecar, indent=1) + "\n")):
+                            atomic_write_text(os.path.join(root, rel), content)
+                            written[rel] = None
+                    # --connectome: on the time series as written (float32 values are written in their shortest
+                    # form, which reads back as another float64) and on the rows of the kept volumes only
+                    # (censored rows of --censor zero / interpolate left out)
+                    kinds = [k for k in task.connectome if task.wants_relmat(spec.name, s.label, k)]
+                    rows = _read_tsv(text) if kinds else None
+                    if rows is not None and task.censor != "drop" and sample_mask is not None:
+                        rows = rows[np.asarray(kept)]
+                    for kind in kinds:
+                        matrix, excluded = relmat(rows, kind, task.fisher_z)
+                        meta = relmat_sidecar(kind, task.fisher_z, ex_s.names, excluded, ex_s.coverage, kept,
+                                              os.path.basename(unit_paths(run, spec.name, s.label)[0]))
+                        for rel, content in ((paths[f"{spec.name}/{s.label}/{kind}"],
+                                              _tsv(pd.DataFrame(matrix, columns=ex_s.names))),
+                                             (paths[f"{spec.name}/{s.label}/{kind}/json"],
+                                              json.dumps(meta, indent=1) + "\n")):
+                            atomic_write_text(os.path.join(root, rel), content)
+                            written[rel] = None
+            for s in strategies:  # --qc: one table per strategy
+                if not task.wants_qc(s.label):
+                    continue
+                raise_if_stopping()
+                conf, sample_mask = denoise[s.label]
+                stats = aroma_stats if uses_aroma(s) else qc_stats
+                try:
+                    kept = list(range(n_vol)) if sample_mask is None else np.asarray(sample_mask).tolist()
+                    dof = degrees_of_freedom(s, len(kept), t_r, len(conf_columns[s.label]))
+                    cleaning = None if stats is None else cleaning_matrix(n_vol, s.clean_params(), conf,
+                                                                          sample_mask, t_r)
+                    try:
+                        fd = framewise_displacement(read_table(), n_vol) if run.confounds is not None else None
+                    except Exception:  # an unreadable confounds file: no FD metrics (its strategies fail on it)
+                        fd = None
+                    row = strategy_qc(stats, fd, n_vol, sample_mask, cleaning, dof)
+                except Exception as exc:
+                    if isinstance(exc, MemoryError):
+                        raise
+                    failures.append({"atlas": None, "strategy": s.label, "error_type": type(exc).__name__,
+                                     "error": f"QC: {exc}", "outputs": list(unit_paths(run, "", s.label))})
+                    continue
+                _refuse_warnings(task, caught)
+                rel = paths[f"qc/{s.label}"]
+                atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame([row], columns=list(QC_COLUMNS))))
+                written[rel] = None
+                meta = qc_sidecar(run, s, t_r, tr_source, n_vol, kept, fd is not None, stats,
+                                  aroma["path"] if uses_aroma(s) else None, __version__)
+                rel = paths[f"qc/{s.label}/json"]
+                atomic_write_text(os.path.join(root, rel), json.dumps(meta, indent=1) + "\n")
+                written[rel] = None
             _refuse_warnings(task, caught)
         except BaseException:
             _remove_outputs(root, written)

@@ -59,21 +59,31 @@ def task_key(*parts) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def output_options(atlas, strategy=None, t_r: float | None = None, censor: str = "drop") -> dict:
-    """The options that determine an output: the coverage table of ``atlas`` (``strategy`` None) or
-    its time series for ``strategy``; its key is ``task_key(output_options(...))``.
+def output_options(atlas, strategy=None, t_r: float | None = None, censor: str = "drop", kind: str | None = None,
+                   fisher_z: bool = False) -> dict:
+    """The options that determine an output: the coverage table of ``atlas`` (``strategy`` None), its
+    time series for ``strategy``, their connectome of ``kind`` (with ``fisher_z``), or, for ``atlas``
+    None, the QC table of ``strategy``; its key is ``task_key(output_options(...))``.
 
     Options that only decide whether a run may finish (``--allow-no-mask``, ``--strict``) are not
     part of it, nor are the other atlases and strategies of the batch.
     """
     from .. import __version__
 
+    if atlas is None:
+        options = {"version": __version__, "output": "qc", "strategy": strategy.to_dict(),
+                   "t_r": None if t_r is None else float(t_r)}
+        return options
     if strategy is None:
         return {"version": __version__, "output": "coverage", "atlas": atlas.to_dict()}
     options = {"version": __version__, "output": "timeseries", "atlas": atlas.to_dict(),
                "strategy": strategy.to_dict(), "t_r": None if t_r is None else float(t_r)}
     if censor != "drop":  # nilearn's censoring: the keys of outputs written before --censor existed
         options["censor"] = censor
+    if kind is not None:
+        options["output"] = "relmat"
+        options["kind"] = kind
+        options["fisher_z"] = bool(fisher_z) and kind in ("correlation", "partial_correlation")
     return options
 
 

@@ -127,7 +127,8 @@ def _run_inputs(run: BoldRun, strategies=None) -> dict[str, str | None]:
 
 
 def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, allow_no_mask: bool = False,
-               strict: bool = False, t_r: float | None = None, censor: str = "drop") -> list[RunTask]:
+               strict: bool = False, t_r: float | None = None, censor: str = "drop", qc: bool = False,
+               connectome: tuple = (), fisher_z: bool = False) -> list[RunTask]:
     """One :class:`RunTask` per run (all of its outputs), with its key and input fingerprint.
 
     ``t_r`` and ``censor`` (they change the outputs) are part of the key of each time series
@@ -152,24 +153,30 @@ def plan_tasks(runs: list[BoldRun], atlases, strategies, output_dir: str, *, all
         fp = file_fingerprint(_run_inputs(run, strategies)) | shared_fp
         tasks.append(RunTask(run, tuple(atlases), tuple(strategies), output_dir,
                              key=legacy_task_key(atlases, strategies, t_r, run.relpath, run.stem, censor),
-                             fingerprint=fp, allow_no_mask=allow_no_mask, strict=strict, t_r=t_r, censor=censor))
+                             fingerprint=fp, allow_no_mask=allow_no_mask, strict=strict, t_r=t_r, censor=censor,
+                             qc=qc, connectome=tuple(connectome), fisher_z=fisher_z))
     return tasks
 
 
 @dataclass
 class _Unit:
-    """One output of a run: the coverage table of an atlas (``strategy`` None), or the time series
-    of an atlas x strategy and its JSON sidecar."""
+    """One output of a run: the coverage table of an atlas (``strategy`` None), the time series
+    of an atlas x strategy with its JSON sidecar and connectomes, or (``atlas`` None) the QC table of a
+    strategy."""
 
-    atlas: AtlasSpec
+    atlas: AtlasSpec | None
     strategy: Strategy | None
     files: tuple[str, ...]
     key: str  # task_key(output_options(...))
     inputs: tuple[str, ...]  # names of the input files it is computed from (see _Planner.inputs)
+    kind: str | None = None  # a connectome of the time series of atlas x strategy
 
     @property
-    def id(self) -> tuple[str, str | None]:
-        return self.atlas.name, None if self.strategy is None else self.strategy.label
+    def id(self) -> tuple:
+        """``(atlas name, strategy label or None)``, ``(atlas name, strategy label, kind)`` for a connectome
+        (the ``RunTask.todo`` items); the atlas name is "" for a QC table."""
+        out = ("" if self.atlas is None else self.atlas.name, None if self.strategy is None else self.strategy.label)
+        return out if self.kind is None else (*out, self.kind)
 
 
 @dataclass
@@ -195,17 +202,20 @@ class _Planner:
     compute is replaced only when its latest ``started``/``done`` entry has the same key and inputs.
     """
 
-    def __init__(self, manifest: Manifest, atlases, strategies, t_r: float | None, censor: str = "drop") -> None:
+    def __init__(self, manifest: Manifest, atlases, strategies, t_r: float | None, censor: str = "drop",
+                 qc: bool = False, connectome: tuple = (), fisher_z: bool = False) -> None:
         self.manifest, self.atlases, self.strategies, self.t_r = manifest, list(atlases), list(strategies), t_r
-        self.censor = censor
+        self.censor, self.qc, self.connectome = censor, qc, tuple(connectome)
         self.options: dict[str, dict] = {}
         self._keys = {}
-        for a in self.atlases:
-            for s in [None, *self.strategies]:
-                opts = output_options(a, s, t_r, censor)
-                key = task_key(opts)
-                self.options[key] = opts
-                self._keys[(a.name, None if s is None else s.label)] = key
+        for a in [*self.atlases, *([None] if qc else [])]:
+            for s in ([None, *self.strategies] if a is not None else self.strategies):
+                for kind in [None, *(self.connectome if a is not None and s is not None else ())]:
+                    opts = output_options(a, s, t_r, censor, kind, fisher_z)
+                    key = task_key(opts)
+                    self.options[key] = opts
+                    unit = ("" if a is None else a.name, None if s is None else s.label)
+                    self._keys[unit if kind is None else (*unit, kind)] = key
         self._sha: dict[str, str | None] = {}
 
     def inputs(self, atlas: AtlasSpec, strategy: Strategy | None) -> tuple[str, ...]:
@@ -218,12 +228,21 @@ class _Planner:
             names += ["confounds"] + (["sidecar"] if self.t_r is None else [])
             names += ["aroma"] if uses_aroma(strategy) else []
             names += ["confounds_json"] if strategy.preset is not None else []
+        if atlas is None:  # a QC table: the run and the strategy's confounds only
+            return tuple(names)
         return (*names, f"atlas:{atlas.name}", f"lut:{atlas.name}")
 
     def units(self, run: BoldRun) -> list[_Unit]:
-        return [_Unit(a, s, unit_paths(run, a.name, None if s is None else s.label),
-                      self._keys[(a.name, None if s is None else s.label)], self.inputs(a, s))
-                for a in self.atlases for s in [None, *self.strategies]]
+        units = [_Unit(a, s, unit_paths(run, a.name, None if s is None else s.label),
+                       self._keys[(a.name, None if s is None else s.label)], self.inputs(a, s))
+                 for a in self.atlases for s in [None, *self.strategies]]
+        units += [_Unit(a, s, unit_paths(run, a.name, s.label, kind), self._keys[(a.name, s.label, kind)],
+                        self.inputs(a, s), kind)
+                  for a in self.atlases for s in self.strategies for kind in self.connectome]
+        if self.qc:
+            units += [_Unit(None, s, unit_paths(run, "", s.label), self._keys[("", s.label)], self.inputs(None, s))
+                      for s in self.strategies]
+        return units
 
     @staticmethod
     def paths(task: RunTask) -> dict[str, str | None]:
@@ -608,6 +627,9 @@ def extract_batch(
     strict: bool = False,
     t_r: float | None = None,
     censor: str = "drop",
+    qc: bool = False,
+    connectome: Any = None,
+    fisher_z: bool = False,
 ) -> BatchSummary:
     """Extract every atlas x strategy time series of every run of a derivatives tree.
 
@@ -656,6 +678,16 @@ def extract_batch(
         :func:`nimask.signal.clean`): removed (nilearn's behaviour), or kept as zeros or
         interpolated (the outputs then have a row per volume). Part of the task key when not
         ``"drop"``; each sidecar records it with the censored volumes.
+    qc : bool
+        Also write, per run and strategy, ``<stem>_desc-<strategy>_qc.tsv`` and its JSON: framewise
+        displacement, censoring, DVARS before and after denoising, degrees of freedom, tSNR
+        (:mod:`nimask.batch.qc`). The brain-mask voxels of the run are then held while it is read
+        (``volumes x voxels`` float32, ~280 MB for 300 volumes of a 2 mm MNI brain).
+    connectome : str, list of str or None
+        Connectivity kinds (``correlation``, ``partial_correlation``, ``covariance``, ``precision``)
+        written next to each time series (:mod:`nimask.batch.relmat`).
+    fisher_z : bool
+        Write the correlation and partial correlation connectomes as Fisher z.
 
     Returns
     -------
@@ -687,6 +719,12 @@ def extract_batch(
             raise ParameterError(f"--t-r (t_r) must be the repetition time in seconds, a number in (0, "
                                  f"{MAX_PLAUSIBLE_T_R:g}]; got {t_r!r}.", param="t_r", found=t_r)
     from ..signal._sample_mask import check_censor
+    from .relmat import parse_connectome
+
+    connectome = parse_connectome(connectome)
+    if fisher_z and not any(k in ("correlation", "partial_correlation") for k in connectome):
+        raise ParameterError("--fisher-z transforms correlation connectomes: give --connectome correlation (or "
+                             "partial_correlation) with it.", param="fisher_z", found=list(connectome))
 
     censor = check_censor(censor)
     bids_dir = os.path.abspath(os.fspath(bids_dir))
@@ -707,9 +745,9 @@ def extract_batch(
         _dataset_description(output_dir, bids_dir)
         strategies = unique_strategies(strategies)
         tasks = plan_tasks(runs, atlases, strategies, output_dir, allow_no_mask=allow_no_mask, strict=strict,
-                           t_r=t_r, censor=censor)
+                           t_r=t_r, censor=censor, qc=qc, connectome=connectome, fisher_z=fisher_z)
         summary = BatchSummary(n_runs=len(tasks))
-        planner = _Planner(manifest, atlases, strategies, t_r, censor)
+        planner = _Planner(manifest, atlases, strategies, t_r, censor, qc, connectome, fisher_z)
         pending, refused, refresh, plans = [], [], [], {}
         n_outputs = n_finished = 0
         for t in tasks:
