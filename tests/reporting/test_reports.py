@@ -375,3 +375,24 @@ def test_carpet_title_fits_in_its_figure_with_a_long_file_name(tmp_path, data, m
     assert path.name not in title and boxes
     for box in boxes:
         assert box.x0 >= figure_box.x0 - 1 and box.x1 <= figure_box.x1 + 1, (title, box, figure_box)
+
+
+@pytest.mark.parametrize("name", ["NiftiLabelsMasker", "NiftiMapsMasker"])
+def test_regions_are_translucent_over_the_mean_image(name, data, monkeypatch):
+    """Region colours over the transformed image's mean are drawn at OVERLAY_ALPHA (the image stays visible)."""
+    import nimask.plotting as plotting
+    from nimask.reporting._masker_report import OVERLAY_ALPHA
+
+    assert OVERLAY_ALPHA <= 0.4
+    calls = []
+    real = plotting.plot_roi
+
+    def spy(roi, bg=None, **kwargs):
+        calls.append((bg is not None, kwargs.get("alpha")))
+        return real(roi, bg, **kwargs)
+
+    monkeypatch.setattr(plotting, "plot_roi", spy)
+    masker, _ = fitted(name, data)
+    masker.generate_report().get_html()
+    assert calls and all(alpha == OVERLAY_ALPHA for has_bg, alpha in calls if has_bg)
+    assert any(has_bg for has_bg, _ in calls)

@@ -122,6 +122,9 @@ def _spheres_labels(masker, ref):
     return nib.Nifti1Image(labels, ref.affine), op
 
 
+OVERLAY_ALPHA = 0.35  # opacity of the regions drawn over the mean image
+
+
 def _overlay_figures(masker, kind: str, bg, name: str) -> tuple[list[str], Any]:
     """The overlay figures (HTML) of one image, and the spheres operator when built."""
     from ..plotting import plot_roi
@@ -143,7 +146,8 @@ def _overlay_figures(masker, kind: str, bg, name: str) -> tuple[list[str], Any]:
         except Exception as exc:  # an overlap / empty sphere on this grid: shown, not hidden
             return [f'<p class="warn">Spheres could not be drawn on this grid: {esc(exc)}</p>'], None
         view, title = "filled", f"spheres over {what}" if note is None else note
-    alpha = 0.55 if bg is not None else 0.9
+    # over a mean image the regions are translucent, so that the anatomy / signal under them stays visible
+    alpha = OVERLAY_ALPHA if bg is not None else 0.9
     figs = []
     cmap = getattr(masker, "cmap", None) if kind in ("labels", "maps") else None
     for mode, cuts in (("ortho", None), ("z", 7)):
