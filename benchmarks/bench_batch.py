@@ -169,7 +169,7 @@ def nimask_one_by_one():
     return _one_by_one(NiftiLabelsMasker, load_confounds_strategy)
 
 
-def _batch(n_jobs: int):
+def _batch(n_jobs: int, **options):
     import shutil
 
     import pandas as pd
@@ -177,16 +177,17 @@ def _batch(n_jobs: int):
     from nimask.batch import extract_batch
 
     atlases, strategies = _specs()
-    out_dir = os.path.join(BATCH, f"out_{n_jobs}")
+    tag = f"{n_jobs}" + ("_qc" if options else "")
+    out_dir = os.path.join(BATCH, f"out_{tag}")
     shutil.rmtree(out_dir, ignore_errors=True)
     summary = extract_batch(TREE, out_dir, atlases, strategies, n_jobs=n_jobs, progress=False,
-                            participant_label=list(SUBJECTS))
+                            participant_label=list(SUBJECTS), **options)
     assert summary.exit_code == 0, summary.failed
     details = {"n_jobs": n_jobs, "wall_s": summary.wall_s,
                "runs": [{"run": os.path.basename(r["run"]), "pid": r["pid"], "peak_rss_mb": r["peak_rss_mb"],
                          **r["timings"]} for r in summary.done]}
     os.makedirs(os.path.join(REPO, "benchmarks", "_results"), exist_ok=True)
-    with open(os.path.join(REPO, "benchmarks", "_results", f"batch_details_{n_jobs}.json"), "w") as fh:
+    with open(os.path.join(REPO, "benchmarks", "_results", f"batch_details_{tag}.json"), "w") as fh:
         json.dump(details, fh, indent=1)
     out = []  # read the TSVs back, nilearn's columns (regions left by mask and resampling)
     for run, atlas, s, _, _ in _jobs():
@@ -204,11 +205,17 @@ def nimask_batch_2workers():
     return _batch(2)
 
 
+def nimask_batch_qc():
+    """The 1-worker batch with --qc and --connectome correlation,partial_correlation (same time series)."""
+    return _batch(1, qc=True, connectome="correlation,partial_correlation")
+
+
 CASES = {
     "nilearn_one_by_one": "bench_batch:nilearn_one_by_one",
     "nimask_one_by_one": "bench_batch:nimask_one_by_one",
     "nimask_batch_1worker": "bench_batch:nimask_batch_1worker",
     "nimask_batch_2workers": "bench_batch:nimask_batch_2workers",
+    "nimask_batch_qc": "bench_batch:nimask_batch_qc",
 }
 
 
@@ -224,6 +231,17 @@ def main() -> None:
     SUBJECTS, STRATEGIES = ("01", "02", "03", "04")[:n_sub], NAMED_STRATEGIES if named else TOKEN_STRATEGIES
     what = f"{n_sub} subjects x 300 volumes, 2 atlases (HO, AAL) x {3 if named else 2} strategies ({strategies})"
     prepare()
+    if "--qc" in sys.argv:  # the cost of --qc and --connectome: the same batch with and without them
+        run_cases({k: CASES[k] for k in ("nimask_batch_1worker", "nimask_batch_qc")},
+                  baseline="nimask_batch_1worker", reference="nimask_batch_1worker", compare=("nimask_batch_qc",),
+                  title=f"batch --qc --connectome correlation,partial_correlation: {what}")
+        for tag in ("1", "1_qc"):
+            with open(os.path.join(REPO, "benchmarks", "_results", f"batch_details_{tag}.json")) as fh:
+                d = json.load(fh)
+            print(f"  {tag}: batch wall {d['wall_s']:.1f} s; worker peak RSS "
+                  f"{max(r['peak_rss_mb'] for r in d['runs']):.0f} MB; clean+write "
+                  f"{np.mean([r['clean_write_s'] for r in d['runs']]):.2f} s per run")
+        return
     if "--scaling" in sys.argv:  # only 1 vs 2 workers, best of 3 (for a machine shared with other jobs)
         results = run_cases(
             {k: v for k, v in CASES.items() if "batch" in k}, baseline="nimask_batch_1worker",
@@ -232,7 +250,8 @@ def main() -> None:
         )
     else:
         results = run_cases(
-            CASES, baseline="nilearn_one_by_one", reference="nilearn_one_by_one",
+            {k: v for k, v in CASES.items() if k != "nimask_batch_qc"}, baseline="nilearn_one_by_one",
+            reference="nilearn_one_by_one",
             compare=("nimask_one_by_one", "nimask_batch_1worker", "nimask_batch_2workers"),
             title=f"batch{' named' if named else ''}: {what} ({n_sub * 2 * (3 if named else 2)} outputs)",
         )

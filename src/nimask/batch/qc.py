@@ -68,29 +68,42 @@ class RunStatistics:
 
 
 def run_statistics(voxels: np.ndarray) -> RunStatistics:
-    """Reduce a run's ``(T, V)`` mask voxel time series to a :class:`RunStatistics`."""
+    """Reduce a run's ``(T, V)`` mask voxel time series to a :class:`RunStatistics`.
+
+    One pass over blocks of voxels in float64: centre each voxel, add the block's ``Xc Xc^T`` (BLAS
+    ``syrk``, half the work of a general product), ``Xc m`` and the voxels' sums of squares. DVARS before
+    denoising comes from the Gram matrix (``|x_t - x_{t-1}|^2 = G_tt + G_t-1,t-1 - 2 G_t,t-1``, the centring
+    cancels in differences).
+    """
+    from scipy.linalg.blas import dsyrk
+
     x = np.asarray(voxels)
     n_t, n_v = x.shape
-    gram = np.zeros((n_t, n_t))
+    gram = np.zeros((n_t, n_t), order="F")
     cross = np.zeros(n_t)
     norm2 = 0.0
-    dvars2 = np.zeros(max(n_t - 1, 0))
     tsnr = []
     for start in range(0, n_v, _BLOCK):
         block = x[:, start:start + _BLOCK].astype(np.float64)
         mean = block.mean(axis=0)
         block -= mean
-        gram += block @ block.T
+        # block is C-ordered (T, b): its transpose is an F-ordered (b, T) matrix A, and A^T A = Xc Xc^T
+        gram = dsyrk(1.0, block.T, beta=1.0, c=gram, trans=1, lower=0, overwrite_c=1)
         cross += block @ mean
         norm2 += float(mean @ mean)
         if n_t > 1:
-            dvars2 += np.square(np.diff(block, axis=0)).sum(axis=1)
-            sd = np.sqrt(np.square(block).sum(axis=0) / (n_t - 1))
+            sd = np.sqrt(np.einsum("ij,ij->j", block, block) / (n_t - 1))
             ok = sd > 0
             tsnr.append(mean[ok] / sd[ok])
-    dvars = np.sqrt(dvars2 / n_v) if n_v else np.full(max(n_t - 1, 0), np.nan)
+    gram = np.triu(gram) + np.triu(gram, 1).T  # syrk fills the upper triangle
+    if n_v and n_t > 1:
+        diag = np.diag(gram)
+        dvars = np.sqrt(np.maximum(diag[1:] + diag[:-1] - 2.0 * np.diag(gram, 1), 0.0) / n_v)
+    else:
+        dvars = np.full(max(n_t - 1, 0), np.nan)
     tsnr_all = np.concatenate(tsnr) if tsnr else np.empty(0)
-    return RunStatistics(gram, cross, norm2, n_v, dvars, float(np.median(tsnr_all)) if tsnr_all.size else np.nan)
+    return RunStatistics(np.ascontiguousarray(gram), cross, norm2, n_v, dvars,
+                         float(np.median(tsnr_all)) if tsnr_all.size else np.nan)
 
 
 def cleaning_matrix(n_volumes: int, clean_params: dict, confounds: Any, sample_mask: Any,
