@@ -472,3 +472,24 @@ def test_a_changed_confounds_json_invalidates_the_named_presets_outputs_only(tmp
     assert [f["error_type"] for f in summary.failed] == [OutputExistsError.__name__]
     assert "desc-compcor" in summary.failed[0]["error"]
     assert batch(overwrite=True).exit_code == 0
+
+
+def test_qc_of_ica_aroma_is_that_of_the_aroma_image(aroma_batch):
+    """--qc added to the finished folder: the ica_aroma QC tables describe the AROMA image, simple's the preproc
+    image; the run without an AROMA image has no ica_aroma QC table."""
+    root, runs, atlas, out, _ = aroma_batch
+    rc = main(["extract", str(root / "derivatives"), str(out), "--atlas", f"{atlas},name=toy", "-q", "--qc",
+               "--strategy", "ica_aroma", "--strategy", "simple"])
+    assert rc == 1  # the run without its AROMA image, again
+    for name in AROMA_RUNS:
+        run = runs[name]
+        mask = np.asarray(nib.load(run.mask_img).dataobj) != 0
+        for label, img in (("icaaroma", run.aroma_img), ("simple", run.img)):
+            tables = list(out.rglob(f"{Path(run.img).name.split('_space-')[0]}_*desc-{label}_qc.tsv"))
+            assert len(tables) == 1, (name, label)
+            x = np.asarray(nib.load(img).dataobj, dtype=np.float64)[mask].T
+            dvars = np.sqrt(np.mean(np.diff(x, axis=0) ** 2, axis=1)).mean()
+            row = pd.read_csv(tables[0], sep="\t", na_values="n/a").iloc[0]
+            np.testing.assert_allclose(row["mean_dvars_before"], dvars, rtol=1e-8)
+    assert not list(out.rglob("sub-20_*desc-icaaroma_qc.tsv"))
+    assert len(list(out.rglob("sub-20_*desc-simple_qc.tsv"))) == 1
