@@ -573,6 +573,8 @@ def extract_run(task: RunTask) -> dict:
                         "NumberOfVolumesKept": len(kept),
                         "VolumesKept": kept,
                         "Columns": list(ex_s.names),
+                        # the regions without a signal (n/a columns, or maps dropped as nilearn does), and why
+                        "RegionsExcluded": ex_s.excluded(),
                         **({"DataFile": aroma["path"]} if on_aroma else {}),
                         "Atlas": spec.to_dict(),
                         "Strategy": s.to_dict(),

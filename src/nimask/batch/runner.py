@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import BatchInterrupted, OutputExistsError, ParameterError, StrictModeError
-from .atlases import AtlasSpec
+from .atlases import AtlasSpec, check_min_coverage
 from .atomic import atomic_write_text, remove_stale_temporaries
 from .bids import BoldRun, find_runs
 from .interrupt import POLL_S, Interrupter, run_in_worker, stop_processes, worker_init
@@ -608,6 +608,7 @@ def extract_batch(
     strict: bool = False,
     t_r: float | None = None,
     censor: str = "drop",
+    min_coverage: float | None = None,
 ) -> BatchSummary:
     """Extract every atlas x strategy time series of every run of a derivatives tree.
 
@@ -656,6 +657,12 @@ def extract_batch(
         :func:`nimask.signal.clean`): removed (nilearn's behaviour), or kept as zeros or
         interpolated (the outputs then have a row per volume). Part of the task key when not
         ``"drop"``; each sidecar records it with the censored volumes.
+    min_coverage : float in [0, 1] or None
+        ``--min-coverage``: for every atlas without its own ``min_coverage``, a region keeping
+        less than this fraction of itself inside the run's brain mask (labels: of its atlas
+        volume; maps: of its summed absolute weight; spheres: of its voxels) becomes an ``n/a``
+        column, with the reason in the coverage table and in the sidecars' ``RegionsExcluded``.
+        Part of the key of the outputs of those atlases when set.
 
     Returns
     -------
@@ -680,6 +687,10 @@ def extract_batch(
         raise ParameterError("At least one atlas or sphere set is needed (--atlas / --spheres).", param="atlas")
     if not strategies:
         raise ParameterError("At least one denoising strategy is needed (--strategy).", param="strategy")
+    min_coverage = check_min_coverage(min_coverage)
+    if min_coverage is not None:  # an atlas's own min_coverage=F wins
+        atlases = [a if a.min_coverage is not None else dataclasses.replace(a, min_coverage=min_coverage)
+                   for a in atlases]
     if t_r is not None:
         from ..signal._filters import MAX_PLAUSIBLE_T_R
 
