@@ -52,6 +52,7 @@ def _extract(args) -> int:
             progress=not args.quiet and not args.no_progress, overwrite=args.overwrite,
             allow_no_mask=args.allow_no_mask, strict=args.strict, t_r=args.t_r, censor=args.censor,
             qc=args.qc, connectome=args.connectome, fisher_z=args.fisher_z,
+            min_coverage=args.min_coverage,
         )
     except OutputWriteError as exc:  # the manifest or failures file: the batch cannot record its runs
         print(f"nimask extract: error: {exc} The batch stopped; runs not recorded as done in the manifest are "
@@ -216,9 +217,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("bids_dir", help="fMRIPrep output folder (holding sub-*/)")
     ex.add_argument("output_dir", help="output folder (BIDS derivatives)")
-    ex.add_argument("--atlas", action="append", default=[], metavar="IMG[,name=N][,lut=TSV][,kind=labels|maps]",
+    ex.add_argument("--atlas", action="append", default=[],
+                    metavar="IMG[,name=N][,lut=TSV][,kind=labels|maps][,min_coverage=F]",
                     help="labels (3D) or maps (4D) atlas; repeatable")
-    ex.add_argument("--spheres", action="append", default=[], metavar="TSV[,name=N][,radius=MM]",
+    ex.add_argument("--spheres", action="append", default=[], metavar="TSV[,name=N][,radius=MM][,min_coverage=F]",
                     help="sphere centres (x, y, z in mm, optional name column); repeatable")
     ex.add_argument("--strategy", action="append", default=[], metavar="PRESET|JSON",
                     help="denoising strategy: '+'-joined tokens among motion6, motion12, motion24, wm_csf, wm_csf4, "
@@ -263,6 +265,13 @@ def _parser() -> argparse.ArgumentParser:
                          "censored volumes, DVARS before and after denoising, FD-DVARS correlation, degrees of "
                          "freedom, tSNR (holds the run's brain-mask voxels while it is read); 'nimask group' "
                          "compares strategies from them")
+    ex.add_argument("--min-coverage", type=float, default=None, metavar="F",
+                    help="a region with less than fraction F (in [0, 1]) of itself inside the run's brain mask "
+                         "becomes an n/a column, the reason in the coverage table and in the sidecar's "
+                         "RegionsExcluded. Labels: fraction of the region's atlas volume kept on the run's grid; "
+                         "maps: of the map's summed absolute weight (one column per map, then); spheres: of the "
+                         "sphere's voxels. Applies to every atlas without its own min_coverage=F. Unlike xcp_d's "
+                         "--min-coverage (default 0.5), nimask's default is no threshold (nilearn's output)")
     ex.add_argument("-q", "--quiet", action="store_true",
                     help="no progress bar; errors and the summary of warnings only")
     ex.add_argument("-v", "--verbose", action="count", default=0,

@@ -11,6 +11,14 @@ extractor's operator at once (:func:`nimask.pipeline.stream`).
 
 Labels atlases use ``keep_all_regions=True``: one column per region of the atlas / LUT,
 NaN (written ``n/a``) for the regions that the brain mask or resampling leave empty.
+
+``min_coverage`` (``--min-coverage``, or ``min_coverage=`` of one ``--atlas`` / ``--spheres``):
+a region keeping less than this fraction of itself inside the run's brain mask gives an
+``n/a`` column; the coverage table and the sidecars give the reason. Labels: the fraction of
+the region's atlas volume kept on the run's grid (the labels masker's ``min_coverage``);
+maps: the fraction of the map's summed absolute weight (on the run's grid) inside the mask
+(the maps masker's ``min_coverage``, which also gives a column per map); spheres: the
+fraction of the sphere's voxels on the run's grid that are inside the mask.
 """
 from __future__ import annotations
 
@@ -23,7 +31,8 @@ import numpy as np
 
 from ..exceptions import AtlasError, ParameterError
 
-__all__ = ["AtlasSpec", "check_labels_atlas", "parse_atlas", "parse_spheres", "prepare_extractor", "read_seeds"]
+__all__ = ["AtlasSpec", "check_labels_atlas", "check_min_coverage", "parse_atlas", "parse_spheres",
+           "prepare_extractor", "read_seeds"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,9 @@ class AtlasSpec:
         (one row per map, in order).
     radius : float or None
         Sphere radius in mm (spheres only; None means single voxels, as nilearn).
+    min_coverage : float in [0, 1] or None
+        Regions keeping less than this fraction inside the run's mask give ``n/a`` columns
+        (None: no threshold, the masker's default output).
     """
 
     kind: str
@@ -50,9 +62,29 @@ class AtlasSpec:
     path: str
     lut: str | None = None
     radius: float | None = None
+    min_coverage: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "path": self.path, "lut": self.lut, "radius": self.radius}
+        out = {"kind": self.kind, "name": self.name, "path": self.path, "lut": self.lut, "radius": self.radius}
+        if self.min_coverage is not None:  # absent otherwise: the keys of earlier outputs stay the same
+            out["min_coverage"] = float(self.min_coverage)
+        return out
+
+
+def check_min_coverage(value: Any, where: str = "--min-coverage") -> float | None:
+    """``value`` as a fraction in [0, 1] (None stays None); a :class:`ParameterError` naming ``where``."""
+    if value is None:
+        return None
+    try:
+        number = float(value) if isinstance(value, (str, int, float, np.floating, np.integer)) \
+            and not isinstance(value, bool) else float("nan")
+    except ValueError:
+        number = float("nan")
+    if not 0.0 <= number <= 1.0:
+        raise ParameterError(f"{where} must be a fraction in [0, 1] (e.g. 0.5: a region with less than half of "
+                             f"itself inside the brain mask becomes an n/a column); got {value!r}.",
+                             param="min_coverage", expected="a number in [0, 1]", found=value)
+    return number
 
 
 def _options(spec: str, what: str) -> tuple[str, dict[str, str]]:
@@ -81,7 +113,7 @@ def _check_name(name: str, spec: str) -> str:
 
 
 def parse_atlas(spec: str) -> AtlasSpec:
-    """``PATH[,name=NAME][,lut=TSV][,kind=labels|maps]`` -> :class:`AtlasSpec`.
+    """``PATH[,name=NAME][,lut=TSV][,kind=labels|maps][,min_coverage=F]`` -> :class:`AtlasSpec`.
 
     Without ``kind``, a 3D image is a labels atlas and a 4D image a set of maps. Without
     ``lut``, a ``.tsv`` (or ``.csv``) next to the image with the same stem is used if present.
@@ -89,10 +121,11 @@ def parse_atlas(spec: str) -> AtlasSpec:
     import nibabel as nib
 
     path, opts = _options(spec, "--atlas")
-    unknown = sorted(set(opts) - {"name", "lut", "kind"})
+    unknown = sorted(set(opts) - {"name", "lut", "kind", "min_coverage"})
     if unknown:
-        raise ParameterError(f"--atlas {spec!r}: unknown options {unknown} (allowed: name, lut, kind).",
-                             param="atlas", found=unknown)
+        raise ParameterError(f"--atlas {spec!r}: unknown options {unknown} (allowed: name, lut, kind, "
+                             f"min_coverage).", param="atlas", found=unknown)
+    min_coverage = check_min_coverage(opts.get("min_coverage"), f"--atlas {spec!r}: min_coverage")
     if not os.path.isfile(path):
         raise AtlasError(f"--atlas {spec!r}: the atlas image {path!r} does not exist.", param="atlas", path=path)
     kind = opts.get("kind")
@@ -111,7 +144,8 @@ def parse_atlas(spec: str) -> AtlasSpec:
         lut = os.path.abspath(os.path.expanduser(lut))
         if not os.path.isfile(lut):
             raise AtlasError(f"--atlas {spec!r}: the look-up table {lut!r} does not exist.", param="lut", path=lut)
-    return AtlasSpec(kind, _check_name(opts.get("name") or _default_name(path), spec), path, lut)
+    return AtlasSpec(kind, _check_name(opts.get("name") or _default_name(path), spec), path, lut,
+                     min_coverage=min_coverage)
 
 
 def check_labels_atlas(path: str, spec: str) -> None:
@@ -193,12 +227,13 @@ def _check_regions_are_patches(data: np.ndarray, path: str, spec: str) -> None:
 
 
 def parse_spheres(spec: str) -> AtlasSpec:
-    """``TSV[,name=NAME][,radius=MM]`` -> :class:`AtlasSpec` of kind ``spheres``."""
+    """``TSV[,name=NAME][,radius=MM][,min_coverage=F]`` -> :class:`AtlasSpec` of kind ``spheres``."""
     path, opts = _options(spec, "--spheres")
-    unknown = sorted(set(opts) - {"name", "radius"})
+    unknown = sorted(set(opts) - {"name", "radius", "min_coverage"})
     if unknown:
-        raise ParameterError(f"--spheres {spec!r}: unknown options {unknown} (allowed: name, radius).",
-                             param="spheres", found=unknown)
+        raise ParameterError(f"--spheres {spec!r}: unknown options {unknown} (allowed: name, radius, "
+                             f"min_coverage).", param="spheres", found=unknown)
+    min_coverage = check_min_coverage(opts.get("min_coverage"), f"--spheres {spec!r}: min_coverage")
     radius = None
     if "radius" in opts:
         try:
@@ -209,7 +244,8 @@ def parse_spheres(spec: str) -> AtlasSpec:
             raise ParameterError(f"--spheres {spec!r}: radius must be a positive number of mm; found "
                                  f"{opts['radius']!r}.", param="radius", found=opts["radius"])
     read_seeds(path)  # fail early on a bad file
-    return AtlasSpec("spheres", _check_name(opts.get("name") or _default_name(path), spec), path, None, radius)
+    return AtlasSpec("spheres", _check_name(opts.get("name") or _default_name(path), spec), path, None, radius,
+                     min_coverage)
 
 
 def read_seeds(path: str) -> tuple[list[list[float]], list[str]]:
@@ -253,20 +289,36 @@ class Extractor:
     op : the masker's operator on the run's grid (see :mod:`nimask.pipeline`)
     names : list of str, one per output column
     coverage : DataFrame, one row per output column
+    nan_columns : bool ndarray or None
+        Columns made NaN before cleaning (spheres below ``min_coverage``; the labels and maps
+        maskers make their own).
     """
 
-    def __init__(self, spec: AtlasSpec, masker: Any, op: Any, names: list[str], coverage: Any) -> None:
+    def __init__(self, spec: AtlasSpec, masker: Any, op: Any, names: list[str], coverage: Any,
+                 nan_columns: np.ndarray | None = None) -> None:
         self.spec = spec
         self.masker = masker
         self.op = op
         self.names = names
         self.coverage = coverage
+        self.nan_columns = nan_columns
+
+    def excluded(self) -> list[dict]:
+        """The ``n/a`` columns with their reason (``name``, ``index``, ``reason``), from the coverage table."""
+        cov = self.coverage
+        if "reason" not in cov.columns:
+            return []
+        return [{"name": str(r["name"]), "index": int(r["index"]), "reason": str(r["reason"])}
+                for _, r in cov.iterrows() if r["reason"]]
 
     def clean(self, raw: np.ndarray, clean_params: dict, confounds: Any, sample_mask: Any, img: Any,
               censor: str = "drop") -> np.ndarray:
         """The masker's output for these raw signals of ``img``, cleaned with ``clean_params``
         (``censor``: what becomes of the volumes ``sample_mask`` censors, see :func:`nimask.signal.clean`)."""
         self.masker.set_params(**clean_params)
+        if self.nan_columns is not None:
+            raw = np.array(raw, dtype=np.result_type(raw.dtype, np.float32))
+            raw[:, self.nan_columns] = np.nan
         return self.masker.clean_signals(raw, img, confounds=confounds, sample_mask=sample_mask, censor=censor)
 
 
@@ -276,9 +328,10 @@ def make_masker(spec: AtlasSpec, mask: str | None, t_r: float | None, **clean_pa
 
     if spec.kind == "labels":
         return NiftiLabelsMasker(labels_img=spec.path, lut=spec.lut, mask_img=mask, t_r=t_r, keep_all_regions=True,
-                                 **clean_params)
+                                 min_coverage=spec.min_coverage, **clean_params)
     if spec.kind == "maps":
-        return NiftiMapsMasker(maps_img=spec.path, mask_img=mask, t_r=t_r, **clean_params)
+        return NiftiMapsMasker(maps_img=spec.path, mask_img=mask, t_r=t_r, min_coverage=spec.min_coverage,
+                               **clean_params)
     seeds, _ = read_seeds(spec.path)
     return NiftiSpheresMasker(seeds=seeds, radius=spec.radius, mask_img=mask, t_r=t_r, empty_spheres="nan",
                               **clean_params)
@@ -296,7 +349,30 @@ def prepare_extractor(spec: AtlasSpec, img: Any, mask: str | None, t_r: float | 
     if spec.kind == "maps":
         names = _map_names(spec.lut, masker.n_elements_)
         inside = None if masker.mask_img_ is None else np.asarray(masker.mask_img_.dataobj) != 0
-        coverage = maps_coverage(np.asarray(masker.maps_img_.dataobj), inside, names)
-        return Extractor(spec, masker, op, names, coverage)
+        coverage = maps_coverage(np.asarray(masker.maps_img_.dataobj), inside, names, spec.min_coverage)
+        return Extractor(spec, masker, op, [names[int(j)] for j in op.kept] if op.n_out is None else names,
+                         coverage.drop(columns="low"))
     _, names = read_seeds(spec.path)
-    return Extractor(spec, masker, op, names, spheres_coverage(op, names))
+    coverage = spheres_coverage(op, names)
+    if spec.min_coverage is None:
+        return Extractor(spec, masker, op, names, coverage)
+    coverage, low = _spheres_min_coverage(coverage, masker, op, img, spec.min_coverage)
+    return Extractor(spec, masker, op, names, coverage, low if low.any() else None)
+
+
+def _spheres_min_coverage(coverage: Any, masker: Any, op: Any, img: Any, min_coverage: float) -> tuple:
+    """The spheres' coverage table with their voxels on the grid without the mask (``voxels_in_sphere``),
+    the ``fraction`` inside the mask and the reason of the ones below ``min_coverage`` (and which they are)."""
+    from ..regions._spheres import sphere_members
+
+    whole = np.array([m.size for m in sphere_members(masker.seeds_, np.asarray(img.affine), img.shape[:3], None,
+                                                     masker.radius)], dtype=np.int64)
+    kept = coverage["voxels_kept"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where(whole > 0, np.minimum(kept / np.maximum(whole, 1), 1.0), 0.0)
+    reason = coverage["reason"].to_numpy(dtype=object).copy()
+    low = (kept > 0) & (fraction < min_coverage)
+    for j in np.flatnonzero(low):
+        reason[j] = f"coverage {fraction[j]:.3g} < min_coverage {min_coverage}"
+    table = coverage.drop(columns="reason").assign(voxels_in_sphere=whole, fraction=fraction, reason=reason)
+    return table[["index", "name", "voxels_in_sphere", "voxels_kept", "fraction", "reason"]], low

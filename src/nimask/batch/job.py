@@ -525,6 +525,8 @@ def _series_sidecar(task: RunTask, spec: AtlasSpec, s: Strategy, ex_s, kept: lis
         "NumberOfVolumesKept": len(kept),
         "VolumesKept": kept,
         "Columns": list(ex_s.names),
+        # the regions without a signal (n/a columns, or maps dropped as nilearn does), and why
+        "RegionsExcluded": ex_s.excluded(),
         **({"DataFile": data_file} if data_file else {}),
         "Atlas": spec.to_dict(),
         "Strategy": s.to_dict(),

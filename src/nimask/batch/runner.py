@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import BatchInterrupted, OutputExistsError, ParameterError, StrictModeError
-from .atlases import AtlasSpec
+from .atlases import AtlasSpec, check_min_coverage
 from .atomic import atomic_write_text, remove_stale_temporaries
 from .bids import BoldRun, find_runs
 from .interrupt import POLL_S, Interrupter, run_in_worker, stop_processes, worker_init
@@ -630,6 +630,7 @@ def extract_batch(
     qc: bool = False,
     connectome: Any = None,
     fisher_z: bool = False,
+    min_coverage: float | None = None,
 ) -> BatchSummary:
     """Extract every atlas x strategy time series of every run of a derivatives tree.
 
@@ -688,6 +689,12 @@ def extract_batch(
         written next to each time series (:mod:`nimask.batch.relmat`).
     fisher_z : bool
         Write the correlation and partial correlation connectomes as Fisher z.
+    min_coverage : float in [0, 1] or None
+        ``--min-coverage``: for every atlas without its own ``min_coverage``, a region keeping
+        less than this fraction of itself inside the run's brain mask (labels: of its atlas
+        volume; maps: of its summed absolute weight; spheres: of its voxels) becomes an ``n/a``
+        column, with the reason in the coverage table and in the sidecars' ``RegionsExcluded``.
+        Part of the key of the outputs of those atlases when set.
 
     Returns
     -------
@@ -712,6 +719,10 @@ def extract_batch(
         raise ParameterError("At least one atlas or sphere set is needed (--atlas / --spheres).", param="atlas")
     if not strategies:
         raise ParameterError("At least one denoising strategy is needed (--strategy).", param="strategy")
+    min_coverage = check_min_coverage(min_coverage)
+    if min_coverage is not None:  # an atlas's own min_coverage=F wins
+        atlases = [a if a.min_coverage is not None else dataclasses.replace(a, min_coverage=min_coverage)
+                   for a in atlases]
     if t_r is not None:
         from ..signal._filters import MAX_PLAUSIBLE_T_R
 

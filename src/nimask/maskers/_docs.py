@@ -242,6 +242,17 @@ maps_img_ : Nifti1Image
     "maps.mask_img_": """\
 mask_img_ : Nifti1Image or None
     The binary mask in use; None without ``mask_img``.""",
+    "maps.min_coverage": """\
+min_coverage : float in [0, 1] or None, default=None
+    nimask only: when set, one output column per map; a map keeping less than this
+    fraction of its summed absolute weight inside the mask (on the extraction grid), and
+    a map that is all zero or outside the mask, gives a NaN column (``region_coverage_``
+    says why). None: nilearn's output.""",
+    "maps.region_coverage_": """\
+region_coverage_ : pandas.DataFrame
+    One row per map: its position (``index``), ``name``, summed absolute weight on the
+    fit grid (``weight_in_map``) and inside the mask (``weight_kept``), their ratio
+    (``fraction``) and the ``reason`` of a NaN (or dropped) column.""",
     "maps.n_elements_": """\
 n_elements_ : int
     Number of maps: the number of output columns.""",

@@ -40,6 +40,7 @@ class MultiNiftiMapsMasker(MultiImagesMixin, NiftiMapsMasker, auto_wrap_output_k
     %(maps.cmap)s
     %(n_jobs)s
     %(clean_args)s
+    %(maps.min_coverage)s
 
     Attributes
     ----------
@@ -48,6 +49,7 @@ class MultiNiftiMapsMasker(MultiImagesMixin, NiftiMapsMasker, auto_wrap_output_k
     %(maps.mask_img_)s
     %(memory_)s
     %(maps.n_elements_)s
+    %(maps.region_coverage_)s
     """
 
     _parameter_constraints: ClassVar[dict] = {**NiftiMapsMasker._parameter_constraints, **N_JOBS_CONSTRAINT}
@@ -75,6 +77,7 @@ class MultiNiftiMapsMasker(MultiImagesMixin, NiftiMapsMasker, auto_wrap_output_k
         cmap: Any = "CMRmap_r",
         n_jobs: Any = 1,
         clean_args: Any = None,
+        min_coverage: Any = None,
     ) -> None:
         super().__init__(
             maps_img=maps_img, mask_img=mask_img, allow_overlap=allow_overlap, smoothing_fwhm=smoothing_fwhm,
@@ -83,5 +86,6 @@ class MultiNiftiMapsMasker(MultiImagesMixin, NiftiMapsMasker, auto_wrap_output_k
             high_pass=high_pass, t_r=t_r, dtype=dtype, resampling_target=resampling_target,
             keep_masked_maps=keep_masked_maps, memory=memory, memory_level=memory_level, verbose=verbose,
             reports=reports, cmap=cmap, clean_args=clean_args,
+            min_coverage=min_coverage,
         )
         self.n_jobs = n_jobs

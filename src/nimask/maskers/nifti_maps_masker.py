@@ -5,6 +5,17 @@ The maps are factored once per grid (:func:`nimask.regions._maps.prepare_maps`) 
 image is streamed chunk by chunk: each chunk is one matrix product, and only the voxels
 where a kept map is nonzero are read.
 
+Beyond nilearn (opt-in; the default gives nilearn's output)
+------------------------------------------------------------
+* ``min_coverage`` (fraction in [0, 1]): the output has one column per map, in the order of
+  ``maps_img``; a map whose summed absolute weight inside the mask (on the extraction grid)
+  is below this fraction of its whole weight there gives a NaN column, as do maps that are
+  all zero or have no weight inside the mask. The other columns are the default output's
+  (the regression is unchanged: a low-coverage map still takes part in it). The fitted
+  ``region_coverage_`` DataFrame gives each map's weight, weight inside the mask, fraction
+  and the reason of a NaN column; ``inverse_transform`` writes NaN where the map of a NaN
+  value has weight.
+
 Differences from nilearn
 ------------------------
 * A map that is all zero (after NaN removal and resampling) gives a warning naming its
@@ -34,11 +45,12 @@ from ..exceptions import (
     NimaskGeometryWarning,
     ParameterError,
 )
+from ..regions._coverage import maps_coverage
 from ..regions._maps import MapsOperator, NonFiniteMaps, check_no_overlap, maps_array, prepare_maps, signals_to_array
 from ._base import BaseMasker
 from ._docs import fill_doc
 from ._inputs import binarised_mask, check_fov, has_scaling, in_memory, load_run, resample_like
-from ._params import COMMON_CONSTRAINTS, Options
+from ._params import COMMON_CONSTRAINTS, Interval, Options
 from ._verbose import describe, say
 
 __all__ = ["NiftiMapsMasker"]
@@ -70,6 +82,7 @@ class NiftiMapsMasker(BaseMasker):
     %(reports)s
     %(maps.cmap)s
     %(clean_args)s
+    %(maps.min_coverage)s
 
     Attributes
     ----------
@@ -78,6 +91,7 @@ class NiftiMapsMasker(BaseMasker):
     %(maps.mask_img_)s
     %(memory_)s
     %(maps.n_elements_)s
+    %(maps.region_coverage_)s
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -85,6 +99,7 @@ class NiftiMapsMasker(BaseMasker):
         "allow_overlap": [bool],
         "keep_masked_maps": [bool],
         "resampling_target": [Options(("data", "mask", "maps", None))],
+        "min_coverage": [None, Interval(0, 1)],
     }
     _fitted_attrs: ClassVar[tuple] = ("maps_img_", "n_elements_")
 
@@ -110,6 +125,7 @@ class NiftiMapsMasker(BaseMasker):
         reports: Any = True,
         cmap: Any = "CMRmap_r",
         clean_args: Any = None,
+        min_coverage: Any = None,
     ) -> None:
         self.maps_img = maps_img
         self.mask_img = mask_img
@@ -131,6 +147,7 @@ class NiftiMapsMasker(BaseMasker):
         self.reports = reports
         self.cmap = cmap
         self.clean_args = clean_args
+        self.min_coverage = min_coverage
 
     # ---- fit -----------------------------------------------------------------------------
     def _fit(self, imgs: Any, warn_given_mask: bool) -> None:
@@ -192,6 +209,13 @@ class NiftiMapsMasker(BaseMasker):
         self.mask_img_ = in_memory(mask_img)
         self.n_elements_ = int(data.shape[3])
         self._operator = self._prepare(maps_img, mask_img) if ref is not None and same_grid else None
+        if self._operator is not None:
+            self.region_coverage_ = self._operator.coverage.drop(columns="low")
+        else:  # no extraction grid yet: the coverage on the maps grid
+            if mask_img is not None and not same_grid:
+                mask_img = resample_like(mask_img, maps_img, "nearest")
+            mask = None if mask_img is None else np.asarray(mask_img.dataobj) != 0
+            self.region_coverage_ = self._coverage(data, mask).drop(columns="low")
 
     def _resample_maps(self, maps_img: Any, ref: Any) -> Any:
         """Maps resampled to ``ref`` (linear, clipped), as float maps with non-finite values 0."""
@@ -214,10 +238,23 @@ class NiftiMapsMasker(BaseMasker):
 
     def _prepare(self, maps_img: Any, mask_img: Any) -> MapsOperator:
         mask = None if mask_img is None else np.asarray(mask_img.dataobj) != 0
-        op = prepare_maps(np.asarray(maps_img.dataobj), mask, keep_masked_maps=self.keep_masked_maps,
+        data = np.asarray(maps_img.dataobj)
+        op = prepare_maps(data, mask, keep_masked_maps=self.keep_masked_maps,
                           affine=maps_img.affine, zero_small_weights=not self.allow_overlap)
-        op.names = [f"map{int(j)}" for j in op.kept]
+        op.coverage = self._coverage(data, mask)
+        if self.min_coverage is None:
+            op.names = [f"map{int(j)}" for j in op.kept]
+        else:  # one column per map, NaN for the maps below min_coverage (and the empty ones)
+            op.n_out = int(op.coverage.shape[0])
+            low = op.coverage["low"].to_numpy()
+            op.nan_columns = low if low.any() else None
+            op.names = list(op.coverage["name"])
         return op
+
+    def _coverage(self, data: np.ndarray, mask: np.ndarray | None) -> Any:
+        """Per-map coverage table of ``data`` within ``mask`` (same grid), for ``min_coverage``."""
+        k = 1 if data.ndim == 3 else data.shape[3]
+        return maps_coverage(data, mask, [f"map{j}" for j in range(k)], self.min_coverage)
 
     # ---- transform -----------------------------------------------------------------------
     def operator_for(self, img: Any) -> MapsOperator:
@@ -256,5 +293,13 @@ class NiftiMapsMasker(BaseMasker):
                 mask_img = resample_like(mask_img, self.maps_img_, "nearest")
             mask = np.asarray(mask_img.dataobj) != 0
         op = prepare_maps(np.asarray(self.maps_img_.dataobj), mask, for_inverse=True)
-        data = signals_to_array(signals, op)
+        nan = np.isnan(signals) if self.min_coverage is not None and signals.dtype.kind == "f" else None
+        if nan is None or not nan.any():
+            data = signals_to_array(signals, op)
+        else:  # min_coverage's NaN columns: NaN only where their maps have weight (not everywhere)
+            data = signals_to_array(np.where(nan, 0, signals), op)
+            hit = (op.weights != 0) @ np.atleast_2d(nan).T  # (rows, T): a NaN value's map is there
+            values = data[op.rows].reshape(hit.shape)
+            values[hit] = np.nan
+            data[op.rows] = values.reshape(data[op.rows].shape)
         return self._inverse_image(data, self.maps_img_.affine, dtype)

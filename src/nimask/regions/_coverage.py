@@ -54,8 +54,15 @@ def labels_coverage(op: Any, native: np.ndarray, native_affine: np.ndarray, back
                          "fraction": fraction, "reason": reason, "low": low})
 
 
-def maps_coverage(maps: np.ndarray, mask: np.ndarray | None, names: list[str]) -> Any:
-    """Per map: summed absolute weight, the part inside ``mask`` and their ratio (a DataFrame)."""
+def maps_coverage(maps: np.ndarray, mask: np.ndarray | None, names: list[str],
+                  min_coverage: float | None = None) -> Any:
+    """Per map: summed absolute weight, the part inside ``mask``, their ratio and the reason of a
+    NaN column (a DataFrame; the ``low`` column flags the maps given as NaN).
+
+    The reasons: an all-zero map, a map without weight inside the mask (both NaN columns only
+    with ``min_coverage``: otherwise a zero column / a dropped map, as nilearn), and with
+    ``min_coverage`` a fraction below it.
+    """
     import pandas as pd
 
     if maps.ndim == 3:
@@ -67,8 +74,16 @@ def maps_coverage(maps: np.ndarray, mask: np.ndarray | None, names: list[str]) -
         kept = total
     with np.errstate(divide="ignore", invalid="ignore"):
         fraction = np.where(total > 0, kept / np.where(total > 0, total, 1), 0.0)
+    reason = np.array([""] * total.size, dtype=object)
+    reason[(total > 0) & (kept == 0)] = "no weight inside the mask"
+    reason[total == 0] = "map is all zero"
+    low = np.zeros(total.size, dtype=bool)
+    if min_coverage is not None:
+        low = (kept == 0) | (fraction < min_coverage)
+        for j in np.flatnonzero((kept > 0) & (fraction < min_coverage)):
+            reason[j] = f"coverage {fraction[j]:.3g} < min_coverage {min_coverage}"
     return pd.DataFrame({"index": np.arange(maps.shape[3]), "name": names, "weight_in_map": total,
-                         "weight_kept": kept, "fraction": fraction})
+                         "weight_kept": kept, "fraction": fraction, "reason": reason, "low": low})
 
 
 def spheres_coverage(op: Any, names: list[str]) -> Any:

@@ -55,6 +55,11 @@ class MapsOperator:
         Affine of the grid.
     names, coverage
         Output column names and per-map coverage table (set by the caller).
+    n_out : int or None
+        When set, the output has one column per map (``n_out`` of them): the kept maps'
+        signals in their columns, NaN in the others (nimask's ``min_coverage``).
+    nan_columns : bool ndarray or None
+        Output columns given as NaN (with ``n_out``: maps below a minimum coverage).
     """
 
     shape: tuple
@@ -65,6 +70,8 @@ class MapsOperator:
     affine: np.ndarray | None = None
     names: list = field(default_factory=list)
     coverage: Any = None
+    n_out: int | None = None
+    nan_columns: np.ndarray | None = None
 
     batch_volumes = _BATCH_VOLUMES  # the maps are read once per batch of volumes, not per chunk
     pointwise = False
@@ -80,8 +87,18 @@ class MapsOperator:
         return np.ravel_multi_index(self.rows, self.shape).astype(np.intp)
 
     def reduce(self, values: np.ndarray) -> np.ndarray:
-        """Signals ``(n, n_kept)`` of gathered values ``(n, n_rows)`` (see :meth:`solve`)."""
-        return self.solve(values.T)
+        """Signals ``(n, n_kept)`` of gathered values ``(n, n_rows)`` (see :meth:`solve`).
+
+        With ``n_out`` set: ``(n, n_out)``, NaN in the columns of the maps not kept and in
+        ``nan_columns``."""
+        signals = self.solve(values.T)
+        if self.n_out is None:
+            return signals
+        out = np.full((signals.shape[0], self.n_out), np.nan, dtype=signals.dtype)
+        out[:, self.kept] = signals
+        if self.nan_columns is not None:
+            out[:, self.nan_columns] = np.nan
+        return out
 
     def solve(self, data: np.ndarray) -> np.ndarray:
         """Signals ``(n, n_kept)`` of gathered rows ``(n_rows, n)``, in nilearn's dtype.

@@ -256,9 +256,14 @@ def _regions_maps(masker):
     n_vox = support.sum(axis=0)
     n_in = support[mask.reshape(-1)].sum(axis=0) if mask is not None else n_vox
     rows, classes, dropped = [], [], []
+    cov = getattr(masker, "region_coverage_", None)
+    nan_reasons = {} if getattr(masker, "min_coverage", None) is None or cov is None else \
+        {int(i): r for i, r in zip(cov["index"], cov["reason"]) if r}
     for k in range(data.shape[3]):
         vmax = float(data[..., k].max()) if n_vox[k] else 0.0
-        if n_vox[k] == 0:
+        if k in nan_reasons:  # min_coverage: a NaN column, and why
+            status = f"NaN column: {nan_reasons[k]}"
+        elif n_vox[k] == 0:
             status = "zero column: map is all zero"
         elif n_in[k] == 0:
             status = "zero column: outside the mask" if masker.keep_masked_maps else "dropped: outside the mask"
