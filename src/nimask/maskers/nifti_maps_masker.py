@@ -196,13 +196,15 @@ class NiftiMapsMasker(BaseMasker):
         data = np.asarray(maps_img.dataobj)
         if not np.any(data):
             raise AtlasError("maps_img contains no map (every value is 0 or non-finite).", param="maps_img")
-        empty = np.flatnonzero(~np.any(data != 0, axis=(0, 1, 2)))
+        # one map at a time (no boolean copy of the 4D maps)
+        empty = np.flatnonzero([not np.any(data[..., j]) for j in range(data.shape[3])])
         if empty.size:
             warnings.warn(f"maps_img: maps {empty.tolist()} are all zero; their signals are zero columns.",
                           NimaskDataWarning, stacklevel=find_stack_level())
         same_grid = mask_img is None or same_fov(mask_img, maps_img)
         if mask_img is not None and ref is not None and same_grid:
-            if not np.any(data[np.asarray(mask_img.dataobj) != 0]):
+            inside = np.asarray(mask_img.dataobj) != 0
+            if not any(np.any(data[..., j][inside]) for j in range(data.shape[3])):
                 raise AtlasError("No map left after applying mask to the maps image (no nonzero map value inside "
                                  "mask_img).", param="mask_img")
         self.maps_img_ = in_memory(maps_img)

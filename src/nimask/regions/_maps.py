@@ -196,8 +196,8 @@ def prepare_maps(
             support |= maps_data[..., j] != 0
     else:
         mask = np.asarray(mask, dtype=bool)
-        inside = maps_data[mask]  # (n_mask, k)
-        present = np.abs(inside).sum(axis=0) != 0
+        # one map at a time: no (n_mask, k) copy of the maps (the operator's weights are the only one)
+        present = np.array([np.any(maps_data[..., j][mask]) for j in range(k)], dtype=bool)
         if for_inverse or keep_masked_maps:
             kept = np.arange(k)
         else:
@@ -218,7 +218,9 @@ def prepare_maps(
                     stacklevel=find_stack_level(),
                 )
         support = np.zeros(shape, dtype=bool)
-        support[mask] = np.any(inside[:, kept] != 0, axis=1)
+        for j in kept:
+            support |= maps_data[..., j] != 0
+        support &= mask
     rows = np.nonzero(support)
     if maps_data.flags.f_contiguous:  # NIfTI layout: one flat gather along each map's voxels (~3x faster)
         flat = np.ravel_multi_index(rows, shape, order="F")
