@@ -485,6 +485,7 @@ def _atlas_strategy(items: list[_Series], atlas: str, desc: str, qc_rows: dict, 
     info: dict[str, Any] = {"strategy_name": strategy_name, "dof_lost": dof_lost, "fraction_dof_lost": frac_lost,
                             "row": row}
     arrays = [t[kept].to_numpy(dtype=np.float64) for t in tables]
+    del tables  # the arrays only, from here on
     excluded_json = [{"region": k, "reason": v} for k, v in excluded.items()]
 
     qc_runs = [r for r in runs if r in qc_rows and np.isfinite(qc_rows[r].get("mean_fd", np.nan))]
