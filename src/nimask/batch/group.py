@@ -311,13 +311,21 @@ def _matrix_text(matrix: np.ndarray, names: list[str]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _json_text(obj: Any) -> str:
-    def default(o):
-        if isinstance(o, np.generic):
-            return o.item()
-        raise TypeError(type(o).__name__)
+def _json_safe(obj: Any) -> Any:
+    """``obj`` with numpy scalars as Python numbers and NaN / inf as None (valid JSON)."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
-    return json.dumps(obj, indent=1, default=default, allow_nan=False) + "\n"
+
+def _json_text(obj: Any) -> str:
+    return json.dumps(_json_safe(obj), indent=1, allow_nan=False) + "\n"
 
 
 def _finite(v: float) -> float | None:
