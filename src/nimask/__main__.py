@@ -1,4 +1,4 @@
-"""Command-line entry point: ``nimask extract`` and ``nimask demo`` (also ``python -m nimask``).
+"""Command-line entry point: ``nimask extract``, ``nimask group`` and ``nimask demo`` (also ``python -m nimask``).
 
 Exit codes: 0 every output done (or already done), 1 some runs or strategies failed (see
 ``OUTPUT_DIR/nimask_failures.tsv``) or the output folder's bookkeeping (manifest, failures
@@ -197,6 +197,26 @@ def _demo_report(data: dict, directory: Path) -> None:
     print(f"  wrote an HTML report of the regions, coverage and signals ({time.perf_counter() - t0:.2f} s): {path}")
 
 
+def _group(args) -> int:
+    from .batch import group_outputs
+    from .exceptions import NimaskError, OutputWriteError
+
+    try:
+        summary = group_outputs(args.output_dir, tangent=args.tangent, atlases=args.atlas, strategies=args.strategy,
+                                out=args.out)
+    except OutputWriteError as exc:
+        print(f"nimask group: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (NimaskError, OSError) as exc:  # no outputs, unknown atlas or strategy
+        print(f"nimask group: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.quiet:
+        print("\n".join(summary.lines(warnings=False)))
+    for w in summary.warnings:
+        print(f"nimask group: warning: {w}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -206,6 +226,22 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the batch extraction on built-in synthetic data")
     demo.add_argument("--out-dir", default=None,
                       help=f"folder for the sample data, the outputs and report.html (default: ./{DEMO_DIR})")
+
+    gr = sub.add_parser(
+        "group", help="group tables, QC-FC, tangent connectomes and an HTML QC page of a finished batch",
+        description="Read the outputs of 'nimask extract' in OUTPUT_DIR (time series, and the per-run QC tables of "
+                    "--qc) and write under OUTPUT_DIR/group: desc-<S>_qc.tsv per strategy, QC-FC per atlas x strategy "
+                    "(atlas-<A>_desc-<S>_qcfc.tsv/.json) with qcfc_summary.tsv, tangent connectomes with --tangent, "
+                    "and qc.html. Exit codes: 0 done, 1 a file could not be written, 2 no outputs / bad option.",
+    )
+    gr.add_argument("output_dir", help="output folder of 'nimask extract'")
+    gr.add_argument("--tangent", action="store_true",
+                    help="also write per-run tangent-space connectivity matrices and their group mean")
+    gr.add_argument("--atlas", action="append", default=None, metavar="NAME", help="only this atlas; repeatable")
+    gr.add_argument("--strategy", action="append", default=None, metavar="LABEL",
+                    help="only this strategy (its desc- label or preset spelling); repeatable")
+    gr.add_argument("--out", default=None, help="write here instead of OUTPUT_DIR/group")
+    gr.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
     ex = sub.add_parser(
         "extract", help="region time series of every run of an fMRIPrep derivatives tree",
@@ -285,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
         return _demo(args.out_dir)
+    if args.command == "group":
+        return _group(args)
     if args.command == "extract":
         if not args.atlas and not args.spheres:
             print("nimask extract: error: give at least one --atlas or --spheres", file=sys.stderr)
