@@ -292,3 +292,29 @@ def test_the_page_renders_in_chromium(batch, grouped):
     assert len(images) == 9
     assert all(complete and w > 100 and h > 100 for complete, w, h in images), images
     assert png_variance(result["png"]) > 200.0
+
+
+def test_group_step_on_a_batch_with_real_qc_tables(tmp_path):
+    """End to end: ``extract --qc`` then ``group``: the group QC table gathers the runs' QC rows, and QC-FC uses
+    their mean framewise displacement."""
+    data = write_bids_derivatives(tmp_path, subjects=("01", "02", "03", "04"), shape=(10, 12, 10), n_volumes=40)
+    out = tmp_path / "out"
+    summary = extract_batch(data["root"], out, [parse_atlas(f"{data['labels']},lut={data['lut']}")],
+                            [parse_strategy("motion6+wm_csf")], progress=False, qc=True)
+    assert summary.exit_code == 0
+    group_outputs(out)
+    per_run = sorted(out.rglob("sub-*_desc-motion6wmcsf_qc.tsv"))
+    assert len(per_run) == 4
+    rows = pd.concat([_read(p) for p in per_run], ignore_index=True)
+    table = _read(out / "group" / "desc-motion6wmcsf_qc.tsv")
+    assert len(table) == 4
+    np.testing.assert_allclose(table[list(QC_COLUMNS)].to_numpy(float), rows[list(QC_COLUMNS)].to_numpy(float),
+                               rtol=1e-12, equal_nan=True)
+    runs, tables = _series(out, "sample", "motion6wmcsf")
+    fd = rows["mean_fd"].to_numpy()
+    n = tables[0].shape[1]
+    iu = np.triu_indices(n, k=1)
+    edges = np.array([np.corrcoef(t.to_numpy(), rowvar=False)[iu] for t in tables])
+    expected = [stats.pearsonr(fd, edges[:, e])[0] for e in range(edges.shape[1])]
+    got = _read(out / "group" / "atlas-sample_desc-motion6wmcsf_qcfc.tsv")
+    np.testing.assert_allclose(got["qcfc_r"], expected, rtol=0, atol=1e-10)
