@@ -68,7 +68,16 @@ from ..regions._labels import (
 from ..regions._lut import all_region_ids, build_lut, read_lut, region_names
 from ._base import BaseMasker
 from ._docs import fill_doc
-from ._inputs import binarised_mask, check_data_grid, check_fov, check_labels_left, in_memory, load_run, resample_like
+from ._inputs import (
+    binarised_mask,
+    check_data_grid,
+    check_fov,
+    check_labels_left,
+    in_memory,
+    load_run,
+    pipeline_dtype,
+    resample_like,
+)
 from ._params import COMMON_CONSTRAINTS, Check, Interval, Options
 from ._verbose import describe, say
 
@@ -317,6 +326,10 @@ class NiftiLabelsMasker(BaseMasker):
         if target == "data" and self.mask_img_ is not None:  # fitted without images: not checked at fit
             check_labels_left(self.labels_img_, self.mask_img_, self.background_label)
         return op
+
+    def _pipeline_dtype(self, img: Any, op: Any = None) -> np.dtype:
+        grid = op if op is not None else self._operator if self.resampling_target == "labels" else img
+        return pipeline_dtype(img, grid, self.smoothing_fwhm, LabelsOperator.output_dtype)
 
     def get_feature_names_out(self, input_features: Any = None) -> list:
         """The region names (one per output column), as nilearn's list."""

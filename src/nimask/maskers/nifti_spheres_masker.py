@@ -34,7 +34,7 @@ from ..regions._coverage import spheres_coverage
 from ..regions._spheres import SpheresOperator, check_radius, check_seeds, prepare_spheres, spheres_to_array
 from ._base import BaseMasker
 from ._docs import fill_doc
-from ._inputs import binarised_mask, in_memory, load_run, resample_like
+from ._inputs import binarised_mask, in_memory, load_run, pipeline_dtype, resample_like
 from ._params import COMMON_CONSTRAINTS, Options
 from ._verbose import describe, say
 
@@ -172,6 +172,9 @@ class NiftiSpheresMasker(BaseMasker):
         op.names = [f"sphere{i}" for i in range(len(self.seeds_))]
         op.coverage = spheres_coverage(op, op.names)
         return op
+
+    def _pipeline_dtype(self, img: Any, op: Any = None) -> np.dtype:
+        return pipeline_dtype(img, img if op is None else op, self.smoothing_fwhm, SpheresOperator.output_dtype)
 
     def inverse_transform(self, region_signals: Any) -> Any:
         """Image on the mask grid: each voxel gets the mean signal of the spheres holding it.
