@@ -78,6 +78,7 @@ class Operator(Protocol):
         """Output rows ``(n, n_columns)`` of the gathered values ``(n, n_voxels)``."""
         ...
 
+
 def needs_resampling(img: Any, shape: tuple, affine: np.ndarray) -> bool:
     """True when ``img`` is not on the grid ``(shape, affine)`` (affine tolerance 1e-4 mm)."""
     return tuple(img.shape[:3]) != tuple(shape) or not affines_close(img.affine, affine)

@@ -36,8 +36,9 @@ Differences from nilearn
 * ``inverse_transform`` with ``keep_masked_labels=True`` writes each column into its own
   region (nilearn writes column j into the j-th region left by the mask, so the regions
   after a removed one receive their neighbour's column).
-* The median of integer data is averaged in float64 (scipy adds the two middle values in
-  the integer dtype, which can overflow).
+* Region values are cleaned in float64, then cast to nilearn's dtype (nilearn cleans a float32
+  image's in float32, far from its float64 copy's output for a large mean with a small
+  variance). The median of integer data is averaged in float64 (scipy can overflow).
 * ``memory_level > 1`` without a cache location warns (nilearn 0.14.1 crashes).
 * ``generate_report()`` gives nimask's own self-contained HTML page (regions over the mean
   image, coverage, dropped regions, cleaning steps, warnings, carpet plot); ``cmap`` colours

@@ -18,6 +18,9 @@ Beyond nilearn (opt-in; the default gives nilearn's output)
 
 Differences from nilearn
 ------------------------
+* The signals are solved and cleaned in float64, then cast to nilearn's dtype (nilearn solves
+  and cleans in float32 for float32 maps, far from its float64 copy's output for a large
+  mean with a small variance).
 * A map that is all zero (after NaN removal and resampling) gives a warning naming its
   index (nilearn returns a silent zero column).
 * ``allow_overlap=False`` names a pair of overlapping maps in the error.
