@@ -1,6 +1,8 @@
 """Small helpers shared by the test modules (tiny synthetic images, oracle comparisons)."""
 from __future__ import annotations
 
+import os
+
 import nibabel as nib
 import numpy as np
 
@@ -30,9 +32,11 @@ def assert_oracle(actual, expected, rtol: float = RTOL_DEFAULT) -> None:
 
 
 def float64_copy(img):
-    """The float64 copy of an in-memory image (or of each image of a list)."""
+    """The float64 copy of an image or image file (or of each image of a list)."""
     if isinstance(img, (list, tuple)):
         return [float64_copy(i) for i in img]
+    if isinstance(img, (str, os.PathLike)):
+        img = nib.load(img)
     return nib.Nifti1Image(np.asarray(img.dataobj, dtype=np.float64), img.affine)
 
 
