@@ -1,6 +1,8 @@
 """Small helpers shared by the test modules (tiny synthetic images, oracle comparisons)."""
 from __future__ import annotations
 
+import os
+
 import nibabel as nib
 import numpy as np
 
@@ -27,6 +29,30 @@ def assert_oracle(actual, expected, rtol: float = RTOL_DEFAULT) -> None:
     np.testing.assert_array_equal(np.isnan(a), np.isnan(e))
     err = max_rel_err(np.nan_to_num(a), np.nan_to_num(e))
     assert err <= rtol, f"max relative error {err:.3g} > {rtol:.1g}"
+
+
+def float64_copy(img):
+    """The float64 copy of an image or image file (or of each image of a list)."""
+    if isinstance(img, (list, tuple)):
+        return [float64_copy(i) for i in img]
+    if isinstance(img, (str, os.PathLike)):
+        img = nib.load(img)
+    return nib.Nifti1Image(np.asarray(img.dataobj, dtype=np.float64), img.affine)
+
+
+def assert_float64_oracle(actual, expected, expected_f64, rtol: float = RTOL_DEFAULT) -> None:
+    """The oracle where nimask computes in float64 and nilearn does not (catalogue D12).
+
+    ``expected`` is nilearn's result on the image, ``expected_f64`` nilearn's on its float64
+    copy. nimask's result has nilearn's dtype, is within ``rtol`` of ``expected_f64`` and no
+    farther from it than ``expected`` is (up to the rounding of a float32 output).
+    """
+    a, e = np.asarray(actual), np.asarray(expected)
+    assert a.dtype == e.dtype, f"dtype {a.dtype} != nilearn's {e.dtype}"
+    assert_oracle(a, expected_f64, rtol)
+    ours = max_rel_err(np.nan_to_num(a), np.nan_to_num(expected_f64))
+    theirs = max_rel_err(np.nan_to_num(e), np.nan_to_num(expected_f64))
+    assert ours <= max(theirs, 2 * np.finfo(np.float32).eps), f"nimask {ours:.3g} > nilearn {theirs:.3g} from float64"
 
 
 def random_img(shape=(7, 8, 9, 5), dtype=np.float32, affine=None, seed=0, scale=100.0):

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from nibabel.spatialimages import SpatialImage
 
 __all__ = ["load_niimg", "check_niimg", "check_niimg_3d", "check_niimg_4d", "get_data", "is_niimg_like", "same_fov",
-           "affines_close", "AFFINE_ATOL", "header_t_r", "check_header_t_r"]
+           "affines_close", "AFFINE_ATOL", "header_t_r", "check_header_t_r", "source_dtype", "has_scaling"]
 
 _GLOB_CHARS = set("*?[")
 _SEE_DOC = "See https://nilearn.github.io/stable/manipulating_images/input_output.html."
@@ -244,6 +244,26 @@ def check_niimg_4d(niimg: Any, return_iterator: bool = False, dtype: Any = None
 
 
 _TIME_UNITS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
+
+
+def source_dtype(img: Any) -> np.dtype:
+    """nilearn's "source dtype": the array dtype (float64 for a file with slope/intercept).
+
+    Read from the proxy header, so the data are not loaded.
+    """
+    proxy = img.dataobj
+    if isinstance(proxy, np.ndarray):
+        return proxy.dtype
+    if hasattr(proxy, "dtype"):
+        return np.dtype(np.float64) if has_scaling(img) else np.dtype(proxy.dtype)
+    return np.asanyarray(proxy[:1, :1, :1, ...]).dtype  # unusual proxies: read one voxel
+
+
+def has_scaling(img: Any) -> bool:
+    """The image's data are scaled by a header slope/intercept (nibabel then gives float64)."""
+    proxy = img.dataobj
+    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
+    return not (np.all(np.asarray(slope) == 1) and np.all(np.asarray(inter) == 0))
 
 
 def header_t_r(img) -> float | None:

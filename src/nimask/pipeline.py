@@ -17,6 +17,11 @@ their grid (``shape``, ``affine``), the voxels they read (``index``) and a ``red
    counted, one :class:`~nimask.exceptions.NimaskNonFiniteWarning` per run), and
 5. reduces them (``operator.reduce``) into that operator's rows of the output.
 
+The region operators (labels, maps, spheres) reduce in float64 whatever the data dtype
+(catalogue D12: float32 sums of a large mean with a small variance lose the variance);
+:func:`values_dtype` gives the dtype of the values an operator is handed, from which the
+region operators' ``output_dtype`` gives nilearn's dtype for the final cast (spec §1.6).
+
 A voxel operator on a file-backed run that needs neither resampling nor smoothing is the
 reader's fused decode-and-gather (:func:`nimask._nifti_io.gather_masked`): same numbers,
 no intermediate chunk.
@@ -34,7 +39,7 @@ from ._threads import n_threads, prefetched
 from .exceptions import GeometryError
 from .regions._gather import f_order_index, gather
 
-__all__ = ["Operator", "stream", "needs_resampling"]
+__all__ = ["Operator", "stream", "needs_resampling", "values_dtype"]
 
 
 @runtime_checkable
@@ -77,6 +82,29 @@ class Operator(Protocol):
 def needs_resampling(img: Any, shape: tuple, affine: np.ndarray) -> bool:
     """True when ``img`` is not on the grid ``(shape, affine)`` (affine tolerance 1e-4 mm)."""
     return tuple(img.shape[:3]) != tuple(shape) or not affines_close(img.affine, affine)
+
+
+def values_dtype(img: Any, grid: Any, smoothing_fwhm: Any = None) -> np.dtype:
+    """Dtype of the values :func:`stream` hands to the ``reduce`` of an operator on ``grid``.
+
+    ``grid`` is anything with ``shape`` and ``affine`` (an operator, an image). The stored
+    dtype (float64 for a file with a slope/intercept), then cubic resampling's dtype when
+    ``img`` is not on ``grid`` (signed integers become floats), then smoothing's (integers
+    become floats): the dtype nilearn's extraction sees.
+    """
+    from ._niimg import source_dtype
+
+    dtype = source_dtype(img)
+    if needs_resampling(img, tuple(grid.shape[:3]), np.asarray(grid.affine)):
+        from .image._resampling import output_dtype
+
+        dtype = output_dtype(dtype, "continuous")
+    if smoothing_fwhm is not None:
+        from .image._smoothing import _check_fwhm, _float_dtype
+
+        if _check_fwhm(smoothing_fwhm, warn=False) is not None:
+            dtype = _float_dtype(dtype)
+    return np.dtype(dtype)
 
 
 def stream(

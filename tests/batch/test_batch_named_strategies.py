@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interfaces"))
 from _fmriprep_fixtures import make_fmriprep_derivatives, write_run  # noqa: E402
 
-from _helpers import assert_oracle  # noqa: E402
+from _helpers import assert_oracle, float64_copy  # noqa: E402
 from nimask.__main__ import main  # noqa: E402
 from nimask.batch import parse_strategy  # noqa: E402
 from nimask.batch.strategies import preset_confounds, unique_strategies  # noqa: E402
@@ -128,8 +128,9 @@ def test_nilearn_presets_equal_load_confounds_strategy_and_the_labels_masker(fmr
         got = pd.read_csv(found[0], sep="\t").to_numpy()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # nimask cleans region signals in float64 (catalogue D12): nilearn on the run's float64 copy
             ref = NlLabels(labels_img=str(atlas), mask_img=run.mask_img, t_r=2.0, standardize="zscore_sample") \
-                .fit_transform(run.img, confounds=conf, sample_mask=mask)
+                .fit_transform(float64_copy(run.img), confounds=conf, sample_mask=mask)
         assert got.shape == ref.shape, (name, spec)
         assert_oracle(got, ref, rtol=1e-6)
         side = pd.read_json(found[0].with_suffix(".json"), typ="series")
@@ -290,7 +291,7 @@ def test_ica_aroma_equals_nilearn_on_the_aroma_image(aroma_batch):
             warnings.simplefilter("ignore")
             conf, mask = nl_lcs(run.aroma_img, "ica_aroma")
             ref = NlLabels(labels_img=str(atlas), mask_img=run.mask_img, t_r=2.0, standardize="zscore_sample") \
-                .fit_transform(run.aroma_img, confounds=conf, sample_mask=mask)
+                .fit_transform(float64_copy(run.aroma_img), confounds=conf, sample_mask=mask)  # float64 (D12)
             # not the preproc image's series
             other = NlLabels(labels_img=str(atlas), mask_img=run.mask_img, t_r=2.0, standardize="zscore_sample") \
                 .fit_transform(run.img, confounds=conf, sample_mask=mask)

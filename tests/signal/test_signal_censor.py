@@ -333,6 +333,7 @@ def test_maskers_take_censor_through_clean_args():
     import nibabel as nib
 
     from nimask.maskers import NiftiLabelsMasker
+    from nimask.pipeline import stream
 
     rng = np.random.default_rng(0)
     img = nib.Nifti1Image(rng.standard_normal((6, 6, 6, 40)).astype(np.float32) + 100, np.eye(4))
@@ -350,7 +351,7 @@ def test_maskers_take_censor_through_clean_args():
         if mode == "zero":
             np.testing.assert_array_equal(out[keep], drop)
             assert (out[~keep] == 0).all()
-        # clean_signals' censor= overrides clean_args (the batch's path)
-        raw = NiftiLabelsMasker(atlas, standardize=None).fit_transform(img)
+        # clean_signals' censor= overrides clean_args (the batch's path: float64 region signals of the stream)
+        raw = stream(img, [masker.operator_for(img)])[0]
         np.testing.assert_array_equal(masker.clean_signals(raw, img, sample_mask=keep, censor="drop"), drop)
         np.testing.assert_array_equal(masker.clean_signals(raw, img, sample_mask=keep), out)

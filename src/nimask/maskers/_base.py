@@ -128,7 +128,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         key = lambda: ("signals", type(self).__name__, fingerprint(imgs), fingerprint(confounds),  # noqa: E731
                        as_key(sample_mask), self._state_key(), as_key(np.asarray(img.affine)))
         signals = self._cache(key, lambda: self._extract_clean(img, op, confounds, sample_mask, say_at))
-        return self._finish(signals, was_3d, src if cast else None)
+        return self._finish(signals, was_3d, src if cast else None, self._pipeline_dtype(img, op))
 
     def _extract_clean(self, img: Any, op: Any, confounds: Any, sample_mask: Any, say_at: int) -> np.ndarray:
         t0 = time.perf_counter()
@@ -163,8 +163,9 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         self._check_fitted()
         if self.high_variance_confounds:
             confounds = self._with_high_variance(img, confounds)
-        cleaned = self._cleaned(np.array(signals, order="K"), confounds, sample_mask, censor)
-        return self._finish(cleaned, False, source_dtype(img))
+        pipeline = self._pipeline_dtype(img)  # region signals are cleaned in float64 (catalogue D12)
+        owned = np.array(signals, order="K", dtype=None if pipeline is None else np.float64)
+        return self._finish(self._cleaned(owned, confounds, sample_mask, censor), False, source_dtype(img), pipeline)
 
     def _cleaned(self, signals: np.ndarray, confounds: Any, sample_mask: Any, censor: Any = None) -> np.ndarray:
         """``signal.clean`` of owned ``signals`` with this masker's parameters (all-NaN columns left out)."""
@@ -205,11 +206,8 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         return params
 
     def _cache(self, key: Any, compute: Callable[[], Any], level: int = 1) -> Any:
-        """Run ``compute`` through ``memory_`` when the effective memory level allows it.
-
-        ``key`` may be a callable returning the key: it is then only built (file checksums
-        read) when a cache location is in use.
-        """
+        """Run ``compute`` through ``memory_`` when the effective memory level allows it; ``key`` may be a
+        callable returning the key, then only built (file checksums read) when a cache location is in use."""
         if getattr(self, "_memory_level", 0) >= level and getattr(self.memory_, "location", None) is not None:
             return cached_call(self.memory_, key() if callable(key) else key, compute)
         return compute()
@@ -230,13 +228,15 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             return np.dtype(np.int32) if np.dtype(src_dtype).kind == "i" else np.dtype(np.float32)
         return np.dtype(self.dtype)
 
-    def _finish(self, signals: np.ndarray, was_3d: bool, src_dtype: Any) -> np.ndarray:
-        """Squeeze for a 3D input (only while set_output was never configured), then cast.
+    def _pipeline_dtype(self, img: Any, op: Any = None) -> np.dtype | None:  # None: as computed (voxels)
+        return None  # region maskers: nilearn's dtype (spec §1.6) of values computed in float64
 
-        ``src_dtype`` None means "do not cast" (nilearn's Multi masker list path)."""
+    def _finish(self, signals: np.ndarray, was_3d: bool, src_dtype: Any, pipeline: Any = None) -> np.ndarray:
+        """Squeeze for a 3D input (only while set_output was never configured), then cast to ``dtype``, or
+        else to nilearn's ``pipeline`` dtype (catalogue D12). ``src_dtype`` None: ``dtype`` ignored (Multi list)."""
         if was_3d and getattr(self, "_sklearn_output_config", {}).get("transform") is None:
             signals = np.squeeze(signals)
-        target = None if src_dtype is None else self._output_dtype(src_dtype)
+        target = pipeline if src_dtype is None or self.dtype is None else self._output_dtype(src_dtype)
         if target is not None and signals.dtype != target:
             signals = signals.astype(target)
         return signals

@@ -47,8 +47,14 @@ t_r : float or None, default=None
     (a value that is not positive, or above 100 s, which looks like milliseconds, raises).""",
     "dtype": """\
 dtype : None, "auto" or numpy dtype, default=None
-    Data type of the output signals. None: the type the extraction gives; "auto": int32
-    for integer images, float32 otherwise. A boolean dtype is refused.""",
+    Data type of the output signals. None: nilearn's type for the image (float32 for
+    float32 images; labels: float64 for integer images); "auto": int32 for integer
+    images, float32 otherwise. A boolean dtype is refused. Region signals (labels, maps,
+    spheres) are computed and cleaned in float64 whatever the image type and only the
+    output is cast, so that an int16, uint8 or float32 run gives its float64 copy's output
+    within 1e-6 (nilearn: up to 1e-4 for a large mean with a small variance; it also
+    truncates the sphere means of integer images). Voxel maskers keep float32 voxel
+    matrices (half the memory), already within 1e-6.""",
     "memory": """\
 memory : None, str, pathlib.Path or joblib.Memory, default=None
     Cache for the steps that are worth keeping between calls (computed masks, the

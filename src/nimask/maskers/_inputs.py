@@ -7,32 +7,28 @@ from typing import Any
 
 import numpy as np
 
-from .._niimg import _filename, check_niimg
+from .._niimg import _filename, check_niimg, has_scaling, source_dtype
 from .._warnings import find_stack_level
 from ..exceptions import AtlasError, DimensionError, MaskError, NimaskDataWarning, ParameterError
 
-__all__ = ["source_dtype", "has_scaling", "binarised_mask", "load_run", "resample_like", "high_variance_of",
-           "pop_sessions", "check_fov", "check_labels_left", "check_data_grid", "check_filter_length"]
+__all__ = ["source_dtype", "has_scaling", "pipeline_dtype", "binarised_mask", "load_run", "resample_like",
+           "high_variance_of", "pop_sessions", "check_fov", "check_labels_left", "check_data_grid",
+           "check_filter_length"]
 
 
-def source_dtype(img: Any) -> np.dtype:
-    """nilearn's "source dtype": the array dtype (float64 for a file with slope/intercept).
+def pipeline_dtype(img: Any, grid: Any, smoothing_fwhm: Any, output_dtype: Any) -> np.dtype:
+    """nilearn's dtype of a region masker's output for ``img`` with ``dtype=None`` (spec §1.6).
 
-    Read from the proxy header, so the data are not loaded.
+    ``output_dtype`` (the operator's rule) of the dtype of the values extracted on ``grid``
+    (:func:`nimask.pipeline.values_dtype`), then ``clean``'s rule (other integers become
+    float32, 8-byte integers float64). nimask computes the region values and their cleaning
+    in float64 and casts only the output to this dtype (catalogue D12).
     """
-    proxy = img.dataobj
-    if isinstance(proxy, np.ndarray):
-        return proxy.dtype
-    if hasattr(proxy, "dtype"):
-        return np.dtype(np.float64) if has_scaling(img) else np.dtype(proxy.dtype)
-    return np.asanyarray(proxy[:1, :1, :1, ...]).dtype  # unusual proxies: read one voxel
+    from ..pipeline import values_dtype
+    from ..signal._detrend import as_float
 
-
-def has_scaling(img: Any) -> bool:
-    """The image's data are scaled by a header slope/intercept (nibabel then gives float64)."""
-    proxy = img.dataobj
-    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
-    return not (np.all(np.asarray(slope) == 1) and np.all(np.asarray(inter) == 0))
+    extracted = np.dtype(output_dtype(values_dtype(img, grid, smoothing_fwhm)))
+    return as_float(np.zeros(0, extracted), copy=False).dtype
 
 
 def binarised_mask(mask_img: Any, *, param: str = "mask_img") -> Any:

@@ -36,8 +36,9 @@ Differences from nilearn
 * ``inverse_transform`` with ``keep_masked_labels=True`` writes each column into its own
   region (nilearn writes column j into the j-th region left by the mask, so the regions
   after a removed one receive their neighbour's column).
-* The median of integer data is averaged in float64 (scipy adds the two middle values in
-  the integer dtype, which can overflow).
+* Region values are cleaned in float64, then cast to nilearn's dtype (nilearn cleans a float32
+  image's in float32, far from its float64 copy's output for a large mean with a small
+  variance). The median of integer data is averaged in float64 (scipy can overflow).
 * ``memory_level > 1`` without a cache location warns (nilearn 0.14.1 crashes).
 * ``generate_report()`` gives nimask's own self-contained HTML page (regions over the mean
   image, coverage, dropped regions, cleaning steps, warnings, carpet plot); ``cmap`` colours
@@ -68,7 +69,16 @@ from ..regions._labels import (
 from ..regions._lut import all_region_ids, build_lut, read_lut, region_names
 from ._base import BaseMasker
 from ._docs import fill_doc
-from ._inputs import binarised_mask, check_data_grid, check_fov, check_labels_left, in_memory, load_run, resample_like
+from ._inputs import (
+    binarised_mask,
+    check_data_grid,
+    check_fov,
+    check_labels_left,
+    in_memory,
+    load_run,
+    pipeline_dtype,
+    resample_like,
+)
 from ._params import COMMON_CONSTRAINTS, Check, Interval, Options
 from ._verbose import describe, say
 
@@ -317,6 +327,10 @@ class NiftiLabelsMasker(BaseMasker):
         if target == "data" and self.mask_img_ is not None:  # fitted without images: not checked at fit
             check_labels_left(self.labels_img_, self.mask_img_, self.background_label)
         return op
+
+    def _pipeline_dtype(self, img: Any, op: Any = None) -> np.dtype:
+        grid = op if op is not None else self._operator if self.resampling_target == "labels" else img
+        return pipeline_dtype(img, grid, self.smoothing_fwhm, LabelsOperator.output_dtype)
 
     def get_feature_names_out(self, input_features: Any = None) -> list:
         """The region names (one per output column), as nilearn's list."""

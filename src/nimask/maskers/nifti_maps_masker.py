@@ -18,6 +18,9 @@ Beyond nilearn (opt-in; the default gives nilearn's output)
 
 Differences from nilearn
 ------------------------
+* The signals are solved and cleaned in float64, then cast to nilearn's dtype (nilearn solves
+  and cleans in float32 for float32 maps, far from its float64 copy's output for a large
+  mean with a small variance).
 * A map that is all zero (after NaN removal and resampling) gives a warning naming its
   index (nilearn returns a silent zero column).
 * ``allow_overlap=False`` names a pair of overlapping maps in the error.
@@ -46,10 +49,18 @@ from ..exceptions import (
     ParameterError,
 )
 from ..regions._coverage import maps_coverage
-from ..regions._maps import MapsOperator, NonFiniteMaps, check_no_overlap, maps_array, prepare_maps, signals_to_array
+from ..regions._maps import (
+    MapsOperator,
+    NonFiniteMaps,
+    check_no_overlap,
+    maps_array,
+    maps_output_dtype,
+    prepare_maps,
+    signals_to_array,
+)
 from ._base import BaseMasker
 from ._docs import fill_doc
-from ._inputs import binarised_mask, check_fov, has_scaling, in_memory, load_run, resample_like
+from ._inputs import binarised_mask, check_fov, has_scaling, in_memory, load_run, pipeline_dtype, resample_like
 from ._params import COMMON_CONSTRAINTS, Interval, Options
 from ._verbose import describe, say
 
@@ -283,6 +294,12 @@ class NiftiMapsMasker(BaseMasker):
         if self._operator is not None and maps_img is self.maps_img_ and mask_img is self.mask_img_:
             return self._operator
         return self._prepare(maps_img, mask_img)
+
+    def _pipeline_dtype(self, img: Any, op: Any = None) -> np.dtype:
+        maps = self.maps_img_  # the data are resampled onto the maps' grid unless it is theirs
+        grid = op if op is not None else maps if self.resampling_target not in (None, "data") else img
+        weights = (op.weights if op is not None else np.asarray(maps.dataobj)).dtype
+        return pipeline_dtype(img, grid, self.smoothing_fwhm, lambda values: maps_output_dtype(weights, values))
 
     # ---- inverse -------------------------------------------------------------------------
     def inverse_transform(self, region_signals: Any) -> Any:

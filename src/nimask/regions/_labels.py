@@ -198,20 +198,27 @@ class LabelsOperator:
         return self.reduce(values, strategy)
 
     def reduce(self, values: np.ndarray, strategy: str | None = None) -> np.ndarray:
-        """Region values ``(n, n_regions)`` of the gathered voxel values ``(n, n_voxels)``.
+        """Region values ``(n, n_regions)`` of the gathered voxel values ``(n, n_voxels)``, float64.
 
-        nilearn's numbers and dtype: float32 for float32 data, float64 otherwise (sums in
-        float64). ``strategy`` defaults to the operator's.
+        Always float64 (catalogue D12: the signals are then cleaned in float64); nilearn's
+        dtype is :meth:`output_dtype`, to which the masker casts its output at the end.
+        nilearn sums in float64 too, so uncleaned values are nilearn's once cast.
+        ``strategy`` defaults to the operator's.
         """
         strategy = self.strategy if strategy is None else strategy
-        out_dtype = np.dtype(np.float32) if values.dtype == np.float32 else np.dtype(np.float64)
         n = values.shape[0]
         out = np.full((n, self.n_regions), self.fill_value, dtype=np.float64)
         if self.starts.size and n:
             out[:, self.nonempty] = _reduce(values, self.starts, self.counts[self.nonempty], strategy)
         if self.nan_columns is not None:
             out[:, self.nan_columns] = np.nan
-        return out.astype(out_dtype, copy=False)
+        return out
+
+    @staticmethod
+    def output_dtype(values_dtype: Any) -> np.dtype:
+        """nilearn's dtype of region values of data of ``values_dtype``: float32 for float32
+        data, float64 otherwise (spec §1.6)."""
+        return np.dtype(np.float32) if np.dtype(values_dtype) == np.float32 else np.dtype(np.float64)
 
 
 def _reduce(values: np.ndarray, starts: np.ndarray, counts: np.ndarray, strategy: str) -> np.ndarray:
@@ -235,22 +242,19 @@ def _reduce(values: np.ndarray, starts: np.ndarray, counts: np.ndarray, strategy
 
 
 def _median(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """scipy.ndimage.median per group: mean of the two middle values, in the data dtype for floats.
+    """scipy.ndimage.median per group: mean of the two middle values, averaged in float64.
 
-    Integer data are averaged in float64 (scipy adds them in the integer dtype first,
-    which can overflow; see the module's differences from nilearn).
+    For float32 data, the float64 mean cast to float32 is scipy's float32 mean (halving is
+    exact). Integer data: scipy adds them in the integer dtype first, which can overflow
+    (see the module's differences from nilearn).
     """
     n = values.shape[0]
     out = np.empty((n, starts.size), dtype=np.float64)
-    half = values.dtype.type(2) if values.dtype.kind == "f" else 2.0
     for j, (s, c) in enumerate(zip(starts.tolist(), counts.tolist())):
         block = values[:, s : s + c]
         lo, hi = (c - 1) // 2, c // 2
         part = np.partition(block, (lo, hi) if hi != lo else lo, axis=1)
-        a, b = part[:, lo], part[:, hi]
-        if values.dtype.kind != "f":
-            a, b = a.astype(np.float64), b.astype(np.float64)
-        out[:, j] = (a + b) / half
+        out[:, j] = (part[:, lo].astype(np.float64) + part[:, hi]) / 2.0
     return out
 
 
@@ -454,7 +458,7 @@ def img_to_signals_labels(
     import nibabel as nib
 
     from .._niimg import check_niimg
-    from ..pipeline import stream
+    from ..pipeline import stream, values_dtype
 
     check_strategy(strategy)
     labels_ref, labels = _load_labels(labels_img, background_label)
@@ -473,6 +477,7 @@ def img_to_signals_labels(
     op = prepare_labels(labels, mask, background_label=background_label, keep_masked_labels=keep_masked_labels)
     op.affine, op.strategy = np.asarray(data_img.affine), strategy  # the grid checked above
     signals = stream(data_img, [op], label="labels extraction")[0]
+    signals = signals.astype(op.output_dtype(values_dtype(data_img, op)), copy=False)
     region_list = list(op.region_ids)
     if not return_masked_atlas:
         warnings.warn(

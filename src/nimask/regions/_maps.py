@@ -12,7 +12,10 @@ there is no mask; the numbers are the same).
 
 The normal equations lose ``cond(M)^2 * 1e-16`` of relative accuracy; when ``cond(M)``
 exceeds ``_MAX_COND`` (1e4, i.e. worse than 1e-8) or the maps are rank deficient, the
-operator falls back to ``scipy.linalg.lstsq`` per batch (same driver and dtype as nilearn).
+operator falls back to ``scipy.linalg.lstsq`` per batch (nilearn's driver, in float64).
+
+The signals are float64 whatever the dtypes (catalogue D12; nilearn solves in float32 for
+float32 maps); :meth:`MapsOperator.output_dtype` is nilearn's dtype, the masker's final cast.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from .._threads import n_threads, single_threaded_blas
 from .._warnings import find_stack_level
 from ..exceptions import AtlasError, GeometryError, NimaskDataWarning
 
-__all__ = ["MapsOperator", "prepare_maps", "img_to_signals_maps", "signals_to_img_maps"]
+__all__ = ["MapsOperator", "prepare_maps", "maps_output_dtype", "img_to_signals_maps", "signals_to_img_maps"]
 
 # Above this condition number of the maps the normal equations are not trusted.
 _MAX_COND = 1e4
@@ -101,28 +104,37 @@ class MapsOperator:
         return out
 
     def solve(self, data: np.ndarray) -> np.ndarray:
-        """Signals ``(n, n_kept)`` of gathered rows ``(n_rows, n)``, in nilearn's dtype.
+        """Signals ``(n, n_kept)`` of gathered rows ``(n_rows, n)``, in float64.
 
-        The output dtype is the common type of the maps and the data (``lstsq``'s rule):
-        float32 maps with int16/uint8/float32 data give float32, int32 or float64 data
-        give float64. The data must be finite: :func:`nimask.pipeline.stream` applies the
-        non-finite policy before calling :meth:`reduce`.
+        Always float64 (catalogue D12: nilearn solves in the common type of the maps and the
+        data, float32 for float32 maps, which loses a small variance under a large mean);
+        nilearn's dtype is :meth:`output_dtype`, to which the masker casts its output at the
+        end. The data must be finite: :func:`nimask.pipeline.stream` applies the non-finite
+        policy before calling :meth:`reduce`.
         """
-        out_dtype = np.result_type(self.weights.dtype, data.dtype)
-        if out_dtype.kind != "f":
-            out_dtype = np.dtype(np.float64)
         if self.kept.size == 0:
-            return np.zeros((data.shape[1], 0), out_dtype)
+            return np.zeros((data.shape[1], 0), np.float64)
         if self.gram is None:
             from scipy.linalg import lstsq
 
-            coef = lstsq(self.weights.astype(out_dtype, copy=False), data.astype(out_dtype, copy=False))[0]
+            coef = lstsq(self.weights.astype(np.float64), data.astype(np.float64, copy=False))[0]
             return np.ascontiguousarray(coef.T)
         from scipy.linalg import cho_solve
 
         products = blocked_products(data, self.weights)  # (n, k) = data^T weights, float64
-        signals = cho_solve(self.gram, products.T).T
-        return signals.astype(out_dtype, copy=False)
+        return cho_solve(self.gram, products.T).T
+
+    def output_dtype(self, values_dtype: Any) -> np.dtype:
+        """nilearn's dtype of the signals of data of ``values_dtype`` (:func:`maps_output_dtype`)."""
+        return maps_output_dtype(self.weights.dtype, values_dtype)
+
+
+def maps_output_dtype(weights_dtype: Any, values_dtype: Any) -> np.dtype:
+    """nilearn's dtype of maps signals: the common type of the maps and the data (``lstsq``'s
+    rule; float32 maps with int16/uint8/float32 data give float32, int32 or float64 data give
+    float64), float64 if that is not a float type (spec §1.6)."""
+    dtype = np.result_type(weights_dtype, values_dtype)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
 def blocked_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -396,7 +408,7 @@ def img_to_signals_maps(imgs: Any, maps_img: Any, mask_img: Any = None, keep_mas
         Indices of the maps kept (columns of ``signals``).
     """
     from .._niimg import check_niimg
-    from ..pipeline import stream
+    from ..pipeline import stream, values_dtype
 
     maps_img = check_niimg(maps_img, atleast_4d=True)
     imgs = check_niimg(imgs, atleast_4d=True)
@@ -404,7 +416,8 @@ def img_to_signals_maps(imgs: Any, maps_img: Any, mask_img: Any = None, keep_mas
     _check_same_grid(imgs, maps_img, mask_img)
     op = prepare_maps(maps_array(maps_img), _mask_array(mask_img), keep_masked_maps=keep_masked_maps,
                       affine=imgs.affine)  # the grids were checked above
-    return stream(imgs, [op], label="maps extraction")[0], [np.int64(i) for i in op.kept]
+    signals = stream(imgs, [op], label="maps extraction")[0]
+    return signals.astype(op.output_dtype(values_dtype(imgs, op)), copy=False), [np.int64(i) for i in op.kept]
 
 
 def signals_to_img_maps(region_signals: Any, maps_img: Any, mask_img: Any = None):

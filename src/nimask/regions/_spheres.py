@@ -271,21 +271,26 @@ class SpheresOperator:
         return np.ravel_multi_index(self.voxels, self.shape).astype(np.intp)
 
     def reduce(self, values: np.ndarray) -> np.ndarray:
-        """Sphere means ``(n, n_seeds)`` of gathered values ``(n, n_voxels)`` (non-finite: 0 already).
+        """Sphere means ``(n, n_seeds)`` of gathered values ``(n, n_voxels)`` (non-finite: 0 already), float64.
 
-        Means are stored in the values' dtype, which truncates them toward zero for integer
-        data, as nilearn does; empty spheres give NaN columns.
+        Float64 means whatever the data dtype (catalogue D12), never truncated: nilearn
+        stores the means in the image dtype, which truncates them toward zero for integer
+        data (spec §12 item 3, a silently wrong result that nimask fixes on purpose).
+        nilearn's dtype is :meth:`output_dtype`, the masker's final cast. Empty spheres give
+        NaN columns.
         """
-        data, out_dtype = values.T, values.dtype
         # sums of integers are exact in float64, then one division: the same means as numpy's
-        means = np.asarray(self.matrix @ data.astype(np.float64, copy=False)).T / self.sizes
+        means = np.asarray(self.matrix @ values.T.astype(np.float64, copy=False)).T / self.sizes
         if self.empty.size:
-            if out_dtype.kind != "f":
-                out_dtype = np.dtype(np.float64)
             means[:, self.empty] = np.nan
-        if out_dtype.kind in "iu":
-            return np.trunc(means).astype(out_dtype)
-        return means.astype(out_dtype, copy=False)
+        return means
+
+    @staticmethod
+    def output_dtype(values_dtype: Any) -> np.dtype:
+        """nilearn's dtype of sphere means of data of ``values_dtype``: that dtype (spec §1.6;
+        nilearn then gives integer means to ``clean``, which makes them float32, float64
+        for 8-byte integers)."""
+        return np.dtype(values_dtype)
 
 
 def prepare_spheres(
