@@ -5,7 +5,8 @@ Run: ``.venv/bin/python benchmarks/bench_scaling.py [--quick] [--repeat N] [marg
 (a) **marginal cost** (one read, many outputs): ``nimask.batch.extract_batch`` with 1 worker on ONE run
 (sub-01 of ``bench_batch.py``'s fMRIPrep tree, 300 volumes int16 MNI 2 mm) with 1, 2, 4, 8 atlases x 1, 2, 4
 strategies, each cell in its own process, best of ``--repeat`` (default 3) round-robin rounds. Atlases, in
-order: Harvard-Oxford cortical max-prob 2 mm, AAL (resampled), 100 spheres of 6 mm, then labels atlases
+order: Harvard-Oxford cortical max-prob 2 mm, AAL (resampled), 100 spheres of 6 mm (no overlap: the batch
+refuses it), then labels atlases
 derived from them (``_data/scaling/atlases``): HO split left/right, AAL split anterior/posterior, a grid of
 8-voxel cubes in the brain mask, HO split inferior/superior, AAL split inferior/superior. Strategies:
 ``motion6``, ``motion24``, ``motion6+wm_csf``, ``motion24+wm_csf+scrub0.5``. Printed: the wall time grid,
@@ -68,9 +69,13 @@ def prepare_atlases() -> None:
     from bench_maps_spheres import _seeds
 
     os.makedirs(ATLAS_DIR, exist_ok=True)
-    if not os.path.exists(_atlas_path("sph100")):
+    if not os.path.exists(_atlas_path("sph100")):  # the batch refuses overlapping spheres: >= 14 mm apart
+        picked: list = []
+        for seed in np.asarray(_seeds(1000, 0)):
+            if len(picked) < 100 and all(np.linalg.norm(seed - q) >= 14.0 for q in picked):
+                picked.append(seed)
         with open(_atlas_path("sph100"), "w") as fh:
-            fh.write("x\ty\tz\n" + "".join(f"{x}\t{y}\t{z}\n" for x, y, z in _seeds(100, 0)))
+            fh.write("x\ty\tz\n" + "".join(f"{x}\t{y}\t{z}\n" for x, y, z in picked))
     for name, src in (("HOlr", HO), ("HOis", HO), ("AALap", AAL), ("AALis", AAL), ("grid8", MASK)):
         path = _atlas_path(name)
         if os.path.exists(path):
