@@ -31,7 +31,7 @@ conformance: install-test
 
 # lint only: the tree is not run through `ruff format` (no format check)
 lint: install-test
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
 
 bench: install-test
 	$(PY) benchmarks/run.py

@@ -144,7 +144,8 @@ def run_cases(cases: dict[str, str], *, baseline: str, reference: str | None = N
               f"{r.peak_rss_mb / base.peak_rss_mb:>11.2f}{err:>13}")
     for key, text in (notes or {}).items():
         print(f"  {key}: {text}")
-    record = {n: {"wall_s": r.wall_s, "peak_rss_mb": r.peak_rss_mb, "max_rel_err": errors.get(n)} for n, r in results.items()}
+    record = {n: {"wall_s": r.wall_s, "peak_rss_mb": r.peak_rss_mb, "max_rel_err": errors.get(n)}
+              for n, r in results.items()}
     os.makedirs(os.path.join(REPO, "benchmarks", "_results"), exist_ok=True)
     slug = (title or "bench").split(":")[0].strip().replace(" ", "_")
     with open(os.path.join(REPO, "benchmarks", "_results", f"{slug}.json"), "w") as fh:

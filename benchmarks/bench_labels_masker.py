@@ -56,8 +56,9 @@ def nilearn_ho():
 
 
 def nimask_ho_setup():
-    import nimask.maskers  # noqa: F401
     import pandas  # noqa: F401
+
+    import nimask.maskers  # noqa: F401
 
 
 def nimask_ho():

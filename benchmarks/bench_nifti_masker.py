@@ -79,9 +79,9 @@ TARGETS = {"plain": 0.15, "clean": 0.05, "smooth": 0.2, "epi": 0.2}
 
 
 def main(argv=None):
-    import numpy as np
-
     import subprocess
+
+    import numpy as np
 
     cases = (argv or sys.argv[1:]) or list(TARGETS)
     bench_data()
