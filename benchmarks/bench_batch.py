@@ -35,6 +35,7 @@ framewise displacement stays the one computed here from gen_bold.py's motion.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import subprocess
@@ -205,6 +206,26 @@ def nimask_batch_2workers():
     return _batch(2)
 
 
+def nimask_batch_maps():
+    """The 1-worker batch with the Harvard-Oxford 1 mm probabilistic atlas (113 maps, resampled on each run's grid)."""
+    import shutil
+
+    import pandas as pd
+
+    from nimask.batch import extract_batch, parse_atlas, parse_strategy
+
+    out_dir = os.path.join(BATCH, "out_maps")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    atlas = parse_atlas(f"{bench_file('atlas_harvard_oxford.nii.gz')},name=HOprob,kind=maps")
+    summary = extract_batch(TREE, out_dir, [atlas], [parse_strategy("motion24")], n_jobs=1, progress=False,
+                            participant_label=list(SUBJECTS))
+    assert summary.exit_code == 0, summary.failed
+    with open(os.path.join(REPO, "benchmarks", "_results", "batch_details_maps.json"), "w") as fh:
+        json.dump({"runs": [{"peak_rss_mb": r["peak_rss_mb"], **r["timings"]} for r in summary.done]}, fh)
+    return np.concatenate([pd.read_csv(p, sep="\t").to_numpy().ravel() for p in sorted(
+        glob.glob(os.path.join(out_dir, "**", "*_timeseries.tsv"), recursive=True))])
+
+
 def nimask_batch_qc():
     """The 1-worker batch with --qc and --connectome correlation,partial_correlation (same time series)."""
     return _batch(1, qc=True, connectome="correlation,partial_correlation")
@@ -216,6 +237,7 @@ CASES = {
     "nimask_batch_1worker": "bench_batch:nimask_batch_1worker",
     "nimask_batch_2workers": "bench_batch:nimask_batch_2workers",
     "nimask_batch_qc": "bench_batch:nimask_batch_qc",
+    "nimask_batch_maps": "bench_batch:nimask_batch_maps",
 }
 
 
@@ -231,6 +253,15 @@ def main() -> None:
     SUBJECTS, STRATEGIES = ("01", "02", "03", "04")[:n_sub], NAMED_STRATEGIES if named else TOKEN_STRATEGIES
     what = f"{n_sub} subjects x 300 volumes, 2 atlases (HO, AAL) x {3 if named else 2} strategies ({strategies})"
     prepare()
+    if "--maps" in sys.argv:  # worker memory with a 1 mm probabilistic atlas (target < 0.8 GB)
+        run_cases({"nimask_batch_maps": CASES["nimask_batch_maps"]}, baseline="nimask_batch_maps",
+                  title=f"batch with HO 1 mm maps (113): {n_sub} subjects x 300 volumes, motion24")
+        with open(os.path.join(REPO, "benchmarks", "_results", "batch_details_maps.json")) as fh:
+            d = json.load(fh)
+        print(f"  worker peak RSS {max(r['peak_rss_mb'] for r in d['runs']):.0f} MB (target < 800); fit "
+              f"{np.mean([r['fit_s'] for r in d['runs']]):.2f} s, read+extract "
+              f"{np.mean([r['read_extract_s'] for r in d['runs']]):.2f} s per run")
+        return
     if "--qc" in sys.argv:  # the cost of --qc and --connectome: the same batch with and without them
         run_cases({k: CASES[k] for k in ("nimask_batch_1worker", "nimask_batch_qc")},
                   baseline="nimask_batch_1worker", reference="nimask_batch_1worker", compare=("nimask_batch_qc",),
@@ -250,7 +281,8 @@ def main() -> None:
         )
     else:
         results = run_cases(
-            {k: v for k, v in CASES.items() if k != "nimask_batch_qc"}, baseline="nilearn_one_by_one",
+            {k: v for k, v in CASES.items() if k not in ("nimask_batch_qc", "nimask_batch_maps")},
+            baseline="nilearn_one_by_one",
             reference="nilearn_one_by_one",
             compare=("nimask_one_by_one", "nimask_batch_1worker", "nimask_batch_2workers"),
             title=f"batch{' named' if named else ''}: {what} ({n_sub * 2 * (3 if named else 2)} outputs)",
