@@ -53,7 +53,7 @@ def test_demo_leaves_no_temporary_folder_and_can_be_rerun(tmp_path):
     for args in (("demo",), ("demo", "--out-dir", "nimask-demo")):
         proc = _run(*args, cwd=cwd, env=env, timeout=300)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "4 runs x 3 atlases x 2 strategies: 60 files" in proc.stdout  # the rerun redoes the runs
+        assert "4 runs x 3 atlases x 2 strategies: 124 files" in proc.stdout  # the rerun redoes the runs
         assert "rerun: 4 runs already done, 0 redone" in proc.stdout
         assert "FAILED" not in proc.stdout
         assert _snapshot(tmp) == set(), "the demo left files in the temp folder"

@@ -151,11 +151,12 @@ def _demo(out_dir: str | None) -> int:
     out = directory / "nimask"
     print(f"  nimask extract {data['root']} {out} \\\n      --atlas {data['labels'].name} --atlas "
           f"{data['maps'].name} --spheres {data['spheres'].name},radius=6 \\\n      --strategy motion24+wm_csf "
-          f"--strategy motion6+gsr+scrub0.5")
+          f"--strategy motion6+gsr+scrub0.5 --qc --connectome correlation")
     # a demo extracts every time: the record of an earlier demo's outputs in this folder is dropped (the sample
     # data were rewritten with the same content, so they would all be finished), and overwrite replaces them
     (out / ".nimask" / "manifest.jsonl").unlink(missing_ok=True)
-    summary = extract_batch(data["root"], out, atlases, strategies, progress=False, overwrite=True)
+    summary = extract_batch(data["root"], out, atlases, strategies, progress=False, overwrite=True, qc=True,
+                            connectome="correlation")
     n_files = sum(len(r["outputs"]) for r in summary.done)
     print(f"  {len(summary.done)} runs x {len(atlases)} atlases x {len(strategies)} strategies: {n_files} files "
           f"({summary.wall_s:.2f} s, each run read once; peak RSS {summary.peak_rss_mb:.0f} MB)")
@@ -166,13 +167,26 @@ def _demo(out_dir: str | None) -> int:
         for rel in rec["outputs"][:4]:
             print(f"    {rel}")
         print("    ...")
-    again = extract_batch(data["root"], out, atlases, strategies, progress=False)
+    again = extract_batch(data["root"], out, atlases, strategies, progress=False, qc=True, connectome="correlation")
     print(f"  rerun: {len(again.skipped)} runs already done, {len(again.done)} redone ({again.wall_s:.2f} s)")
+    _demo_group(out)
     _demo_report(data, directory)
     if summary.failed:
         print(f"  {len(summary.failed_runs)} runs FAILED: see {out / 'nimask_failures.tsv'}")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _demo_group(out: Path) -> None:
+    """The group step on the demo's outputs: QC tables, QC-FC and tangent connectomes, the QC page."""
+    from .batch import group_outputs
+
+    t0 = time.perf_counter()
+    print(f"  nimask group {out} --tangent")
+    group = group_outputs(out, tangent=True)
+    print(f"  {len(group.runs)} runs x {len(group.atlases)} atlases x {len(group.strategies)} strategies: "
+          f"{len(group.files)} group files ({time.perf_counter() - t0:.2f} s); strategies compared in "
+          f"{out / 'group' / 'qc.html'}")
 
 
 def _demo_report(data: dict, directory: Path) -> None:

@@ -26,9 +26,14 @@ def test_demo_runs_without_dask_or_nilearn(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "4 runs x 3 atlases x 2 strategies: 60 files" in proc.stdout
+    assert "4 runs x 3 atlases x 2 strategies: 124 files" in proc.stdout
     assert "rerun: 4 runs already done, 0 redone" in proc.stdout
     assert len(list((tmp_path / "nimask").rglob("*_timeseries.tsv"))) == 24
+    # --qc --connectome correlation, then the group step and its page
+    assert len(list((tmp_path / "nimask").rglob("sub-*_qc.tsv"))) == 8
+    assert len(list((tmp_path / "nimask").rglob("*_meas-PearsonCorrelation_relmat.tsv"))) == 24
+    assert f"strategies compared in {tmp_path / 'nimask' / 'group' / 'qc.html'}" in proc.stdout
+    assert (tmp_path / "nimask" / "group" / "qcfc_summary.tsv").is_file()
     report = tmp_path / "report.html"  # matplotlib is a test dependency: the report is written
     assert "wrote an HTML report of the regions, coverage and signals" in proc.stdout and str(report) in proc.stdout
     html = report.read_text(encoding="utf-8")
