@@ -397,24 +397,37 @@ class _CleaningMatrix:
         self.matrix, self.standardize, self.stat_rows = matrix, standardize, stat_rows
         self.kept, self.post, self.extrapolate, self.center = kept, post, extrapolate, center
         self.n_out = matrix.shape[0] if post is None else matrix.shape[1]
+        self.centred = None  # z-score on all rows: L minus its column means, whose product is y - mean(y)
+        if standardize == "zscore_sample" and post is None and stat_rows is None and matrix.shape[0] > 1:
+            self.centred = matrix - matrix.mean(axis=0)
 
-    def apply(self, block: np.ndarray) -> np.ndarray:
-        """The cleaned float64 block (``n_out`` rows) of a finite ``(n_samples, m)`` block; no warning."""
-        x = np.array(block, dtype=np.float64, order="F")  # column-major: one column is contiguous
-        if self.center:  # L annihilates constants: constant columns come out exactly 0 (as the float32 chain)
-            x -= x.mean(axis=0)
+    def apply(self, block: np.ndarray, out: np.ndarray) -> None:
+        """Clean a finite ``(n_samples, m)`` block into ``out`` (``(n_out, m)``, any float dtype); no warning."""
+        x = np.empty(block.shape, dtype=np.float64)
+        if self.center:  # L annihilates constants: minus the first row (exact), constant columns come out 0
+            np.subtract(block, block[:1], out=x, dtype=np.float64)
+        else:
+            x[...] = block
+        if self.centred is not None:  # zscore_columns fused: the rows of centred(L) @ x have mean 0 already
+            y = self.centred @ x
+            del x
+            std = np.sqrt(np.einsum("ij,ij->j", y, y) / (y.shape[0] - 1))  # ddof=1
+            std[std < _EPS64] = 1.0  # zscore_columns' absolute threshold (catalogue D13)
+            np.multiply(y, 1.0 / std, out=out, casting="same_kind")
+            return
         y = self.matrix @ x
         del x
         with silenced():  # the probe call of the caller gave the warnings
             y = _standardize(y, self.standardize, None, rows=self.stat_rows)
         if self.post is None:
-            return y
-        out = np.zeros((self.n_out, y.shape[1]), dtype=y.dtype)
-        out[self.kept] = y
+            out[...] = y
+            return
+        full = np.zeros((self.n_out, y.shape[1]))
+        full[self.kept] = y
         del y
         if self.post == "interpolate":
-            fill_censored(out, self.kept, self.extrapolate)
-        return out
+            fill_censored(full, self.kept, self.extrapolate)
+        out[...] = full
 
 
 def _cleaning_matrix(
