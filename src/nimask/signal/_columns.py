@@ -33,6 +33,13 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
     of one ``clean`` call (column-wise operations; BLAS block shapes may change the last
     float32 bit).
 
+    Matrix path: every step before the z-score is linear in time, so for float32/float64
+    signals of up to ``_MATRIX_MAX_ROWS`` rows with many columns, no runs, no psc and no
+    ``ensure_finite``, the cleaning is one ``n x n`` float64 matrix built once from
+    ``clean(eye(n))`` and applied to blocks of columns as a BLAS product (then the z-score per
+    column and the censored rows' treatment); see :func:`_clean_by_matrix`. 5-7x faster on a
+    300 x 228k run; the numbers are the float64 cleaning rounded to the signals' dtype.
+
     Warnings: nimask's warnings of ``clean`` depend on the parameters, the row count and the
     confounds only, the same for every block. The first block runs alone and gives them (and
     its errors); blocks 2..n run with ``clean``'s private ``_quiet=True``, which silences
@@ -42,9 +49,7 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
     """
     owned = {"_owned": True} if clean_kwargs.pop("_owned", False) else {}  # whole matrix is ours
     if _matrix_path_applies(signals, clean_kwargs):
-        out = _clean_by_matrix(signals, n_threads, clean_kwargs)
-        if out is not None:
-            return out
+        return _clean_by_matrix(signals, n_threads, clean_kwargs)
     n_rows, n_cols = signals.shape
     step = max(256, _CLEAN_BLOCK_ELEMENTS // max(n_rows, 1))
     standardize = clean_kwargs.get("standardize")
@@ -112,16 +117,16 @@ def _matrix_path_applies(signals: np.ndarray, clean_kwargs: dict) -> bool:
     return _MATRIX_PATH is True or n_cols >= max(4 * n_rows, 2048)
 
 
-def _clean_by_matrix(signals: np.ndarray, n_threads: int | None, clean_kwargs: dict) -> np.ndarray | None:
-    """``clean(signals, **clean_kwargs)`` as ``standardize(L @ X)`` on blocks of columns (None: not applicable).
+def _clean_by_matrix(signals: np.ndarray, n_threads: int | None, clean_kwargs: dict) -> np.ndarray:
+    """``clean(signals, **clean_kwargs)`` as ``standardize(L @ X)`` on blocks of columns.
 
     ``L`` (see ``_clean._CleaningMatrix``) is built once in float64 from ``clean(eye(n))``;
-    each block of columns is then one BLAS product, the z-score of ``clean`` (same helper, same
-    absolute near-constant threshold) in float64 and a cast back to the signals' dtype. The
-    float64 product is closer to the exact cleaning than ``clean``'s float32 chain on float32
-    signals (both stay within nilearn's float32 rounding). Errors and nimask warnings come from
-    a ``clean`` call on the first column alone (they depend on the parameters, the confounds and
-    the row count only); blocks with NaN/inf go through ``clean`` itself (quiet), as before.
+    each block of columns is then one BLAS product, ``clean``'s z-score (ddof=1, the same
+    absolute near-constant threshold, catalogue D13) in float64 and a cast back to the signals'
+    dtype. The float64 product is closer to the exact cleaning than ``clean``'s float32 chain
+    on float32 signals. Errors and nimask warnings come from a ``clean`` call on the first
+    column alone (they depend on the parameters, the confounds and the row count only); blocks
+    with NaN/inf go through ``clean`` itself (quiet), as before.
     """
     n_rows, n_cols = signals.shape
     kwargs = dict(clean_kwargs)
@@ -129,8 +134,8 @@ def _clean_by_matrix(signals: np.ndarray, n_threads: int | None, clean_kwargs: d
         kwargs["confounds"] = load_confounds_array(kwargs["confounds"], n_rows)
     probe = clean(np.array(signals[:, :1]), **kwargs)  # errors and warnings surface here
     plan = _cleaning_matrix(n_rows, **kwargs)
-    if plan is None or plan.n_out != probe.shape[0]:
-        return None
+    if plan is None or plan.n_out != probe.shape[0]:  # not expected: clean itself, warned already
+        return clean(signals, **kwargs, _quiet=True)
     dtype = probe.dtype
     del probe
     in_place = plan.n_out == n_rows and dtype == signals.dtype
