@@ -14,7 +14,7 @@ __all__ = ["clean_by_columns"]
 
 _CLEAN_BLOCK_ELEMENTS = 1 << 21  # ~8 MB of float32 per column block: stays in cache
 _MATRIX_BLOCK_ELEMENTS = 1 << 20  # ~8 MB of float64 per column block of the matrix path
-_MATRIX_MAX_ROWS = 4000  # the cleaning matrix is n_samples x n_samples float64 (128 MB at 4000)
+_MATRIX_MAX_ROWS = 1000  # 2 n flops per value: past ~1200 rows the steps of clean are faster (measured)
 _MATRIX_PATH: bool | None = None  # private switch (tests): None chooses, True/False forces when it applies
 
 
@@ -37,8 +37,9 @@ def clean_by_columns(signals: np.ndarray, *, n_threads: int | None = None, **cle
     signals of up to ``_MATRIX_MAX_ROWS`` rows with many columns, no runs, no psc and no
     ``ensure_finite``, the cleaning is one ``n x n`` float64 matrix built once from
     ``clean(eye(n))`` and applied to blocks of columns as a BLAS product (then the z-score per
-    column and the censored rows' treatment); see :func:`_clean_by_matrix`. 5-7x faster on a
-    300 x 228k run; the numbers are the float64 cleaning rounded to the signals' dtype.
+    column and the censored rows' treatment); see :func:`_clean_by_matrix`. 3.5x faster on a
+    300 x 100k float32 matrix (1.2x at 1000 rows); the numbers are the float64 cleaning
+    rounded to the signals' dtype.
 
     Warnings: nimask's warnings of ``clean`` depend on the parameters, the row count and the
     confounds only, the same for every block. The first block runs alone and gives them (and
