@@ -142,6 +142,18 @@ def test_nan_columns_go_through_the_steps(monkeypatch):
     np.testing.assert_allclose(matrix[finite], steps[finite], rtol=0, atol=1e-4)
 
 
+@pytest.mark.parametrize("filter", ["butterworth", "cosine"])
+@pytest.mark.parametrize("standardize", ["zscore_sample", None])
+def test_nan_in_a_dropped_volume_is_dropped(filter, standardize, monkeypatch):
+    x = _signals(5, n_cols=2000, dtype=np.float64)
+    x[20, 7] = np.nan  # volume 20 is censored
+    kw = dict(detrend=True, standardize=standardize, high_pass=0.01, t_r=2.0, filter=filter, sample_mask=_SAMPLE_MASK)
+    steps, _ = _run(False, x, monkeypatch, **kw)
+    matrix, _ = _run(True, x, monkeypatch, **kw)
+    assert np.isfinite(steps).all() and np.isfinite(matrix).all()
+    np.testing.assert_allclose(matrix, steps, rtol=0, atol=1e-9)
+
+
 def test_output_in_place_and_thread_counts(monkeypatch):
     x = _signals(3, n_cols=20000)
     kw = dict(detrend=True, standardize="zscore_sample", low_pass=0.1, high_pass=0.01, t_r=2.0)

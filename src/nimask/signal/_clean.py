@@ -401,8 +401,13 @@ class _CleaningMatrix:
         if standardize == "zscore_sample" and post is None and stat_rows is None and matrix.shape[0] > 1:
             self.centred = matrix - matrix.mean(axis=0)
 
-    def apply(self, block: np.ndarray, out: np.ndarray) -> None:
-        """Clean a finite ``(n_samples, m)`` block into ``out`` (``(n_out, m)``, any float dtype); no warning."""
+    def apply(self, block: np.ndarray, out: np.ndarray) -> bool:
+        """Clean a ``(n_samples, m)`` block into ``out`` (``(n_out, m)``, any float dtype); no warning.
+
+        False, ``out`` untouched, when the block holds NaN/inf (``clean``'s own steps propagate them).
+        """
+        if self.centred is None and not np.isfinite(block).all():
+            return False
         x = np.empty(block.shape, dtype=np.float64)
         if self.center:  # L annihilates constants: minus the first row (exact), constant columns come out 0
             np.subtract(block, block[:1], out=x, dtype=np.float64)
@@ -412,22 +417,27 @@ class _CleaningMatrix:
             y = self.centred @ x
             del x
             std = np.sqrt(np.einsum("ij,ij->j", y, y) / (y.shape[0] - 1))  # ddof=1
+            # NaN/inf in the block reach y (0 * NaN is NaN): one pass fewer than testing the block; a
+            # NaN in a row that L ignores (dropped) would only give the steps' numbers, which drop it too
+            if not np.isfinite(std).all():
+                return False
             std[std < _EPS64] = 1.0  # zscore_columns' absolute threshold (catalogue D13)
             np.multiply(y, 1.0 / std, out=out, casting="same_kind")
-            return
+            return True
         y = self.matrix @ x
         del x
         with silenced():  # the probe call of the caller gave the warnings
             y = _standardize(y, self.standardize, None, rows=self.stat_rows)
         if self.post is None:
             out[...] = y
-            return
+            return True
         full = np.zeros((self.n_out, y.shape[1]))
         full[self.kept] = y
         del y
         if self.post == "interpolate":
             fill_censored(full, self.kept, self.extrapolate)
         out[...] = full
+        return True
 
 
 def _cleaning_matrix(

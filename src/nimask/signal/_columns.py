@@ -146,9 +146,7 @@ def _clean_by_matrix(signals: np.ndarray, n_threads: int | None, clean_kwargs: d
 
     def one(cols: slice) -> None:
         block = signals[:, cols]
-        if np.isfinite(block).all():
-            plan.apply(block, out[:, cols])
-        else:  # NaN/inf: clean's own propagation, as without the matrix
+        if not plan.apply(block, out[:, cols]):  # NaN/inf: clean's own propagation, as without the matrix
             out[:, cols] = clean(np.array(block), **kwargs, _owned=True, _quiet=True)
 
     on_main = threading.current_thread() is threading.main_thread()
