@@ -96,6 +96,7 @@ def _big() -> np.ndarray:
 
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_clean_by_columns_warns_once_and_leaves_the_filters(n_threads, monkeypatch):
+    monkeypatch.setattr(columns, "_MATRIX_PATH", False)  # the blocks of clean (the matrix path: test_clean_matrix_path)
     big = _big()
     kwargs = {"low_pass": 0.4, "t_r": 2.0, "detrend": True, "standardize": "zscore_sample"}  # Nyquist 0.25 Hz
     seen = []
@@ -124,6 +125,7 @@ def test_clean_by_columns_warns_once_and_leaves_the_filters(n_threads, monkeypat
 
 
 def test_clean_by_columns_error_filter_raises_from_the_first_block(monkeypatch):
+    monkeypatch.setattr(columns, "_MATRIX_PATH", False)  # the blocks of clean (the matrix path: test_clean_matrix_path)
     big = _big()
     blocks = []
     original = clean_kernel._clean_run

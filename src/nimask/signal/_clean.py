@@ -380,3 +380,100 @@ def _standardize(signals, standardize, mean_before, rows=None):
     if ratio < 0.1:
         signals += mean_before
     return psc_columns(signals, rows)
+
+
+class _CleaningMatrix:
+    """``clean`` of one run as ``standardize(L @ X)`` then the censored rows' treatment (private).
+
+    Every step before the standardisation (censoring, interpolation, detrending, filtering with
+    its padding, confound regression) is linear in time and column by column, so it is one
+    matrix ``L = clean(eye(n), standardize=None, ...)``; the z-score is then per column, on the
+    rows ``clean`` fits it on, and the censored rows are set to 0 or interpolated afterwards,
+    exactly as in :func:`_clean_run`. Built by :func:`_cleaning_matrix` (which says when this
+    holds); :meth:`apply` computes in float64 whatever the dtype of the block.
+    """
+
+    def __init__(self, matrix, standardize, stat_rows, kept, post, extrapolate, center):
+        self.matrix, self.standardize, self.stat_rows = matrix, standardize, stat_rows
+        self.kept, self.post, self.extrapolate, self.center = kept, post, extrapolate, center
+        self.n_out = matrix.shape[0] if post is None else matrix.shape[1]
+        self.centred = None  # z-score on all rows: L minus its column means, whose product is y - mean(y)
+        if standardize == "zscore_sample" and post is None and stat_rows is None and matrix.shape[0] > 1:
+            self.centred = matrix - matrix.mean(axis=0)
+
+    def apply(self, block: np.ndarray, out: np.ndarray) -> bool:
+        """Clean a ``(n_samples, m)`` block into ``out`` (``(n_out, m)``, any float dtype); no warning.
+
+        False, ``out`` untouched, when the block holds NaN/inf (``clean``'s own steps propagate them).
+        """
+        if self.centred is None and not np.isfinite(block).all():
+            return False
+        x = np.empty(block.shape, dtype=np.float64)
+        if self.center:  # L annihilates constants: minus the first row (exact), constant columns come out 0
+            np.subtract(block, block[:1], out=x, dtype=np.float64)
+        else:
+            x[...] = block
+        if self.centred is not None:  # zscore_columns fused: the rows of centred(L) @ x have mean 0 already
+            y = self.centred @ x
+            del x
+            std = np.sqrt(np.einsum("ij,ij->j", y, y) / (y.shape[0] - 1))  # ddof=1
+            # NaN/inf in the block reach y (0 * NaN is NaN): one pass fewer than testing the block; a
+            # NaN in a row that L ignores (dropped) would only give the steps' numbers, which drop it too
+            if not np.isfinite(std).all():
+                return False
+            std[std < _EPS64] = 1.0  # zscore_columns' absolute threshold (catalogue D13)
+            np.multiply(y, 1.0 / std, out=out, casting="same_kind")
+            return True
+        y = self.matrix @ x
+        del x
+        with silenced():  # the probe call of the caller gave the warnings
+            y = _standardize(y, self.standardize, None, rows=self.stat_rows)
+        if self.post is None:
+            out[...] = y
+            return True
+        full = np.zeros((self.n_out, y.shape[1]))
+        full[self.kept] = y
+        del y
+        if self.post == "interpolate":
+            fill_censored(full, self.kept, self.extrapolate)
+        out[...] = full
+        return True
+
+
+def _cleaning_matrix(
+    n_samples, runs=None, detrend=True, standardize="zscore_sample", sample_mask=None, confounds=None,
+    standardize_confounds=True, filter="butterworth", low_pass=None, high_pass=None, t_r=None,
+    ensure_finite=False, extrapolate=False, *, censor="drop", **kwargs,
+):
+    """``clean``'s parameters as a :class:`_CleaningMatrix`, or None where it does not apply.
+
+    None with runs/sessions, ``ensure_finite``, ``standardize="psc"`` (its "add the mean back"
+    decision uses all columns). Call it with parameters ``clean`` accepted (it raises what
+    ``clean`` raises otherwise); it gives no warning.
+    """
+    if runs is not None or "sessions" in kwargs or ensure_finite:
+        return None
+    with silenced():
+        standardize = resolve_standardize(standardize)
+        if standardize == "psc":
+            return None
+        censor = check_censor(censor)
+        filter = _resolve_filter(filter, low_pass, high_pass, t_r)
+        kept = check_sample_masks(sample_mask, None, n_samples)
+        common = dict(
+            detrend=detrend, standardize=None, confounds=confounds, standardize_confounds=standardize_confounds,
+            filter=filter, low_pass=low_pass, high_pass=high_pass, t_r=t_r, extrapolate=extrapolate, **kwargs,
+        )
+        eye = np.eye(n_samples)
+        stat_rows = post = None
+        if kept is None or censor == "drop" or kept.size == n_samples:
+            matrix = clean(eye, sample_mask=kept, censor="drop", _owned=True, **common)
+        elif censor == "interpolate" and filter == "butterworth":  # filled, cleaned on all rows, fitted on kept
+            matrix = clean(eye, sample_mask=kept, censor="interpolate", _owned=True, **common)
+            stat_rows = kept
+        else:  # standardised on the kept rows, then the censored rows are set to 0 or interpolated
+            matrix = clean(eye, sample_mask=kept, censor="drop", _owned=True, **common)
+            post = censor
+    scale = max(1.0, float(np.abs(matrix).max(initial=0.0)))
+    center = bool(detrend) and float(np.abs(matrix.sum(axis=1)).max(initial=0.0)) <= 1e-9 * scale
+    return _CleaningMatrix(matrix, standardize, stat_rows, kept, post, extrapolate, center)
