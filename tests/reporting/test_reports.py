@@ -396,3 +396,15 @@ def test_regions_are_translucent_over_the_mean_image(name, data, monkeypatch):
     masker.generate_report().get_html()
     assert calls and all(alpha == OVERLAY_ALPHA for has_bg, alpha in calls if has_bg)
     assert any(has_bg for has_bg, _ in calls)
+
+
+def test_run_record_counts_all_nan_columns_without_a_full_temporary():
+    """Only all-NaN columns count (a column whose first value only is NaN does not)."""
+    from nimask.reporting._record import _run_record
+
+    signals = np.arange(40, dtype=np.float32).reshape(8, 5)
+    signals[:, 1] = np.nan
+    signals[:, 3] = np.nan
+    signals[0, 4] = np.nan
+    rec = _run_record("img", signals, None, None, 0.1)
+    assert rec.nan_columns == 2 and rec.n_volumes == 8 and rec.n_columns == 5

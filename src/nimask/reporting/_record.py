@@ -195,7 +195,10 @@ def _run_record(source, output, confounds, sample_mask, seconds: float) -> RunRe
     columns = np.unique(np.rint(np.linspace(0, n_col - 1, min(n_col, MAX_COLUMNS))).astype(np.int64)) \
         if n_col else np.zeros(0, np.int64)
     sample = np.array(signals[:, columns], dtype=np.float32)
-    nan_columns = int(np.isnan(signals).all(axis=0).sum()) if signals.dtype.kind == "f" and n_vol else 0
+    nan_columns = 0
+    if signals.dtype.kind == "f" and n_vol:  # a column is all-NaN only if its first value is: no (T, n) temporary
+        maybe = np.flatnonzero(np.isnan(signals[0]))
+        nan_columns = int(np.isnan(signals[:, maybe]).all(axis=0).sum()) if maybe.size else 0
     return RunRecord(source=source, n_volumes=int(n_vol), n_columns=int(n_col), columns=columns, sample=sample,
                      nan_columns=nan_columns, confounds=_describe_confounds(confounds),
                      sample_mask=_describe_sample_mask(sample_mask, n_vol), seconds=seconds)
