@@ -20,6 +20,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -147,8 +148,19 @@ def check_radius(radius: Any, n_seeds: int) -> list[float | None]:
 
 def _world(affine: np.ndarray, ijk: np.ndarray) -> np.ndarray:
     """World coordinates ``(n, 3)`` of voxel indices ``(n, 3)``."""
-    hom = np.column_stack([ijk.astype(np.float64), np.ones(len(ijk))])
+    hom = np.empty((len(ijk), 4))
+    hom[:, :3] = ijk
+    hom[:, 3] = 1.0
     return np.dot(affine, hom.T)[:3].T
+
+
+@lru_cache(maxsize=64)
+def _box_offsets(size: tuple) -> np.ndarray:
+    """The voxel offsets ``(n, 3)`` of a box of ``size``, in C order (``np.mgrid``'s), read-only."""
+    ii, jj, kk = np.mgrid[0 : size[0], 0 : size[1], 0 : size[2]]
+    out = np.column_stack([ii.ravel(), jj.ravel(), kk.ravel()])
+    out.flags.writeable = False
+    return out
 
 
 def sphere_members(
@@ -184,8 +196,7 @@ def sphere_members(
         hi = np.minimum(np.ceil(centre + half), np.array(shape) - 1).astype(int)
         found = []
         if np.all(hi >= lo):
-            ii, jj, kk = np.mgrid[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1]
-            ijk = np.column_stack([ii.ravel(), jj.ravel(), kk.ravel()])  # C order
+            ijk = lo + _box_offsets(tuple(int(v) for v in hi - lo + 1))  # the box's voxels in C order
             if mask is not None:
                 ijk = ijk[mask[ijk[:, 0], ijk[:, 1], ijk[:, 2]]]
             if len(ijk):
@@ -344,10 +355,12 @@ def prepare_spheres(
                 "or allow_overlap=True.",
                 param="allow_overlap",
             )
-    used = np.unique(np.concatenate(members)) if members else np.zeros(0, np.int64)
-    rows = np.repeat(np.arange(len(members)), [m.size for m in members])
-    cols = np.searchsorted(used, np.concatenate(members) if members else used)
-    matrix = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(len(members), used.size))
+    flat = np.concatenate(members) if members else np.zeros(0, np.int64)
+    used = np.unique(flat)
+    # each sphere's voxels are sorted and unique: its row of the CSR matrix directly (no COO sort)
+    indptr = np.concatenate([[0], np.cumsum([m.size for m in members])]).astype(np.int64)
+    matrix = sparse.csr_matrix((np.ones(flat.size), np.searchsorted(used, flat), indptr),
+                               shape=(len(members), used.size))
     sizes = np.array([max(m.size, 1) for m in members], dtype=np.float64)
     voxels = np.unravel_index(used, tuple(shape[:3]))
     return SpheresOperator(shape=tuple(shape[:3]), voxels=voxels, matrix=matrix, sizes=sizes, empty=empty,
