@@ -226,7 +226,7 @@ def test_tsv_values_read_back_to_the_same_bits(dtype):
     """Catalogue B10: the time-series TSV round-trips exactly (shortest repr per dtype), NaN as n/a."""
     import io
 
-    from nimask.batch.job import _tsv
+    from nimask.batch.atomic import tsv_text as _tsv
 
     values = np.random.default_rng(0).standard_normal((30, 4)).astype(dtype) * dtype(1e3)
     values[3, 1] = np.nan

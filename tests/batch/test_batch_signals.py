@@ -158,7 +158,7 @@ _WAIT_SCRIPT = """
 import os, signal, sys, threading, time
 import nimask.batch.job as job
 
-real, calls = job._tsv, []
+real, calls = job.tsv_text, []
 
 
 def main_thread_waits():
@@ -189,7 +189,7 @@ def tsv(table):
     return real(table)
 
 
-job._tsv = tsv
+job.tsv_text = tsv
 from nimask.__main__ import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -310,7 +310,7 @@ def _worker_run_sigterm_at(task, at: int) -> None:
     import nimask.batch.job as job
     from nimask.batch.interrupt import run_in_worker
 
-    real, calls = job._tsv, []
+    real, calls = job.tsv_text, []
 
     def tsv(table):
         calls.append(1)
@@ -318,7 +318,7 @@ def _worker_run_sigterm_at(task, at: int) -> None:
             os.kill(os.getpid(), signal.SIGTERM)
         return real(table)
 
-    job._tsv = tsv
+    job.tsv_text = tsv
     run_in_worker(task)
 
 

@@ -7,15 +7,25 @@ left by a killed process (whose pid is gone) without touching those of a live on
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 from ..exceptions import OutputWriteError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temporaries", "write_error", "TMP_SUFFIX"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temporaries", "tsv_text", "write_error",
+           "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".nimask-tmp"
 IN_PROGRESS: set[str] = set()  # temporary files of this process's writes in progress
+
+
+def tsv_text(table) -> str:
+    """TSV text of a DataFrame (no index): each value in the shortest form that reads back to the same
+    float of its column's dtype (float32 or float64), NaN as ``n/a`` (BIDS)."""
+    buf = io.StringIO()
+    table.to_csv(buf, sep="\t", index=False, na_rep="n/a", lineterminator="\n")
+    return buf.getvalue()
 
 
 def remove_in_progress() -> None:

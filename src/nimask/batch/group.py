@@ -46,13 +46,11 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import NimaskError, ParameterError
-from .atomic import atomic_write_text
+from .atomic import atomic_write_text, tsv_text
+from .qc import QC_COLUMNS
 
 __all__ = ["GroupSummary", "QC_COLUMNS", "group_outputs", "region_centroids", "qcfc"]
 
-QC_COLUMNS = ("mean_fd", "max_fd", "n_volumes", "n_censored", "fraction_censored", "mean_dvars_before",
-              "mean_dvars_after", "fd_dvars_corr_before", "fd_dvars_corr_after", "dof_confounds", "dof_used",
-              "dof_left", "tsnr_median")
 MIN_QCFC_RUNS = 3
 GROUP_DIR = "group"
 _TS_RE = re.compile(r"^(?P<stem>.+)_atlas-(?P<atlas>[A-Za-z0-9]+)_desc-(?P<desc>[A-Za-z0-9]+)_timeseries\.tsv$")
@@ -294,14 +292,6 @@ def qcfc(fd: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------ writing
-def _tsv_text(table) -> str:
-    import io
-
-    buf = io.StringIO()
-    table.to_csv(buf, sep="\t", index=False, na_rep="n/a", lineterminator="\n")
-    return buf.getvalue()
-
-
 def _matrix_text(matrix: np.ndarray, names: list[str]) -> str:
     """A square matrix as TSV: a header of region names, then one row per region (shortest
     round-trip float text, ``n/a`` for NaN)."""
@@ -430,7 +420,7 @@ def group_outputs(output_dir: str | os.PathLike, *, tangent: bool = False, atlas
         cols = list(QC_COLUMNS) + sorted({c for r in rows.values() for c in r} - set(QC_COLUMNS))
         table = pd.DataFrame([{"run": run, **{c: r.get(c, np.nan) for c in cols}} for run, r in rows.items()],
                              columns=["run", *cols])
-        write(f"desc-{desc}_qc.tsv", _tsv_text(table))
+        write(f"desc-{desc}_qc.tsv", tsv_text(table))
     no_qc = [d for d in sel_strategies if not qc[d]]
     if no_qc:
         summary.warnings.append(f"no per-run QC tables (*_desc-<S>_qc.tsv, written by 'nimask extract --qc') for "
@@ -452,7 +442,7 @@ def group_outputs(output_dir: str | os.PathLike, *, tangent: bool = False, atlas
             if info.get("strategy_name"):
                 page_data["strategies"][desc]["name"] = info["strategy_name"]
     if summary.table:
-        write("qcfc_summary.tsv", _tsv_text(pd.DataFrame(summary.table, columns=list(SUMMARY_COLUMNS))))
+        write("qcfc_summary.tsv", tsv_text(pd.DataFrame(summary.table, columns=list(SUMMARY_COLUMNS))))
     page_data["summary"] = summary.table
 
     # 4. the page
@@ -529,7 +519,7 @@ def _atlas_strategy(items: list[_Series], atlas: str, desc: str, qc_rows: dict, 
         table = pd.DataFrame({"region_i": names[iu[0]], "region_j": names[iu[1]], "distance_mm": dist,
                               "qcfc_r": r, "p_value": p})
         base = f"atlas-{atlas}_desc-{desc}_qcfc"
-        write(f"{base}.tsv", _tsv_text(table))
+        write(f"{base}.tsv", tsv_text(table))
         write(f"{base}.json", _json_text({
             "Description": f"QC-FC of atlas {atlas!r} x strategy {strategy_name or desc!r}: for each edge, Pearson's "
                            f"r across runs of the run's mean framewise displacement with the edge's correlation.",

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .atlases import AtlasSpec, prepare_extractor
-from .atomic import atomic_write_text
+from .atomic import atomic_write_text, tsv_text
 from .bids import BoldRun, aroma_candidates, mask_candidates
 from .interrupt import raise_if_stopping
 from .qc import QC_COLUMNS, cleaning_matrix, framewise_displacement, qc_sidecar, run_statistics, strategy_qc
@@ -155,16 +155,9 @@ def sha256_file(path: str | None) -> str | None:
     return "sha256:" + h.hexdigest()
 
 
-def _tsv(table) -> str:
-    """TSV text of ``table``: each value in the shortest form that reads back to the same float of
-    its column's dtype (float32 or float64), NaN as ``n/a`` (BIDS)."""
-    buf = io.StringIO()
-    table.to_csv(buf, sep="\t", index=False, na_rep="n/a", lineterminator="\n")
-    return buf.getvalue()
-
-
 def _read_tsv(text: str) -> np.ndarray:
-    """The float64 values of a :func:`_tsv` text, as a reader of the file gets them (NaN for ``n/a``)."""
+    """The float64 values of a :func:`~nimask.batch.atomic.tsv_text` text, as a reader of the file gets them
+    (NaN for ``n/a``)."""
     import pandas as pd
 
     return pd.read_csv(io.StringIO(text), sep="\t", na_values="n/a", keep_default_na=False,
@@ -541,6 +534,11 @@ def _series_sidecar(task: RunTask, spec: AtlasSpec, s: Strategy, ex_s, kept: lis
     }
 
 
+def _kept_volumes(n_volumes: int, sample_mask) -> list[int]:
+    """The indices of the volumes a strategy keeps (all of them without a sample mask)."""
+    return list(range(n_volumes)) if sample_mask is None else np.asarray(sample_mask).tolist()
+
+
 def _remove_outputs(root: str, written) -> None:
     """Delete the outputs a failed run already renamed into place: a run leaves all or none."""
     for rel in written:
@@ -659,7 +657,7 @@ def extract_run(task: RunTask) -> dict:
                 _refuse_warnings(task, caught)  # --strict: before any output is written
                 if task.wants(spec.name, None):
                     rel = paths[f"{spec.name}/coverage"]
-                    atomic_write_text(os.path.join(root, rel), _tsv(ex.coverage))
+                    atomic_write_text(os.path.join(root, rel), tsv_text(ex.coverage))
                     written[rel] = None
                 for s in strategies:
                     if not task.needs(spec.name, s.label):
@@ -677,8 +675,8 @@ def extract_run(task: RunTask) -> dict:
                         failures.append(_failure(task, spec, s, exc))
                         continue
                     _refuse_warnings(task, caught)  # --strict: the written outputs are removed below
-                    text = _tsv(pd.DataFrame(signals, columns=ex_s.names))
-                    kept = list(range(n_vol)) if sample_mask is None else np.asarray(sample_mask).tolist()
+                    text = tsv_text(pd.DataFrame(signals, columns=ex_s.names))
+                    kept = _kept_volumes(n_vol, sample_mask)
                     if task.wants(spec.name, s.label):
                         sidecar = _series_sidecar(task, spec, s, ex_s, kept, t_r, tr_source, n_vol, sample_mask,
                                                   conf_columns[s.label], aroma.get("path") if on_aroma else None,
@@ -692,19 +690,26 @@ def extract_run(task: RunTask) -> dict:
                     # form, which reads back as another float64) and on the rows of the kept volumes only
                     # (censored rows of --censor zero / interpolate left out)
                     kinds = [k for k in task.connectome if task.wants_relmat(spec.name, s.label, k)]
+                    reasons = {r["name"]: r["reason"] for r in ex_s.excluded()} if kinds else {}
                     rows = _read_tsv(text) if kinds else None
                     if rows is not None and task.censor != "drop" and sample_mask is not None:
                         rows = rows[np.asarray(kept)]
                     for kind in kinds:
                         matrix, excluded = relmat(rows, kind, task.fisher_z)
-                        meta = relmat_sidecar(kind, task.fisher_z, ex_s.names, excluded, ex_s.coverage, kept,
+                        meta = relmat_sidecar(kind, task.fisher_z, ex_s.names, excluded, reasons, kept,
                                               os.path.basename(unit_paths(run, spec.name, s.label)[0]))
                         for rel, content in ((paths[f"{spec.name}/{s.label}/{kind}"],
-                                              _tsv(pd.DataFrame(matrix, columns=ex_s.names))),
+                                              tsv_text(pd.DataFrame(matrix, columns=ex_s.names))),
                                              (paths[f"{spec.name}/{s.label}/{kind}/json"],
                                               json.dumps(meta, indent=1) + "\n")):
                             atomic_write_text(os.path.join(root, rel), content)
                             written[rel] = None
+            fd = None  # the run's framewise displacement, for the QC tables
+            if run.confounds is not None and any(task.wants_qc(s.label) for s in strategies):
+                try:
+                    fd = framewise_displacement(read_table(), n_vol)
+                except Exception:  # an unreadable confounds file: no FD metrics (its strategies fail on it)
+                    fd = None
             for s in strategies:  # --qc: one table per strategy
                 if not task.wants_qc(s.label):
                     continue
@@ -712,14 +717,10 @@ def extract_run(task: RunTask) -> dict:
                 conf, sample_mask = denoise[s.label]
                 stats = aroma_stats if uses_aroma(s) else qc_stats
                 try:
-                    kept = list(range(n_vol)) if sample_mask is None else np.asarray(sample_mask).tolist()
+                    kept = _kept_volumes(n_vol, sample_mask)
                     dof = degrees_of_freedom(s, len(kept), t_r, len(conf_columns[s.label]))
                     cleaning = None if stats is None else cleaning_matrix(n_vol, s.clean_params(), conf,
                                                                           sample_mask, t_r)
-                    try:
-                        fd = framewise_displacement(read_table(), n_vol) if run.confounds is not None else None
-                    except Exception:  # an unreadable confounds file: no FD metrics (its strategies fail on it)
-                        fd = None
                     row = strategy_qc(stats, fd, n_vol, sample_mask, cleaning, dof)
                 except Exception as exc:
                     if isinstance(exc, MemoryError):
@@ -729,7 +730,7 @@ def extract_run(task: RunTask) -> dict:
                     continue
                 _refuse_warnings(task, caught)
                 rel = paths[f"qc/{s.label}"]
-                atomic_write_text(os.path.join(root, rel), _tsv(pd.DataFrame([row], columns=list(QC_COLUMNS))))
+                atomic_write_text(os.path.join(root, rel), tsv_text(pd.DataFrame([row], columns=list(QC_COLUMNS))))
                 written[rel] = None
                 meta = qc_sidecar(run, s, t_r, tr_source, n_vol, kept, fd is not None, stats,
                                   aroma["path"] if uses_aroma(s) else None, __version__)

@@ -35,6 +35,7 @@ import os
 from pathlib import Path
 
 from .atomic import write_error
+from .relmat import FISHER_Z_KINDS
 
 __all__ = ["Manifest", "file_fingerprint", "task_key", "output_options", "legacy_task_key", "FORMAT"]
 
@@ -83,7 +84,7 @@ def output_options(atlas, strategy=None, t_r: float | None = None, censor: str =
     if kind is not None:
         options["output"] = "relmat"
         options["kind"] = kind
-        options["fisher_z"] = bool(fisher_z) and kind in ("correlation", "partial_correlation")
+        options["fisher_z"] = bool(fisher_z) and kind in FISHER_Z_KINDS
     return options
 
 

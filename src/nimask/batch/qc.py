@@ -110,12 +110,11 @@ def cleaning_matrix(n_volumes: int, clean_params: dict, confounds: Any, sample_m
                     t_r: float | None) -> np.ndarray:
     """The strategy's cleaning as a matrix ``L`` (kept volumes x ``n_volumes``), standardisation left out:
     ``clean(X) = L X`` for every ``(n_volumes, n)`` matrix ``X``."""
-    from ..signal import clean
+    from ..signal._clean import _cleaning_matrix
 
     params = {**clean_params, "standardize": False}
-    eye = np.eye(int(n_volumes))
-    return clean(eye, confounds=confounds, sample_mask=sample_mask, t_r=t_r, censor="drop", _quiet=True,
-                 **params)
+    return _cleaning_matrix(int(n_volumes), confounds=confounds, sample_mask=sample_mask, t_r=t_r, censor="drop",
+                            **params).matrix
 
 
 def framewise_displacement(table: Any, n_volumes: int) -> np.ndarray | None:

@@ -15,17 +15,18 @@ written as Fisher z (``arctanh``), the diagonal as ``n/a`` (the z of 1 is infini
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 
 from ..exceptions import ParameterError
 
-__all__ = ["MEASURES", "parse_connectome", "relmat", "relmat_sidecar"]
+__all__ = ["FISHER_Z_KINDS", "MEASURES", "parse_connectome", "relmat", "relmat_sidecar"]
 
 #: kind -> the ``meas-`` entity of its file
 MEASURES = {"correlation": "PearsonCorrelation", "partial_correlation": "PartialCorrelation",
             "covariance": "Covariance", "precision": "Precision"}
+#: the kinds that ``--fisher-z`` transforms
+FISHER_Z_KINDS = ("correlation", "partial_correlation")
 
 
 def parse_connectome(text: str | list | tuple | None) -> tuple[str, ...]:
@@ -76,22 +77,18 @@ def relmat(signals: np.ndarray, kind: str, fisher_z: bool = False) -> tuple[np.n
         warnings.simplefilter("ignore", NimaskDataWarning)
         matrix = measure.fit_transform([x])[0].astype(np.float64)
     excluded = np.asarray(measure.excluded_regions_[0], dtype=np.intp)
-    if fisher_z and kind in ("correlation", "partial_correlation"):
+    if fisher_z and kind in FISHER_Z_KINDS:
         with np.errstate(divide="ignore", invalid="ignore"):
             matrix = np.arctanh(matrix)
         np.fill_diagonal(matrix, np.nan)
     return matrix, excluded
 
 
-def relmat_sidecar(kind: str, fisher_z: bool, names: list, excluded: np.ndarray, coverage: Any,
+def relmat_sidecar(kind: str, fisher_z: bool, names: list, excluded: np.ndarray, reasons: dict,
                    volumes: list, source: str) -> dict:
-    """The JSON sidecar of a relmat: what it holds, how it was estimated, from which rows and regions."""
-    reasons = {}
-    if coverage is not None and "reason" in getattr(coverage, "columns", ()):
-        for name, reason in zip(coverage["name"], coverage["reason"]):
-            if isinstance(reason, str) and reason:
-                reasons[str(name)] = reason
-    z = fisher_z and kind in ("correlation", "partial_correlation")
+    """The JSON sidecar of a relmat: what it holds, how it was estimated, from which rows and regions
+    (``reasons``: region name -> why its column is ``n/a``, as the coverage table says)."""
+    z = fisher_z and kind in FISHER_Z_KINDS
     return {
         "Description": f"{kind.replace('_', ' ').capitalize()} matrix of the region time series {source!r}"
                        + (", Fisher z-transformed (arctanh; diagonal n/a)." if z else "."),

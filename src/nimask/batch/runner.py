@@ -730,10 +730,10 @@ def extract_batch(
             raise ParameterError(f"--t-r (t_r) must be the repetition time in seconds, a number in (0, "
                                  f"{MAX_PLAUSIBLE_T_R:g}]; got {t_r!r}.", param="t_r", found=t_r)
     from ..signal._sample_mask import check_censor
-    from .relmat import parse_connectome
+    from .relmat import FISHER_Z_KINDS, parse_connectome
 
     connectome = parse_connectome(connectome)
-    if fisher_z and not any(k in ("correlation", "partial_correlation") for k in connectome):
+    if fisher_z and not any(k in FISHER_Z_KINDS for k in connectome):
         raise ParameterError("--fisher-z transforms correlation connectomes: give --connectome correlation (or "
                              "partial_correlation) with it.", param="fisher_z", found=list(connectome))
 
