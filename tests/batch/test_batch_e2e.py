@@ -236,3 +236,13 @@ def test_tsv_values_read_back_to_the_same_bits(dtype):
     back = pd.read_csv(io.StringIO(text), sep="\t", na_values="n/a")
     assert list(back.columns) == ["a", "b c", "d", "e"]
     np.testing.assert_array_equal(back.to_numpy().astype(dtype), values)
+
+
+def test_matrix_text_is_the_tsv_text_of_its_data_frame():
+    """The connectome writer gives the same bytes as ``tsv_text`` of the DataFrame (NaN, tiny and round values)."""
+    from nimask.batch.atomic import matrix_tsv_text, tsv_text
+
+    m = np.random.default_rng(1).normal(size=(12, 12))
+    m[2], m[:, 5], m[7, 7], m[8, 9] = np.nan, np.nan, 1e-300, 3.0
+    names = [f"region {i}" for i in range(12)]
+    assert matrix_tsv_text(m, names) == tsv_text(pd.DataFrame(m, columns=names))

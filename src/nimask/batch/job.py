@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .atlases import AtlasSpec, prepare_extractor
-from .atomic import atomic_write_text, tsv_text
+from .atomic import atomic_write_text, matrix_tsv_text, tsv_text
 from .bids import BoldRun, aroma_candidates, mask_candidates
 from .interrupt import raise_if_stopping
 from .qc import QC_COLUMNS, cleaning_matrix, framewise_displacement, qc_sidecar, run_statistics, strategy_qc
@@ -699,7 +699,7 @@ def extract_run(task: RunTask) -> dict:
                         meta = relmat_sidecar(kind, task.fisher_z, ex_s.names, excluded, reasons, kept,
                                               os.path.basename(unit_paths(run, spec.name, s.label)[0]))
                         for rel, content in ((paths[f"{spec.name}/{s.label}/{kind}"],
-                                              tsv_text(pd.DataFrame(matrix, columns=ex_s.names))),
+                                              matrix_tsv_text(matrix, [str(n) for n in ex_s.names])),
                                              (paths[f"{spec.name}/{s.label}/{kind}/json"],
                                               json.dumps(meta, indent=1) + "\n")):
                             atomic_write_text(os.path.join(root, rel), content)
