@@ -339,7 +339,7 @@ def make_masker(spec: AtlasSpec, mask: str | None, t_r: float | None, **clean_pa
 
 def prepare_extractor(spec: AtlasSpec, img: Any, mask: str | None, t_r: float | None) -> Extractor:
     """Fit the atlas on the grid of ``img`` (a lazily loaded 4D run); no volume is read."""
-    from ..regions._coverage import maps_coverage, spheres_coverage
+    from ..regions._coverage import spheres_coverage
 
     masker = make_masker(spec, mask, t_r)
     masker.fit(img)
@@ -348,8 +348,7 @@ def prepare_extractor(spec: AtlasSpec, img: Any, mask: str | None, t_r: float | 
         return Extractor(spec, masker, op, list(op.names), op.coverage.drop(columns="low"))
     if spec.kind == "maps":
         names = _map_names(spec.lut, masker.n_elements_)
-        inside = None if masker.mask_img_ is None else np.asarray(masker.mask_img_.dataobj) != 0
-        coverage = maps_coverage(np.asarray(masker.maps_img_.dataobj), inside, names, spec.min_coverage)
+        coverage = op.coverage.assign(name=names)  # computed by the masker on this grid, named by the LUT
         return Extractor(spec, masker, op, [names[int(j)] for j in op.kept] if op.n_out is None else names,
                          coverage.drop(columns="low"))
     _, names = read_seeds(spec.path)
