@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import DATA_DIR, bench_data, bench_file, run_cases  # noqa: E402
+from _harness import DATA_DIR, bench_data, bench_file, decode_only, run_cases  # noqa: E402
 
 ATLAS = "atlas_harvard_oxford.nii.gz"
 MASK = "tpl-MNI152NLin6Asym_res-02_desc-brain_mask.nii.gz"
@@ -85,14 +85,7 @@ def isal_decode_only_setup():
 
 def isal_decode_only():
     """The decompression floor: the file decoded 8 MB at a time into nothing (no masking, no copy)."""
-    from isal import isal_zlib
-
-    dec = isal_zlib.decompressobj(wbits=31)
-    with open(bench_data(), "rb") as fh:
-        while block := fh.read(1 << 20):
-            while block:
-                dec.decompress(block, 8 << 20)
-                block = dec.unconsumed_tail
+    decode_only(bench_data())
 
 
 def _spheres(klass, n, radius, seed):
