@@ -33,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ._memory import with_small_pages
 from ._niimg import affines_close
 from ._nonfinite import warn_nonfinite, zero_nonfinite
 from ._threads import n_threads, prefetched
@@ -107,6 +108,7 @@ def values_dtype(img: Any, grid: Any, smoothing_fwhm: Any = None) -> np.dtype:
     return np.dtype(dtype)
 
 
+@with_small_pages
 def stream(
     img: Any,
     operators: list,

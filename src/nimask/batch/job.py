@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._memory import with_small_pages
 from .atlases import AtlasSpec, prepare_extractor
 from .atomic import atomic_write_text, matrix_tsv_text, tsv_text
 from .bids import BoldRun, aroma_candidates, mask_candidates
@@ -548,6 +549,7 @@ def _remove_outputs(root: str, written) -> None:
             pass
 
 
+@with_small_pages
 def extract_run(task: RunTask) -> dict:
     """Do one run (raises on error); return its record (outputs, timings, peak memory, the failures
     of single strategies, the inputs' SHA-256 and each strategy's :func:`denoise_digest`).

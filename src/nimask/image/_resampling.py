@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from scipy import ndimage
 
+from .._memory import with_small_pages
 from .._niimg import check_niimg
 from .._threads import n_threads
 from ..exceptions import AffineParameterError, GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
@@ -413,6 +414,7 @@ def _n_threads(n_volumes: int) -> int:
     return n_threads(n_volumes)
 
 
+@with_small_pages
 def resample_array(
     data: np.ndarray,
     source_affine: np.ndarray,
@@ -534,6 +536,7 @@ def _has_sform(img) -> bool:
     return int(header["sform_code"]) != 0
 
 
+@with_small_pages
 def resample_img(
     img: Any,
     target_affine: Any = None,

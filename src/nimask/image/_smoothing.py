@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage
 
+from .._memory import with_small_pages
 from .._niimg import check_niimg, is_niimg_like
 from .._threads import n_threads
 from ..exceptions import NimaskWarning, ParameterError
@@ -228,6 +229,7 @@ def _smooth_one(img, fwhm):
     return new_img_like(img, data, img.affine, copy_header=True)
 
 
+@with_small_pages
 def smooth_img(imgs: Any, fwhm: Any) -> SpatialImage | list[SpatialImage]:
     """Smooth images with a Gaussian of the given FWHM (in mm).
 

@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import InputTags
 
+from .._memory import with_small_pages
 from .._niimg import check_header_t_r
 from .._warnings import find_stack_level
 from ..exceptions import ParameterError
@@ -64,6 +65,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     _load_dtype_param: ClassVar[bool] = False  # ``dtype`` also applies when loading (spheres)
 
     # ---- fit -----------------------------------------------------------------------------
+    @with_small_pages
     @reported("fit")
     def fit(self, imgs: Any = None, y: Any = None) -> BaseMasker:
         """Validate the parameters, load the atlas / mask and prepare its operator."""
@@ -71,6 +73,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         self._fit_saying(imgs, warn_given_mask=True)
         return self
 
+    @with_small_pages
     @reported("fit_transform")
     def fit_transform(self, imgs: Any, y: Any = None, confounds: Any = None, sample_mask: Any = None) -> Any:
         """Fit on ``imgs`` then transform them."""
@@ -101,6 +104,7 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         raise NotImplementedError
 
     # ---- transform -----------------------------------------------------------------------
+    @with_small_pages
     @reported("transform")
     def transform(self, imgs: Any, confounds: Any = None, sample_mask: Any = None) -> Any:
         """Signals ``(T, n_elements_)`` of a 4D image (``(n_elements_,)`` for a 3D image)."""

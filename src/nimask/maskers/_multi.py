@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._memory import with_small_pages
 from .._niimg import _check_same_fov_list, check_niimg, is_niimg_like, same_fov
 from .._warnings import find_stack_level
 from ..exceptions import ConfoundsError, DimensionError, NimaskGeometryWarning, SampleMaskError
@@ -60,6 +61,7 @@ class MultiImagesMixin:
     _cast_list = True
     _fit_on_list = False
 
+    @with_small_pages
     @reported("transform")
     def transform(self, imgs: Any, confounds: Any = None, sample_mask: Any = None) -> Any:
         """One image: as the single masker (a DataFrame when ``set_output`` asks). A list: a list
@@ -90,6 +92,7 @@ class MultiImagesMixin:
 
         return pd.DataFrame(data, columns=names)
 
+    @with_small_pages
     def transform_imgs(self, imgs_list: Any, confounds: Any = None, sample_mask: Any = None, copy: bool = True,
                        n_jobs: int = 1) -> list:
         """Signals of each image of ``imgs_list`` (a list of arrays, in order)."""

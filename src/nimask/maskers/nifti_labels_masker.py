@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._memory import with_small_pages
 from .._niimg import check_niimg, same_fov
 from .._warnings import find_stack_level
 from ..exceptions import AtlasError, AtlasMissingError, NimaskGeometryWarning, ParameterError
@@ -338,6 +339,7 @@ class NiftiLabelsMasker(BaseMasker):
         return list(self.region_names_.values())
 
     # ---- inverse -------------------------------------------------------------------------
+    @with_small_pages
     def inverse_transform(self, signals: Any) -> Any:
         """Image on the ``labels_img_`` grid with each region's voxels set to its column."""
         X, dtype = self._inverse_input(signals, "signals")

@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._memory import with_small_pages
 from .._niimg import check_niimg, same_fov
 from .._warnings import find_stack_level
 from ..exceptions import (
@@ -302,6 +303,7 @@ class NiftiMapsMasker(BaseMasker):
         return pipeline_dtype(img, grid, self.smoothing_fwhm, lambda values: maps_output_dtype(weights, values))
 
     # ---- inverse -------------------------------------------------------------------------
+    @with_small_pages
     def inverse_transform(self, region_signals: Any) -> Any:
         """Image ``signals @ maps.T`` on the ``maps_img_`` grid (mask support only)."""
         signals, dtype = self._inverse_input(region_signals, "region_signals")

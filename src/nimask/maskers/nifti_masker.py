@@ -48,6 +48,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._memory import with_small_pages
 from .._warnings import find_stack_level
 from ..exceptions import MaskError, NimaskGeometryWarning, ParameterError
 from ..pipeline import needs_resampling
@@ -314,6 +315,7 @@ class NiftiMasker(BaseMasker):
         )
 
     # ---- inverse -------------------------------------------------------------------------
+    @with_small_pages
     def inverse_transform(self, X: Any) -> Any:
         """Image of ``X`` on the mask grid: 1-D ``(n_elements_,)`` gives 3D, 2D gives 4D."""
         X, dtype = self._inverse_input(X, "X")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from .._memory import with_small_pages
 from .._niimg import _filename, affines_close, check_niimg
 from ..exceptions import GeometryError, ParameterError
 from ._checks import ParameterTypeError
@@ -172,6 +173,7 @@ def _check_same_grid(img, mask_shape, mask_affine, mask_where: str) -> None:
         )
 
 
+@with_small_pages
 def apply_mask(
     imgs: Any, mask_img: Any, dtype: Any = "f", smoothing_fwhm: Any = None, ensure_finite: bool = True
 ) -> np.ndarray:
@@ -252,6 +254,7 @@ def apply_mask(
     return out[0] if img.ndim == 3 else out
 
 
+@with_small_pages
 def unmask(X: Any, mask_img: Any, order: str = "F") -> SpatialImage | list[SpatialImage]:
     """Put masked data back into images: zeros outside the mask.
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from .._memory import with_small_pages
 from ..exceptions import ConfoundsError, NimaskDataWarning, NimaskWarning, ParameterError
 from ._confounds import load_confounds_array, regress_confounds
 from ._detrend import ONE_SAMPLE_STANDARDIZE, as_float, psc_columns, resolve_standardize, zscore_columns
@@ -17,6 +18,7 @@ _BUTTERWORTH_KWARGS = ("order", "padtype", "padlen")
 _EPS64 = np.finfo(np.float64).eps
 
 
+@with_small_pages
 def clean(
     signals: np.ndarray,
     runs: Any = None,
