@@ -36,7 +36,7 @@ import numpy as np
 from ._memory import with_small_pages
 from ._niimg import affines_close
 from ._nonfinite import warn_nonfinite, zero_nonfinite
-from ._threads import n_threads, prefetched
+from ._threads import n_threads, prefetched, single_threaded_blas
 from .exceptions import GeometryError
 from .regions._gather import f_order_index, gather
 
@@ -207,6 +207,9 @@ class _Streamer:
         chunks = iter_volume_chunks(self.img, self.chunk_size)
         if not isinstance(self.img.dataobj, np.ndarray):
             chunks = prefetched(chunks, depth=2)
+        # the decoder thread and the operators' own threads use the cores: BLAS's threads would spin
+        blas = single_threaded_blas()
+        blas.__enter__()
         try:
             for t0, chunk in chunks:
                 self._one_chunk(t0, chunk, one_pass_clip, pool)
@@ -215,6 +218,7 @@ class _Streamer:
             for i in range(len(self.ops)):
                 self._flush(i)
         finally:
+            blas.__exit__(None, None, None)
             if pool is not None:
                 pool.shutdown()
         if one_pass_clip and self.bounds is not None:

@@ -410,3 +410,63 @@ def test_linear_resampling_between_whole_multiple_grids_is_a_selection(flip):
         resampling._SEPARABLE_ORDERS = saved
     np.testing.assert_array_equal(fast, slow)
     assert np.count_nonzero(fast == 0) > 0 and np.count_nonzero(fast) > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_strided_selection_equals_scipy(seed):
+    """Whole-multiple grids become one strided, converting copy (:func:`_as_slices`): scipy's linear
+    numbers exactly, for integer and float sources, flips, shifts outside the source and a fill value."""
+    from scipy import ndimage
+
+    import nimask.image._resample_separable as separable
+
+    rng = np.random.default_rng(seed)
+    used = []
+    original = separable._as_slices
+
+    def spy(*args):
+        result = original(*args)
+        used.append(result is not None)
+        return result
+
+    separable._as_slices = spy
+    try:
+        for _ in range(60):
+            shape = tuple(int(v) for v in rng.integers(3, 12, 3))
+            n = int(rng.integers(1, 4))
+            dtype = [np.uint8, np.int16, np.float32][int(rng.integers(3))]
+            vol = np.asfortranarray(rng.integers(0, 200, shape + (n,)).astype(dtype))
+            scale = rng.choice([1.0, 2.0, 3.0, -1.0, -2.0], 3)
+            offset = rng.integers(-4, 12, 3).astype(float)
+            out_shape = tuple(int(v) for v in rng.integers(2, 10, 3))
+            fill = float(rng.choice([0.0, 7.0]))
+            ops = separable.separable_weights(scale, offset, shape, out_shape, 1)
+            out = np.zeros(out_shape + (n,), np.float32, order="F")
+            separable.resample_separable(vol, ops, fill, out, n_threads=2)
+            for t in range(n):
+                ref = ndimage.affine_transform(vol[..., t].astype(np.float64), scale, offset=offset,
+                                               output_shape=out_shape, order=1, mode="constant", cval=fill)
+                np.testing.assert_array_equal(out[..., t], ref.astype(np.float32))
+    finally:
+        separable._as_slices = original
+    assert any(used) and not all(used)  # both the strided copy and the gathers were exercised
+
+
+def test_selection_needs_no_clip_pass(monkeypatch):
+    """A resampling that only copies source values skips the clip pass (the values are within the bounds)."""
+    import nimask.image._resampling as resampling
+
+    calls = []
+    original = resampling._clip_in_place
+    monkeypatch.setattr(resampling, "_clip_in_place", lambda out, bounds: calls.append(bounds) or original(out, bounds))
+    src_affine = np.eye(4)
+    data = np.asfortranarray(np.random.default_rng(0).uniform(-5, 100, (12, 10, 8, 2)).astype(np.float32))
+    img = nib.Nifti1Image(data, src_affine)
+    half = np.diag([2.0, 2.0, 2.0, 1.0])
+    selected = resample_img(img, target_affine=half, target_shape=(6, 5, 4), interpolation="linear")
+    assert calls == []
+    shifted = half.copy()
+    shifted[:3, 3] = 0.5  # not on the source samples: interpolation, clip pass
+    resample_img(img, target_affine=shifted, target_shape=(6, 5, 4), interpolation="linear")
+    assert len(calls) == 1
+    np.testing.assert_array_equal(np.asarray(selected.dataobj), data[::2, ::2, ::2])

@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from .._threads import single_threaded_blas
 
-__all__ = ["separable_weights", "resample_separable"]
+__all__ = ["separable_weights", "resample_separable", "is_selection"]
 
 _BLOCK_VOXELS = 1 << 21  # float64 temporaries of about 16 MB each per block of volumes
 
@@ -122,6 +122,13 @@ def separable_weights(matrix, offset, in_shape, out_shape, order: int):
     )
 
 
+def is_selection(operators) -> bool:
+    """True when linear resampling with these axis operators only copies source samples (or gives 0
+    / the fill value): grids on whole multiples of each other, e.g. 1 mm -> 2 mm."""
+    taps = [_as_taps(m) for m, _ in operators]
+    return all(t is not None and t.is_selection for t in taps)
+
+
 def resample_separable(
     volumes: np.ndarray, operators, fill_value: float, out: np.ndarray, n_threads: int = 1
 ) -> None:
@@ -146,13 +153,23 @@ def resample_separable(
     taps = [_as_taps(m) for m in (m0, m1, m2)]
 
     selection = all(t is not None and t.is_selection for t in taps)
+    strided = None
     if selection:  # grids on whole multiples of each other (1 mm -> 2 mm): no arithmetic at all
         picks = [t.index[0] for t in taps]
         dropped = tuple(t.weight[0] == 0 for t in taps)  # samples without a source tap: 0
         any_dropped = any(bool(d.any()) for d in dropped)
+        strided = _as_slices(picks, dropped)
 
     def one_block(t0: int) -> None:
         chunk = volumes[..., t0 : t0 + block]
+        if strided is not None:  # one strided, converting copy straight into ``out``
+            target = out[..., t0 : t0 + chunk.shape[3]]
+            dst, src = strided
+            target[dst + (slice(None),)] = chunk[src + (slice(None),)]
+            _fill_outside(target, dst, 0)
+            if any_outside:
+                _fill_slabs(target, outside, fill_value)
+            return
         if selection:
             # (t, z, y, x) view: take z, y, then x (outer axes first: row copies)
             result = np.take(np.take(np.take(chunk.T, picks[2], axis=1), picks[1], axis=2), picks[0], axis=3).T
@@ -187,6 +204,34 @@ def resample_separable(
         else:
             for t0 in starts:
                 one_block(t0)
+
+
+def _as_slices(picks: list, dropped: tuple):
+    """``(dst, src)`` slices when each axis picks an arithmetic progression of source samples for
+    one contiguous run of output samples (the others dropped), else None."""
+    dst, src = [], []
+    for pick, drop in zip(picks, dropped, strict=True):
+        kept = np.flatnonzero(~drop)
+        if kept.size == 0 or kept[-1] - kept[0] + 1 != kept.size:
+            return None
+        first = int(pick[kept[0]])
+        step = int(pick[kept[1]] - pick[kept[0]]) if kept.size > 1 else 1
+        if step == 0 or np.any(pick[kept] != first + step * np.arange(kept.size)):
+            return None
+        last = first + step * (kept.size - 1)
+        dst.append(slice(int(kept[0]), int(kept[-1]) + 1))
+        src.append(slice(first, None if last + np.sign(step) < 0 else last + int(np.sign(step)), step))
+    return tuple(dst), tuple(src)
+
+
+def _fill_outside(result: np.ndarray, inner: tuple, value: float) -> None:
+    """Set ``result`` to ``value`` outside the box ``inner`` (slices of its first three axes)."""
+    for axis, part in enumerate(inner):
+        for cut in (slice(0, part.start), slice(part.stop, result.shape[axis])):
+            if cut.stop > cut.start:
+                index = [slice(None)] * result.ndim
+                index[axis] = cut
+                result[tuple(index)] = value
 
 
 def _fill_slabs(result: np.ndarray, rows: tuple, value: float) -> None:

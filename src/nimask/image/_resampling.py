@@ -43,7 +43,7 @@ from scipy import ndimage
 
 from .._memory import with_small_pages
 from .._niimg import check_niimg
-from .._threads import n_threads
+from .._threads import n_threads, prefetched
 from ..exceptions import AffineParameterError, GeometryError, NimaskDataWarning, NimaskGeometryWarning, ParameterError
 
 if TYPE_CHECKING:
@@ -345,6 +345,7 @@ class _VolumeStats(NamedTuple):
     value_range: tuple[float, float] | None  # (nanmin, nanmax); None when no value is a number
     has_non_finite: bool
     binary: bool  # all interpolated values in {0, 1} (only tested for order > 0)
+    selected: bool = False  # every output value is a source value or the fill value (no interpolation)
 
 
 def _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n_threads) -> list[_VolumeStats]:
@@ -364,13 +365,16 @@ def _resample_volumes(volumes, matrix, offset, shape, order, fill_value, out4, n
 
         operators = separable_weights(matrix, offset, volumes.shape[:3], shape, order)
     if operators is not None:
-        from ._resample_separable import resample_separable
+        from ._resample_separable import is_selection, resample_separable
+
+        selected = is_selection(operators)
 
         finite = []
         for t in range(n_vol):
             value_range, has_bad = _value_range(volumes[..., t])
             if not has_bad:
-                stats[t] = _VolumeStats(value_range, False, _is_binary_volume(volumes[..., t], value_range, order))
+                stats[t] = _VolumeStats(value_range, False, _is_binary_volume(volumes[..., t], value_range, order),
+                                        selected)
                 finite.append(t)
         for start, stop in _runs(finite):
             resample_separable(
@@ -637,7 +641,11 @@ def _resample_chunks(
     bounds = None
     binary = False
     has_bad = False
-    for t0, chunk in _chunks(img):
+    selected = True
+    chunks = _chunks(img)
+    if not isinstance(getattr(img, "dataobj", None), np.ndarray):
+        chunks = prefetched(chunks, depth=1)  # decoding the next chunk overlaps resampling this one
+    for t0, chunk in chunks:
         if prepare is not None:
             chunk = prepare(chunk)
         if chunk.dtype == np.float16:
@@ -654,6 +662,7 @@ def _resample_chunks(
             bounds = _merge(bounds, stats.value_range)
             has_bad |= stats.has_non_finite
             binary |= stats.binary
+            selected &= stats.selected
     if has_bad:
         warnings.warn(
             "NaNs or infinite values are present in the data passed to resample. This is a bad thing "
@@ -668,7 +677,8 @@ def _resample_chunks(
             NimaskGeometryWarning,
             stacklevel=3,
         )
-    if clip:
+    # selected values already lie within the bounds (the source's range, widened to 0 = the fill)
+    if clip and not (selected and fill_value == 0 and bounds is not None):
         _clip_in_place(out, bounds)
     return out[..., 0] if len(in_shape) == 3 else out
 

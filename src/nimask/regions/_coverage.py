@@ -54,6 +54,13 @@ def labels_coverage(op: Any, native: np.ndarray, native_affine: np.ndarray, back
                          "fraction": fraction, "reason": reason, "low": low})
 
 
+def _abs_sum(values: np.ndarray) -> float:
+    """Sum of absolute values in float64 (float values: no float64 copy, the absolute values are exact)."""
+    if values.dtype.kind != "f":
+        values = values.astype(np.float64)
+    return float(np.abs(values).sum(dtype=np.float64))
+
+
 def maps_coverage(maps: np.ndarray, mask: np.ndarray | None, names: list[str],
                   min_coverage: float | None = None) -> Any:
     """Per map: summed absolute weight, the part inside ``mask``, their ratio and the reason of a
@@ -67,9 +74,9 @@ def maps_coverage(maps: np.ndarray, mask: np.ndarray | None, names: list[str],
 
     if maps.ndim == 3:
         maps = maps[..., np.newaxis]
-    total = np.array([np.abs(maps[..., j], dtype=np.float64).sum() for j in range(maps.shape[3])])
+    total = np.array([_abs_sum(maps[..., j]) for j in range(maps.shape[3])])
     if mask is not None:
-        kept = np.array([np.abs(maps[..., j][mask], dtype=np.float64).sum() for j in range(maps.shape[3])])
+        kept = np.array([_abs_sum(maps[..., j][mask]) for j in range(maps.shape[3])])
     else:
         kept = total
     with np.errstate(divide="ignore", invalid="ignore"):
