@@ -122,3 +122,20 @@ def test_maskers_run_without_huge_pages(switch, monkeypatch, make):
     assert out.shape[0] == 12
     assert states and all(s is False for s in states)
     assert switch.value is True
+
+
+def test_inverse_transform_runs_without_huge_pages(switch, monkeypatch):
+    import nimask.maskers._inverse as inverse
+
+    states = []
+    original = inverse.inverse_image
+
+    def spy(*args, **kwargs):
+        states.append(switch.value)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(NiftiMasker, "_inverse_image", staticmethod(spy))
+    masker = NiftiMasker().fit(_img())
+    masker.inverse_transform(np.zeros((3, masker.n_elements_), np.float32))
+    assert states == [False]
+    assert switch.value is True

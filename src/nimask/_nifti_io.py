@@ -37,6 +37,7 @@ from nibabel.arrayproxy import ArrayProxy
 from nibabel.volumeutils import apply_read_scaling, native_code
 
 from ._nonfinite import zero_nonfinite
+from ._read_ahead import claim
 from ._threads import prefetched
 from .exceptions import (
     CorruptImageError,
@@ -1026,7 +1027,15 @@ def iter_volume_chunks(img_or_path, chunk_size: int | None = None) -> Iterator[t
             else:
                 yield t0, np.asanyarray(img.dataobj[..., t0 : t0 + step])
         return
-    path, compressed, offset, fshape, dtype, slope, inter = src
+    ahead = claim(src, step)  # decoded already while the estimator was fitting (``_read_ahead``)
+    yield from (ahead if ahead is not None else _file_chunks(img, step))
+
+
+def _file_chunks(img, step: int) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`iter_volume_chunks` of a file-backed image, decoded here."""
+    shape = tuple(img.shape)
+    n_vol = _n_volumes(shape, img.get_filename() or "the image")
+    path, compressed, offset, fshape, dtype, slope, inter = _file_source(img)
     with _ByteStream(path, compressed, _loaded_snapshot(img)) as stream:
         stream.skip(offset)
         for t0 in range(0, n_vol, step):

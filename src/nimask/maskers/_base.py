@@ -28,13 +28,13 @@ from sklearn.utils import InputTags
 
 from .._memory import with_small_pages
 from .._niimg import check_header_t_r
+from .._read_ahead import read_ahead
 from .._warnings import find_stack_level
-from ..exceptions import ParameterError
 from ..reporting import _nilearn_state as _report_state
 from ..reporting._record import reported
 from ._cache import as_key, cached_call, fingerprint
 from ._inputs import check_filter_length, high_variance_of, load_run, source_dtype
-from ._inverse import int32_if_fits, inverse_image
+from ._inverse import inverse_image, inverse_input
 from ._params import COMMON_CONSTRAINTS, make_memory, validate_params
 from ._verbose import describe, say
 
@@ -63,6 +63,14 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     _fitted_attrs: ClassVar[tuple] = ()
     _hv_first: ClassVar[bool] = False  # the high-variance confounds go before the user's (NiftiMasker)
     _load_dtype_param: ClassVar[bool] = False  # ``dtype`` also applies when loading (spheres)
+    # decode the run in the background while fitting / preparing the operator (``_read_ahead``):
+    # for maskers whose transform reads the run through ``iter_volume_chunks``
+    _read_ahead: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "inverse_transform" in cls.__dict__:  # its image is allocated without huge pages (``_memory``)
+            cls.inverse_transform = with_small_pages(cls.__dict__["inverse_transform"])
 
     # ---- fit -----------------------------------------------------------------------------
     @with_small_pages
@@ -78,8 +86,9 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     def fit_transform(self, imgs: Any, y: Any = None, confounds: Any = None, sample_mask: Any = None) -> Any:
         """Fit on ``imgs`` then transform them."""
         self._validate()
-        self._fit_saying(imgs, warn_given_mask=False)
-        return self.transform(imgs, confounds=confounds, sample_mask=sample_mask)
+        with read_ahead(imgs if self._read_ahead else None):  # the fit needs the run's header only
+            self._fit_saying(imgs, warn_given_mask=False)
+            return self.transform(imgs, confounds=confounds, sample_mask=sample_mask)
 
     def _fit_saying(self, imgs: Any, warn_given_mask: bool) -> None:
         """``_fit`` between its progress messages (``verbose``)."""
@@ -121,6 +130,10 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     def _transform_one(self, imgs: Any, confounds: Any, sample_mask: Any, cast: bool = True,
                        say_at: int = 1) -> np.ndarray:
         """Signals of one image; its progress messages need ``verbose >= say_at``."""
+        with read_ahead(imgs if self._read_ahead else None):  # decoding overlaps preparing the operator
+            return self._transform_read(imgs, confounds, sample_mask, cast, say_at)
+
+    def _transform_read(self, imgs: Any, confounds: Any, sample_mask: Any, cast: bool, say_at: int) -> np.ndarray:
         img, was_3d = load_run(imgs, dtype=self.dtype if self._load_dtype_param else None)
         say(self, "transform", f"Loading data from {describe(imgs)}", say_at)
         check_header_t_r(img, self.t_r, type(self).__name__)
@@ -246,34 +259,8 @@ class BaseMasker(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         return signals
 
     def _inverse_input(self, X: Any, name: str) -> tuple[np.ndarray, np.dtype]:
-        """``X`` as an array of ``(n_elements_,)`` or ``(T, n_elements_)``, and the image dtype.
-
-        As nilearn: a data frame is squeezed and a single value is the signal of a single
-        region; booleans are cast (with a warning) to ``dtype`` or int32; the image dtype is
-        ``dtype`` (``"auto"``: int32 for signed integers, float32 otherwise) or else the
-        signals' dtype. 64-bit integer signals whose values fit in int32 are converted to
-        int32 with nilearn's warning (same values; nibabel refuses int64 arrays).
-        """
-        self._check_fitted()
-        say(self, "inverse_transform", "Computing image from signals")
-        if hasattr(X, "to_numpy"):
-            X = np.squeeze(X.to_numpy())
-        X = np.atleast_1d(np.asarray(X))
-        n = self.n_elements_
-        if X.ndim not in (1, 2) or X.shape[-1] != n:
-            expected = (n,) if X.ndim == 1 else ((X.shape[0], n) if X.ndim == 2 else "(n,) or (T, n)")
-            raise ParameterError(
-                f"Input to 'inverse_transform' has wrong shape.\nExpected {expected}.\nGot {X.shape}.",
-                param=name, expected=expected, found=X.shape,
-            )
-        if X.dtype == bool:
-            target = np.dtype(np.int32) if self.dtype is None else self._output_dtype(np.int32)
-            warnings.warn(f"Casting boolean input to {target}.", UserWarning, stacklevel=find_stack_level())
-            X = X.astype(target)
-        else:
-            target = X.dtype if self.dtype is None else self._output_dtype(X.dtype)
-        X = int32_if_fits(X)
-        return X, np.dtype(target)
+        """``X`` as an array of ``(n_elements_,)`` or ``(T, n_elements_)``, and the image dtype."""
+        return inverse_input(self, X, name)
 
     _inverse_image = staticmethod(inverse_image)
 

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from .._warnings import find_stack_level
-from ..exceptions import NimaskWarning
+from ..exceptions import NimaskWarning, ParameterError
+from ._verbose import say
 
-__all__ = ["int32_if_fits", "inverse_image"]
+__all__ = ["int32_if_fits", "inverse_image", "inverse_input"]
 
 _INT64 = (np.dtype(np.int64), np.dtype(np.uint64))
 
@@ -62,3 +63,34 @@ def inverse_image(data: np.ndarray, affine: Any, target: np.dtype) -> Any:
         NimaskWarning, stacklevel=find_stack_level(),
     )
     return nib.Nifti1Image(data, affine, dtype=target)
+
+
+def inverse_input(masker: Any, X: Any, name: str) -> tuple[np.ndarray, np.dtype]:
+    """``X`` as an array of ``(n_elements_,)`` or ``(T, n_elements_)``, and the image dtype.
+
+    As nilearn: a data frame is squeezed and a single value is the signal of a single
+    region; booleans are cast (with a warning) to ``dtype`` or int32; the image dtype is
+    ``dtype`` (``"auto"``: int32 for signed integers, float32 otherwise) or else the
+    signals' dtype. 64-bit integer signals whose values fit in int32 are converted to
+    int32 with nilearn's warning (same values; nibabel refuses int64 arrays).
+    """
+    masker._check_fitted()
+    say(masker, "inverse_transform", "Computing image from signals")
+    if hasattr(X, "to_numpy"):
+        X = np.squeeze(X.to_numpy())
+    X = np.atleast_1d(np.asarray(X))
+    n = masker.n_elements_
+    if X.ndim not in (1, 2) or X.shape[-1] != n:
+        expected = (n,) if X.ndim == 1 else ((X.shape[0], n) if X.ndim == 2 else "(n,) or (T, n)")
+        raise ParameterError(
+            f"Input to 'inverse_transform' has wrong shape.\nExpected {expected}.\nGot {X.shape}.",
+            param=name, expected=expected, found=X.shape,
+        )
+    if X.dtype == bool:
+        target = np.dtype(np.int32) if masker.dtype is None else masker._output_dtype(np.int32)
+        warnings.warn(f"Casting boolean input to {target}.", UserWarning, stacklevel=find_stack_level())
+        X = X.astype(target)
+    else:
+        target = X.dtype if masker.dtype is None else masker._output_dtype(X.dtype)
+    X = int32_if_fits(X)
+    return X, np.dtype(target)

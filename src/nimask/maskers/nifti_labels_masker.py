@@ -51,7 +51,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._memory import with_small_pages
 from .._niimg import check_niimg, same_fov
 from .._warnings import find_stack_level
 from ..exceptions import AtlasError, AtlasMissingError, NimaskGeometryWarning, ParameterError
@@ -149,6 +148,7 @@ class NiftiLabelsMasker(BaseMasker):
     %(labels.region_names_)s
     """
 
+    _read_ahead = True  # the run is decoded while fitting (BaseMasker)
     _parameter_constraints: ClassVar[dict] = {
         **COMMON_CONSTRAINTS,
         "strategy": [Options(STRATEGIES)],
@@ -339,7 +339,6 @@ class NiftiLabelsMasker(BaseMasker):
         return list(self.region_names_.values())
 
     # ---- inverse -------------------------------------------------------------------------
-    @with_small_pages
     def inverse_transform(self, signals: Any) -> Any:
         """Image on the ``labels_img_`` grid with each region's voxels set to its column."""
         X, dtype = self._inverse_input(signals, "signals")

@@ -38,7 +38,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._memory import with_small_pages
 from .._niimg import check_niimg, same_fov
 from .._warnings import find_stack_level
 from ..exceptions import (
@@ -49,7 +48,7 @@ from ..exceptions import (
     NimaskGeometryWarning,
     ParameterError,
 )
-from ..regions._coverage import maps_coverage
+from ..regions._coverage import _abs_sum, maps_coverage
 from ..regions._maps import (
     MapsOperator,
     NonFiniteMaps,
@@ -106,6 +105,7 @@ class NiftiMapsMasker(BaseMasker):
     %(maps.region_coverage_)s
     """
 
+    _read_ahead = True  # the run is decoded while fitting (BaseMasker)
     _parameter_constraints: ClassVar[dict] = {
         **COMMON_CONSTRAINTS,
         "allow_overlap": [bool],
@@ -255,7 +255,11 @@ class NiftiMapsMasker(BaseMasker):
         data = np.asarray(maps_img.dataobj)
         op = prepare_maps(data, mask, keep_masked_maps=self.keep_masked_maps,
                           affine=maps_img.affine, zero_small_weights=not self.allow_overlap)
-        op.coverage = self._coverage(data, mask)
+        total = None
+        if mask is None and op.kept.size == op.weights.shape[1] == (1 if data.ndim == 3 else data.shape[3]):
+            # without a mask the operator's rows hold every nonzero value of every map
+            total = np.array([_abs_sum(op.weights[:, j]) for j in range(op.weights.shape[1])])
+        op.coverage = self._coverage(data, mask, total)
         if self.min_coverage is None:
             op.names = [f"map{int(j)}" for j in op.kept]
         else:  # one column per map, NaN for the maps below min_coverage (and the empty ones)
@@ -265,10 +269,10 @@ class NiftiMapsMasker(BaseMasker):
             op.names = list(op.coverage["name"])
         return op
 
-    def _coverage(self, data: np.ndarray, mask: np.ndarray | None) -> Any:
+    def _coverage(self, data: np.ndarray, mask: np.ndarray | None, total: np.ndarray | None = None) -> Any:
         """Per-map coverage table of ``data`` within ``mask`` (same grid), for ``min_coverage``."""
         k = 1 if data.ndim == 3 else data.shape[3]
-        return maps_coverage(data, mask, [f"map{j}" for j in range(k)], self.min_coverage)
+        return maps_coverage(data, mask, [f"map{j}" for j in range(k)], self.min_coverage, total)
 
     # ---- transform -----------------------------------------------------------------------
     def operator_for(self, img: Any) -> MapsOperator:
@@ -303,7 +307,6 @@ class NiftiMapsMasker(BaseMasker):
         return pipeline_dtype(img, grid, self.smoothing_fwhm, lambda values: maps_output_dtype(weights, values))
 
     # ---- inverse -------------------------------------------------------------------------
-    @with_small_pages
     def inverse_transform(self, region_signals: Any) -> Any:
         """Image ``signals @ maps.T`` on the ``maps_img_`` grid (mask support only)."""
         signals, dtype = self._inverse_input(region_signals, "region_signals")

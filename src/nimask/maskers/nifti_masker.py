@@ -48,7 +48,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._memory import with_small_pages
 from .._warnings import find_stack_level
 from ..exceptions import MaskError, NimaskGeometryWarning, ParameterError
 from ..pipeline import needs_resampling
@@ -315,7 +314,6 @@ class NiftiMasker(BaseMasker):
         )
 
     # ---- inverse -------------------------------------------------------------------------
-    @with_small_pages
     def inverse_transform(self, X: Any) -> Any:
         """Image of ``X`` on the mask grid: 1-D ``(n_elements_,)`` gives 3D, 2D gives 4D."""
         X, dtype = self._inverse_input(X, "X")

@@ -33,7 +33,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._memory import with_small_pages
 from .._niimg import same_fov
 from ..exceptions import AtlasError
 from ..regions._coverage import spheres_coverage
@@ -96,6 +95,7 @@ class NiftiSpheresMasker(BaseMasker):
         The seeds, checked (finite coordinates, one triplet each).
     """
 
+    _read_ahead = True  # the run is decoded while fitting (BaseMasker)
     _parameter_constraints: ClassVar[dict] = {
         **COMMON_CONSTRAINTS,
         "allow_overlap": [bool],
@@ -182,7 +182,6 @@ class NiftiSpheresMasker(BaseMasker):
     def _pipeline_dtype(self, img: Any, op: Any = None) -> np.dtype:
         return pipeline_dtype(img, img if op is None else op, self.smoothing_fwhm, SpheresOperator.output_dtype)
 
-    @with_small_pages
     def inverse_transform(self, region_signals: Any) -> Any:
         """Image on the mask grid: each voxel gets the mean signal of the spheres holding it.
 

@@ -62,19 +62,21 @@ def _abs_sum(values: np.ndarray) -> float:
 
 
 def maps_coverage(maps: np.ndarray, mask: np.ndarray | None, names: list[str],
-                  min_coverage: float | None = None) -> Any:
+                  min_coverage: float | None = None, total: np.ndarray | None = None) -> Any:
     """Per map: summed absolute weight, the part inside ``mask``, their ratio and the reason of a
     NaN column (a DataFrame; the ``low`` column flags the maps given as NaN).
 
     The reasons: an all-zero map, a map without weight inside the mask (both NaN columns only
     with ``min_coverage``: otherwise a zero column / a dropped map, as nilearn), and with
-    ``min_coverage`` a fraction below it.
+    ``min_coverage`` a fraction below it. ``total``, when given, is the summed absolute weight of
+    each map (e.g. from the operator's weights, which hold every nonzero value without a mask).
     """
     import pandas as pd
 
     if maps.ndim == 3:
         maps = maps[..., np.newaxis]
-    total = np.array([_abs_sum(maps[..., j]) for j in range(maps.shape[3])])
+    if total is None:
+        total = np.array([_abs_sum(maps[..., j]) for j in range(maps.shape[3])])
     if mask is not None:
         kept = np.array([_abs_sum(maps[..., j][mask]) for j in range(maps.shape[3])])
     else:
