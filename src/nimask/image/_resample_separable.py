@@ -160,16 +160,17 @@ def resample_separable(
         any_dropped = any(bool(d.any()) for d in dropped)
         strided = _as_slices(picks, dropped)
 
+    if strided is not None:  # strided, converting copies straight into ``out`` (memory-bound: no threads)
+        dst, src = strided
+        for t in range(n_vol):  # volume by volume: the innermost loop runs along x
+            out[dst + (t,)] = volumes[src + (t,)]
+        _fill_outside(out, dst, 0)
+        if any_outside and (fill_value != 0 or not _within_outside(outside, dst)):
+            _fill_slabs(out, outside, fill_value)
+        return
+
     def one_block(t0: int) -> None:
         chunk = volumes[..., t0 : t0 + block]
-        if strided is not None:  # one strided, converting copy straight into ``out``
-            target = out[..., t0 : t0 + chunk.shape[3]]
-            dst, src = strided
-            target[dst + (slice(None),)] = chunk[src + (slice(None),)]
-            _fill_outside(target, dst, 0)
-            if any_outside:
-                _fill_slabs(target, outside, fill_value)
-            return
         if selection:
             # (t, z, y, x) view: take z, y, then x (outer axes first: row copies)
             result = np.take(np.take(np.take(chunk.T, picks[2], axis=1), picks[1], axis=2), picks[0], axis=3).T
@@ -222,6 +223,11 @@ def _as_slices(picks: list, dropped: tuple):
         dst.append(slice(int(kept[0]), int(kept[-1]) + 1))
         src.append(slice(first, None if last + np.sign(step) < 0 else last + int(np.sign(step)), step))
     return tuple(dst), tuple(src)
+
+
+def _within_outside(flagged: tuple, inner: tuple) -> bool:
+    """True when every flagged sample of each axis lies outside ``inner`` (so already filled with 0)."""
+    return all(not np.any(f[part]) for f, part in zip(flagged, inner, strict=True))
 
 
 def _fill_outside(result: np.ndarray, inner: tuple, value: float) -> None:

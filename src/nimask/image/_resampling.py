@@ -236,9 +236,12 @@ def output_dtype(dtype, interpolation: str = "continuous") -> np.dtype:
 
 
 def _value_range(data: np.ndarray):
-    """``(nanmin, nanmax, has_non_finite)``; the range is None when no value is a number."""
+    """``((nanmin, nanmax), has_non_finite)``; the range is None when no value is a number (for unsigned
+    data the minimum is given as 0: callers only use ``min(nanmin, 0)``)."""
     if data.size == 0:
         return None, False
+    if data.dtype.kind in "ub":  # unsigned: one pass; the minimum is only ever used as min(lo, 0) = 0
+        return (0.0, float(data.max())), False
     lo, hi = data.min(), data.max()  # one fast pass each; NaN propagates
     if data.dtype.kind != "f" or (np.isfinite(lo) and np.isfinite(hi)):
         return (float(lo), float(hi)), False
@@ -623,8 +626,8 @@ def resample_img(
 
 
 def _resample_chunks(
-    img, source_affine, affine, shape, interpolation, clip, fill_value, prepare=None, dtype=None
-) -> np.ndarray:
+    img, source_affine, affine, shape, interpolation, clip, fill_value, prepare=None, dtype=None, sink=None
+) -> Any:
     """Resample ``img`` chunk by chunk into one F-ordered output array, clipping at the end.
 
     The clip bounds, the binary-data test and the non-finite warning cover the whole run,
@@ -633,6 +636,10 @@ def _resample_chunks(
     (e.g. a dtype conversion), so a file is never loaded whole for it. ``dtype`` forces the
     output dtype (integer chunks resampled straight into float: the kernels compute in
     float64 from the stored values, the same numbers as converting the chunk first).
+
+    With ``sink``, no output array: each resampled chunk ``(X, Y, Z, n)`` (a buffer reused for
+    the next chunk) goes to ``sink(t0, chunk)``, unclipped, and the return value is the clip
+    the values still need: ``(lo, hi)``, or None when clipping would change nothing.
     """
     in_shape = tuple(img.shape)
     order = _ORDERS[interpolation]
@@ -656,13 +663,19 @@ def _resample_chunks(
             if dtype != chunk.dtype and not forced:
                 warnings.warn(f"Casting data from {chunk.dtype} to {dtype}", NimaskDataWarning, stacklevel=4)
             n_vol = in_shape[3] if len(in_shape) == 4 else 1
-            out = np.empty(shape + (n_vol,), dtype=dtype, order="F")
+            out = np.empty(shape + (n_vol if sink is None else 0,), dtype=dtype, order="F")
         n = chunk.shape[3]
-        for stats in _resample_volumes(chunk, matrix, offset, shape, order, fill_value, out[..., t0 : t0 + n], None):
+        if sink is None:
+            target = out[..., t0 : t0 + n]
+        elif out.shape[3] != n:
+            target = out = np.empty(shape + (n,), dtype=dtype, order="F")  # reused while chunks keep their size
+        for stats in _resample_volumes(chunk, matrix, offset, shape, order, fill_value, target, None):
             bounds = _merge(bounds, stats.value_range)
             has_bad |= stats.has_non_finite
             binary |= stats.binary
             selected &= stats.selected
+        if sink is not None:
+            sink(t0, target)
     if has_bad:
         warnings.warn(
             "NaNs or infinite values are present in the data passed to resample. This is a bad thing "
@@ -678,7 +691,10 @@ def _resample_chunks(
             stacklevel=3,
         )
     # selected values already lie within the bounds (the source's range, widened to 0 = the fill)
-    if clip and not (selected and fill_value == 0 and bounds is not None):
+    needs_clip = clip and not (selected and fill_value == 0 and bounds is not None)
+    if sink is not None:
+        return None if not needs_clip else ((np.nan, np.nan) if bounds is None else bounds)
+    if needs_clip:
         _clip_in_place(out, bounds)
     return out[..., 0] if len(in_shape) == 3 else out
 
@@ -696,12 +712,14 @@ def _copy_img(img):
     return new_img_like(img, data, np.array(img.affine, copy=True), copy_header=True)
 
 
-def resample_prepared(img: Any, target_img: Any, interpolation: str, clip: bool, prepare=None, dtype=None):
+def resample_prepared(img: Any, target_img: Any, interpolation: str, clip: bool, prepare=None, dtype=None,
+                      sink=None):
     """``resample_to_img(img, target_img, interpolation, clip=clip)`` of ``prepare(data)``, streamed.
 
     For callers that would otherwise load and convert a whole file first (the maps masker:
     uint8 maps become float32 with non-finite values set to 0, then are resampled). The
-    output is a ``Nifti1Image`` on the target grid.
+    output is a ``Nifti1Image`` on the target grid; with ``sink``, the chunks go there instead
+    and the clip they still need is returned (see :func:`_resample_chunks`).
     """
     import nibabel as nib
 
@@ -710,9 +728,10 @@ def resample_prepared(img: Any, target_img: Any, interpolation: str, clip: bool,
     source_affine = np.asarray(img.affine, dtype=np.float64)
     affine = np.asarray(target.affine, dtype=np.float64)
     data = _resample_chunks(
-        img, source_affine, affine, tuple(target.shape[:3]), interpolation, clip, 0.0, prepare=prepare, dtype=dtype
+        img, source_affine, affine, tuple(target.shape[:3]), interpolation, clip, 0.0, prepare=prepare, dtype=dtype,
+        sink=sink,
     )
-    return nib.Nifti1Image(data, affine)
+    return data if sink is not None else nib.Nifti1Image(data, affine)
 
 
 def resample_to_img(

@@ -58,6 +58,7 @@ from ..regions._maps import (
     prepare_maps,
     signals_to_array,
 )
+from ..regions._maps_sparse import SparseCollector, prepare_maps_sparse
 from ._base import BaseMasker
 from ._docs import fill_doc
 from ._inputs import binarised_mask, check_fov, has_scaling, in_memory, load_run, pipeline_dtype, resample_like
@@ -197,19 +198,22 @@ class NiftiMapsMasker(BaseMasker):
         ref = {"data": None if imgs is None else load_run(imgs)[0], "mask": mask_img, "maps": maps_img}.get(target)
         if target is None:
             check_fov(maps_img, "maps", [(mask_img, "mask"), (None if imgs is None else load_run(imgs)[0], "data")])
+        sparse = None  # the resampled maps' nonzero values: the operator is built from them
         if ref is not None and not same_fov(ref, maps_img):
             say(self, "fit", f"Resampling regions (the maps) onto the grid of the {target}")
-            maps_img = self._resample_maps(maps_img, ref)  # streamed from the file, converted per chunk
+            sparse = self._resample_maps(maps_img, ref, sparse=True)  # streamed from the file, per chunk
+            maps_img = nib.Nifti1Image(sparse.dense(), np.asarray(ref.affine, dtype=np.float64))
         else:
             maps_img = nib.Nifti1Image(maps_array(maps_img), maps_img.affine)
         if mask_img is not None and ref is not None and not same_fov(ref, mask_img):
             say(self, "fit", f"Resampling mask onto the grid of the {target}")
             mask_img = resample_like(mask_img, ref, "nearest")
         data = np.asarray(maps_img.dataobj)
-        if not np.any(data):
+        if (sparse.is_empty() if sparse is not None else not np.any(data)):
             raise AtlasError("maps_img contains no map (every value is 0 or non-finite).", param="maps_img")
         # one map at a time (no boolean copy of the 4D maps)
-        empty = np.flatnonzero([not np.any(data[..., j]) for j in range(data.shape[3])])
+        empty = np.flatnonzero([v.size == 0 for v in sparse.values] if sparse is not None else
+                               [not np.any(data[..., j]) for j in range(data.shape[3])])
         if empty.size:
             warnings.warn(f"maps_img: maps {empty.tolist()} are all zero; their signals are zero columns.",
                           NimaskDataWarning, stacklevel=find_stack_level())
@@ -222,7 +226,7 @@ class NiftiMapsMasker(BaseMasker):
         self.maps_img_ = in_memory(maps_img)
         self.mask_img_ = in_memory(mask_img)
         self.n_elements_ = int(data.shape[3])
-        self._operator = self._prepare(maps_img, mask_img) if ref is not None and same_grid else None
+        self._operator = self._prepare(maps_img, mask_img, sparse) if ref is not None and same_grid else None
         if self._operator is not None:
             self.region_coverage_ = self._operator.coverage.drop(columns="low")
         else:  # no extraction grid yet: the coverage on the maps grid
@@ -231,10 +235,12 @@ class NiftiMapsMasker(BaseMasker):
             mask = None if mask_img is None else np.asarray(mask_img.dataobj) != 0
             self.region_coverage_ = self._coverage(data, mask).drop(columns="low")
 
-    def _resample_maps(self, maps_img: Any, ref: Any) -> Any:
-        """Maps resampled to ``ref`` (linear, clipped), as float maps with non-finite values 0."""
+    def _resample_maps(self, maps_img: Any, ref: Any, sparse: bool = False) -> Any:
+        """Maps resampled to ``ref`` (linear, clipped), as float maps with non-finite values 0 (an image,
+        or with ``sparse`` the :class:`~nimask.regions._maps_sparse.SparseMaps` of their nonzero values)."""
         from ..image._resampling import resample_prepared
 
+        sink = SparseCollector(tuple(ref.shape[:3])) if sparse else None
         tally = NonFiniteMaps()
         stored = np.dtype(maps_img.get_data_dtype())
         with warnings.catch_warnings():
@@ -242,24 +248,33 @@ class NiftiMapsMasker(BaseMasker):
             if stored.kind in "iub" and not has_scaling(maps_img):
                 # integer maps (no NaN possible) go straight into float: no float copy of the 1 mm maps
                 float_dtype = np.float64 if stored.itemsize == 8 else np.float32
-                maps_img = resample_prepared(maps_img, ref, "linear", clip=True, dtype=float_dtype)
+                maps_img = resample_prepared(maps_img, ref, "linear", clip=True, dtype=float_dtype, sink=sink)
             else:
-                maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=tally)
+                maps_img = resample_prepared(maps_img, ref, "linear", clip=True, prepare=tally, sink=sink)
         tally.warn(stacklevel=find_stack_level())
+        if sink is not None:
+            maps = sink.finish(maps_img)  # maps_img: the clip still to apply
+            if maps.is_empty():
+                raise AtlasError("No map left after resampling maps_img (every resampled value is 0).",
+                                 param="maps_img")
+            return maps
         if not np.any(np.asarray(maps_img.dataobj)):
             raise AtlasError("No map left after resampling maps_img (every resampled value is 0).", param="maps_img")
         return maps_img
 
-    def _prepare(self, maps_img: Any, mask_img: Any) -> MapsOperator:
+    def _prepare(self, maps_img: Any, mask_img: Any, sparse: Any = None) -> MapsOperator:
         mask = None if mask_img is None else np.asarray(mask_img.dataobj) != 0
         data = np.asarray(maps_img.dataobj)
-        op = prepare_maps(data, mask, keep_masked_maps=self.keep_masked_maps,
-                          affine=maps_img.affine, zero_small_weights=not self.allow_overlap)
-        total = None
-        if mask is None and op.kept.size == op.weights.shape[1] == (1 if data.ndim == 3 else data.shape[3]):
+        kwargs = dict(keep_masked_maps=self.keep_masked_maps, affine=maps_img.affine,
+                      zero_small_weights=not self.allow_overlap)
+        op = prepare_maps_sparse(sparse, mask, **kwargs) if sparse is not None else prepare_maps(data, mask, **kwargs)
+        total = kept = None
+        if sparse is not None:
+            total, kept = sparse.abs_totals(), None if mask is None else sparse.abs_totals(mask)
+        elif mask is None and op.kept.size == op.weights.shape[1] == (1 if data.ndim == 3 else data.shape[3]):
             # without a mask the operator's rows hold every nonzero value of every map
             total = np.array([_abs_sum(op.weights[:, j]) for j in range(op.weights.shape[1])])
-        op.coverage = self._coverage(data, mask, total)
+        op.coverage = self._coverage(data, mask, total, kept)
         if self.min_coverage is None:
             op.names = [f"map{int(j)}" for j in op.kept]
         else:  # one column per map, NaN for the maps below min_coverage (and the empty ones)
@@ -269,10 +284,10 @@ class NiftiMapsMasker(BaseMasker):
             op.names = list(op.coverage["name"])
         return op
 
-    def _coverage(self, data: np.ndarray, mask: np.ndarray | None, total: np.ndarray | None = None) -> Any:
+    def _coverage(self, data: np.ndarray, mask: np.ndarray | None, total: Any = None, kept: Any = None) -> Any:
         """Per-map coverage table of ``data`` within ``mask`` (same grid), for ``min_coverage``."""
         k = 1 if data.ndim == 3 else data.shape[3]
-        return maps_coverage(data, mask, [f"map{j}" for j in range(k)], self.min_coverage, total)
+        return maps_coverage(data, mask, [f"map{j}" for j in range(k)], self.min_coverage, total, kept)
 
     # ---- transform -----------------------------------------------------------------------
     def operator_for(self, img: Any) -> MapsOperator:

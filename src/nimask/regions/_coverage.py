@@ -62,14 +62,16 @@ def _abs_sum(values: np.ndarray) -> float:
 
 
 def maps_coverage(maps: np.ndarray, mask: np.ndarray | None, names: list[str],
-                  min_coverage: float | None = None, total: np.ndarray | None = None) -> Any:
+                  min_coverage: float | None = None, total: np.ndarray | None = None,
+                  kept: np.ndarray | None = None) -> Any:
     """Per map: summed absolute weight, the part inside ``mask``, their ratio and the reason of a
     NaN column (a DataFrame; the ``low`` column flags the maps given as NaN).
 
     The reasons: an all-zero map, a map without weight inside the mask (both NaN columns only
     with ``min_coverage``: otherwise a zero column / a dropped map, as nilearn), and with
-    ``min_coverage`` a fraction below it. ``total``, when given, is the summed absolute weight of
-    each map (e.g. from the operator's weights, which hold every nonzero value without a mask).
+    ``min_coverage`` a fraction below it. ``total`` and ``kept``, when given, are the summed
+    absolute weight of each map and its part inside ``mask`` (e.g. from the operator's weights,
+    which hold every nonzero value without a mask).
     """
     import pandas as pd
 
@@ -77,10 +79,10 @@ def maps_coverage(maps: np.ndarray, mask: np.ndarray | None, names: list[str],
         maps = maps[..., np.newaxis]
     if total is None:
         total = np.array([_abs_sum(maps[..., j]) for j in range(maps.shape[3])])
-    if mask is not None:
-        kept = np.array([_abs_sum(maps[..., j][mask]) for j in range(maps.shape[3])])
-    else:
+    if mask is None:
         kept = total
+    elif kept is None:
+        kept = np.array([_abs_sum(maps[..., j][mask]) for j in range(maps.shape[3])])
     with np.errstate(divide="ignore", invalid="ignore"):
         fraction = np.where(total > 0, kept / np.where(total > 0, total, 1), 0.0)
     reason = np.array([""] * total.size, dtype=object)

@@ -210,25 +210,7 @@ def prepare_maps(
         mask = np.asarray(mask, dtype=bool)
         # one map at a time: no (n_mask, k) copy of the maps (the operator's weights are the only one)
         present = np.array([np.any(maps_data[..., j][mask]) for j in range(k)], dtype=bool)
-        if for_inverse or keep_masked_maps:
-            kept = np.arange(k)
-        else:
-            kept = np.flatnonzero(present)
-            removed = np.flatnonzero(~present)
-            if kept.size == 0:
-                raise AtlasError(
-                    "No map left after applying mask to the maps image (mask_img and maps_img "
-                    f"have no nonzero voxel in common; {k} maps, mask of {int(mask.sum())} voxels).",
-                    param="mask_img",
-                )
-            if removed.size:
-                warnings.warn(
-                    "After applying mask to the maps image, maps with the following indices were "
-                    f"removed: {set(removed.tolist())}. Out of {k} maps, the masked map image only "
-                    f"contains {kept.size} maps.",
-                    NimaskDataWarning,
-                    stacklevel=find_stack_level(),
-                )
+        kept = kept_maps(present, k, for_inverse or keep_masked_maps, mask)
         support = np.zeros(shape, dtype=bool)
         for j in kept:
             support |= maps_data[..., j] != 0
@@ -246,6 +228,36 @@ def prepare_maps(
     gram = None if for_inverse else _gram_factor(weights)
     return MapsOperator(shape=shape, rows=rows, kept=kept, weights=weights, gram=gram,
                         affine=None if affine is None else np.asarray(affine))
+
+
+def kept_maps(present: np.ndarray | None, k: int, keep_all: bool, mask: np.ndarray | None) -> np.ndarray:
+    """Indices of the maps to extract: all of them without a mask or with ``keep_all``, else those
+    ``present`` (nonzero somewhere in ``mask``), with nilearn's warning naming the others.
+
+    Raises
+    ------
+    AtlasError
+        When no map is present in the mask.
+    """
+    if present is None or keep_all:
+        return np.arange(k)
+    kept = np.flatnonzero(present)
+    removed = np.flatnonzero(~present)
+    if kept.size == 0:
+        raise AtlasError(
+            "No map left after applying mask to the maps image (mask_img and maps_img "
+            f"have no nonzero voxel in common; {k} maps, mask of {int(np.sum(mask))} voxels).",
+            param="mask_img",
+        )
+    if removed.size:
+        warnings.warn(
+            "After applying mask to the maps image, maps with the following indices were "
+            f"removed: {set(removed.tolist())}. Out of {k} maps, the masked map image only "
+            f"contains {kept.size} maps.",
+            NimaskDataWarning,
+            stacklevel=find_stack_level(),
+        )
+    return kept
 
 
 def _without_small_weights(weights: np.ndarray, kept: np.ndarray) -> np.ndarray:
@@ -280,15 +292,16 @@ def check_no_overlap(maps_data: np.ndarray) -> None:
         )
 
 
-def _gram_factor(weights: np.ndarray) -> tuple | None:
-    """Cholesky factor of ``weights^T weights``, or None when the maps are too ill-conditioned."""
+def _gram_factor(weights: np.ndarray, gram: np.ndarray | None = None) -> tuple | None:
+    """Cholesky factor of ``weights^T weights`` (``gram`` when given), or None when the maps are too
+    ill-conditioned."""
     from scipy.linalg import cho_factor
 
     if weights.shape[1] == 0:
         return (np.zeros((0, 0)), False)
     if weights.shape[0] < weights.shape[1]:
         return None
-    gram = blocked_products(weights, weights)
+    gram = blocked_products(weights, weights) if gram is None else gram
     eig = np.linalg.eigvalsh(gram)
     if eig[0] <= 0 or np.sqrt(eig[-1] / eig[0]) > _MAX_COND:
         return None
