@@ -246,3 +246,14 @@ def test_matrix_text_is_the_tsv_text_of_its_data_frame():
     m[2], m[:, 5], m[7, 7], m[8, 9] = np.nan, np.nan, 1e-300, 3.0
     names = [f"region {i}" for i in range(12)]
     assert matrix_tsv_text(m, names) == tsv_text(pd.DataFrame(m, columns=names))
+
+
+def test_matrix_text_quotes_names_and_writes_time_series_as_pandas_does():
+    """Time series (T x n, float64) and names needing quotes: the same bytes as ``tsv_text`` of the DataFrame."""
+    from nimask.batch.atomic import matrix_tsv_text, tsv_text
+
+    rng = np.random.default_rng(2)
+    m = rng.standard_normal((30, 9)) * 10.0 ** rng.integers(-30, 30, (30, 9))
+    m[0, 0], m[1, 1], m[2, 2], m[3, 3], m[4, 4], m[5, 5] = np.nan, np.inf, -np.inf, -0.0, 5e-324, 1e16
+    names = ['a"b', "tab\there", "sp ace", "comma,x", "new\nline", "plain", "ü", "'q'", ""]
+    assert matrix_tsv_text(m, names) == tsv_text(pd.DataFrame(m, columns=names))

@@ -30,8 +30,13 @@ def tsv_text(table) -> str:
 
 def matrix_tsv_text(matrix, names: list[str]) -> str:
     """A float64 matrix as TSV, a header of ``names``: the same text as :func:`tsv_text` of its DataFrame
-    (shortest round-trip floats, ``n/a`` for NaN), about twice as fast (connectomes: 400 x 400 in 0.07 s)."""
-    rows = ["\t".join(names)]
+    (names quoted as pandas quotes them, shortest round-trip floats, ``n/a`` for NaN), 2-8x as fast
+    (connectomes: 400 x 400 in 0.07 s; time series of 682 regions x 300 volumes 0.3 -> 0.04 s)."""
+    import csv
+
+    header = io.StringIO()
+    csv.writer(header, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(names)
+    rows = [header.getvalue()[:-1]]
     for row in matrix.tolist():
         rows.append("\t".join("n/a" if v != v else repr(v) for v in row))
     return "\n".join(rows) + "\n"

@@ -677,7 +677,8 @@ def extract_run(task: RunTask) -> dict:
                         failures.append(_failure(task, spec, s, exc))
                         continue
                     _refuse_warnings(task, caught)  # --strict: the written outputs are removed below
-                    text = tsv_text(pd.DataFrame(signals, columns=ex_s.names))
+                    text = (matrix_tsv_text(signals, [str(n) for n in ex_s.names]) if signals.dtype == np.float64
+                            else tsv_text(pd.DataFrame(signals, columns=ex_s.names)))  # float32: pandas' shortest
                     kept = _kept_volumes(n_vol, sample_mask)
                     if task.wants(spec.name, s.label):
                         sidecar = _series_sidecar(task, spec, s, ex_s, kept, t_r, tr_source, n_vol, sample_mask,
