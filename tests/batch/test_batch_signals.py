@@ -152,13 +152,13 @@ def test_sigterm_with_dask_cancels_the_queued_runs(tree, tmp_path):
     _check_and_resume(data, out, reference, proc, err, signal.SIGTERM)
 
 
-# The CLI, with the job's _tsv patched: during run 2 (after its first output is written) the main
+# The CLI, with the job's TSV writers patched: during run 2 (after its first output is written) the main
 # thread waits in threading.Condition.wait while another thread sends SIGTERM to the process.
 _WAIT_SCRIPT = """
 import os, signal, sys, threading, time
 import nimask.batch.job as job
 
-real, calls = job.tsv_text, []
+calls = []
 
 
 def main_thread_waits():
@@ -166,7 +166,11 @@ def main_thread_waits():
     return frame is not None and frame.f_code.co_name == "wait" and frame.f_code.co_filename == threading.__file__
 
 
-def tsv(table):
+def counting(real):
+    return lambda *args: tsv(real, *args)
+
+
+def tsv(real, *args):
     calls.append(1)
     if len(calls) == int(os.environ["NIMASK_TEST_AT"]):
         event = threading.Event()
@@ -186,10 +190,10 @@ def tsv(table):
             print(f"RAISED IN WAIT: {exc!r}", file=sys.stderr)
             raise
         print("WAIT RETURNED", file=sys.stderr)
-    return real(table)
+    return real(*args)
 
 
-job.tsv_text = tsv
+job.tsv_text, job.matrix_tsv_text = counting(job.tsv_text), counting(job.matrix_tsv_text)
 from nimask.__main__ import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -310,15 +314,17 @@ def _worker_run_sigterm_at(task, at: int) -> None:
     import nimask.batch.job as job
     from nimask.batch.interrupt import run_in_worker
 
-    real, calls = job.tsv_text, []
+    calls = []
 
-    def tsv(table):
-        calls.append(1)
-        if len(calls) == at:  # after some outputs of the run are written
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(table)
+    def counting(real):
+        def write(*args):
+            calls.append(1)
+            if len(calls) == at:  # after some outputs of the run are written
+                os.kill(os.getpid(), signal.SIGTERM)
+            return real(*args)
+        return write
 
-    job.tsv_text = tsv
+    job.tsv_text, job.matrix_tsv_text = counting(job.tsv_text), counting(job.matrix_tsv_text)
     run_in_worker(task)
 
 
