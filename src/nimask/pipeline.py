@@ -211,10 +211,13 @@ class _Streamer:
         blas = single_threaded_blas()
         blas.__enter__()
         try:
-            for t0, chunk in chunks:
-                self._one_chunk(t0, chunk, one_pass_clip, pool)
-                if after_chunk is not None:
-                    after_chunk()
+            if pool is None:
+                for t0, chunk in chunks:
+                    self._one_chunk(t0, chunk, one_pass_clip, pool)
+                    if after_chunk is not None:
+                        after_chunk()
+            else:
+                self._smoothed_chunks(chunks, one_pass_clip, pool, after_chunk)
             for i in range(len(self.ops)):
                 self._flush(i)
         finally:
@@ -227,7 +230,35 @@ class _Streamer:
         warn_nonfinite(self.n_bad, label, where, stacklevel=4)
         return self.outputs
 
-    def _one_chunk(self, t0: int, chunk: np.ndarray, one_pass_clip: bool, pool) -> None:
+    def _smoothed_chunks(self, chunks, one_pass_clip: bool, pool, after_chunk) -> None:
+        """The chunk loop with smoothing over a thread pool: the next chunks' volumes are smoothed
+        while the oldest chunk waits for its last volumes and is reduced (no barrier per chunk)."""
+        import collections
+
+        in_flight: collections.deque = collections.deque()
+
+        def reduce_oldest() -> None:
+            t0, out, futures = in_flight.popleft()
+            self.n_bad += sum(f.result() for f in futures)
+            self._reduce_chunk(t0, out.T)  # (x, y, z, n) view, F-contiguous
+            if after_chunk is not None:
+                after_chunk()
+
+        try:
+            for t0, chunk in chunks:
+                part = self._resampled(chunk, one_pass_clip)[self.box]
+                in_flight.append((t0, *_submit_smoothing(part, self.sigmas, pool, self.inner)))
+                while len(in_flight) > _SMOOTHING_LOOKAHEAD:
+                    reduce_oldest()
+            while in_flight:
+                reduce_oldest()
+        finally:  # an error: let the submitted volumes finish before the buffers go
+            for _, _, futures in in_flight:
+                for f in futures:
+                    f.cancel()
+
+    def _resampled(self, chunk: np.ndarray, one_pass_clip: bool) -> np.ndarray:
+        """``chunk`` on the operators' grid (resampled and clipped when needed), 4D."""
         if self.resample:
             from .image._resampling import clip_bounds, resample_array
 
@@ -235,12 +266,18 @@ class _Streamer:
                 self.bounds = clip_bounds(chunk, self.bounds)
             clip = self.bounds if (not one_pass_clip and self.bounds is not None) else False
             chunk = resample_array(chunk, self.img.affine, self.affine, self.shape, clip=clip)
-        if chunk.ndim == 3:
-            chunk = chunk[..., np.newaxis]
+        return chunk[..., np.newaxis] if chunk.ndim == 3 else chunk
+
+    def _one_chunk(self, t0: int, chunk: np.ndarray, one_pass_clip: bool, pool) -> None:
+        chunk = self._resampled(chunk, one_pass_clip)
         if self.sigmas is not None:
             smoothed, bad = _smoothed(chunk[self.box], self.sigmas, pool, self.inner)
             self.n_bad += bad
             chunk = smoothed.T  # (x, y, z, n) view, F-contiguous
+        self._reduce_chunk(t0, chunk)
+
+    def _reduce_chunk(self, t0: int, chunk: np.ndarray) -> None:
+        """Gather each operator's voxels of a ``(x, y, z, n)`` chunk on the grid and reduce them."""
         for i, op in enumerate(self.ops):
             values = gather(chunk, self.f_index[i])
             self.n_bad += zero_nonfinite(values)
@@ -300,14 +337,25 @@ def _smoothed(part: np.ndarray, sigmas, pool=None, inner=None) -> tuple[np.ndarr
     """
     from .image._smoothing import _float_dtype
 
-    out = np.empty(part.shape[::-1], dtype=_float_dtype(part.dtype))
-    n = part.shape[3]
-    if pool is None or n < 2:
+    if pool is None or part.shape[3] < 2:
+        out = np.empty(part.shape[::-1], dtype=_float_dtype(part.dtype))
         return out, _smooth_volumes(part, sigmas, out, inner)
-    splits = np.array_split(np.arange(n), n_threads(n))
-    futures = [pool.submit(_smooth_volumes, part[..., s[0] : s[-1] + 1], sigmas, out[s[0] : s[-1] + 1], inner)
-               for s in splits if s.size]
+    out, futures = _submit_smoothing(part, sigmas, pool, inner)
     return out, sum(f.result() for f in futures)
+
+
+_SMOOTHING_LOOKAHEAD = 2  # chunks being smoothed while the oldest one is reduced
+
+
+def _submit_smoothing(part: np.ndarray, sigmas, pool, inner=None) -> tuple[np.ndarray, list]:
+    """``(out, futures)``: :func:`_smoothed` of ``part`` into ``out``, one task per volume on ``pool``
+    (each future gives its volume's non-finite count)."""
+    from .image._smoothing import _float_dtype
+
+    out = np.empty(part.shape[::-1], dtype=_float_dtype(part.dtype))
+    futures = [pool.submit(_smooth_volumes, part[..., t : t + 1], sigmas, out[t : t + 1], inner)
+               for t in range(part.shape[3])]
+    return out, futures
 
 
 def _smooth_volumes(part: np.ndarray, sigmas, out: np.ndarray, inner=None) -> int:

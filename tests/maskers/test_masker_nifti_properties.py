@@ -156,3 +156,24 @@ def test_multi_n_jobs_gives_same_list():
     for one, a, b in zip(single, serial, threads, strict=True):
         np.testing.assert_array_equal(a, one)  # the serial list holds each image's own signals
         np.testing.assert_array_equal(b, a)  # threads give the serial values, in the same order
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("chunk", [1, 2, 5])
+def test_smoothing_over_a_thread_pool_equals_one_thread(monkeypatch, threads, chunk):
+    """Chunks smoothed ahead on a pool (volumes of the next chunks in flight while the oldest is reduced) give
+    the one-thread numbers, the same non-finite count, and one ``after_chunk`` call per chunk."""
+    data = (np.random.default_rng(5).standard_normal(SHAPE + (11,)) * 50).astype(np.float32)
+    data[2, 3, 4, 6] = np.nan
+    img = nib.Nifti1Image(data, AFFINE)
+    op = prepare_voxels(np.random.default_rng(6).random(SHAPE) < 0.5, AFFINE)
+    monkeypatch.setattr(pipeline, "n_threads", lambda n, cap=4: 1)
+    with pytest.warns(UserWarning, match="1 NaN/inf") as ref_warnings:
+        ref = stream(img, [op], smoothing_fwhm=4.0, chunk_size=chunk)[0]
+    monkeypatch.setattr(pipeline, "n_threads", lambda n, cap=4: threads)
+    calls = []
+    with pytest.warns(UserWarning, match="1 NaN/inf") as pool_warnings:
+        out = stream(img, [op], smoothing_fwhm=4.0, chunk_size=chunk, after_chunk=lambda: calls.append(1))[0]
+    np.testing.assert_array_equal(out, ref)
+    assert len(calls) == -(-11 // chunk)
+    assert [str(w.message) for w in pool_warnings] == [str(w.message) for w in ref_warnings]
