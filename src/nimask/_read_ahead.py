@@ -76,28 +76,34 @@ class _ReadAhead:
                 self.cond.notify_all()
 
     def chunks(self) -> Iterator[tuple[int, Any]]:
-        """The decoded chunks in order (waiting for the decoder), then its error if it had one."""
-        while True:
-            with self.cond:
-                while not self.items and not self.done:
-                    self.cond.wait()
-                if self.items:
-                    item = self.items.popleft()
-                    self.buffered -= item[1].nbytes
-                    self.cond.notify_all()
-                elif self.error is not None:
-                    raise self.error
-                else:
-                    return
-            yield item
+        """The decoded chunks in order (waiting for the decoder), then its error if it had one.
 
-    def stop(self) -> None:
+        The reader owns the decoder from here: when it stops reading (done, an error, or the
+        generator closed), the decoder stops."""
+        try:
+            while True:
+                with self.cond:
+                    while not self.items and not self.done:
+                        self.cond.wait()
+                    if self.items:
+                        item = self.items.popleft()
+                        self.buffered -= item[1].nbytes
+                        self.cond.notify_all()
+                    elif self.error is not None:
+                        raise self.error
+                    else:
+                        return
+                yield item
+        finally:
+            self.halt()
+
+    def halt(self) -> None:
+        """Stop the decoder and drop the chunks it decoded (returns at once)."""
         with self.cond:
             self.stopped = True
             self.items.clear()
             self.buffered = 0
             self.cond.notify_all()
-        self.thread.join()
 
 
 def _layout(src: tuple, step: int) -> tuple:
@@ -140,9 +146,12 @@ def read_ahead(imgs: Any, max_bytes: int | None = None) -> Iterator[None]:
         yield
     finally:
         if mine is not None:
-            with _registry_lock:
+            with _registry_lock:  # no claim after this: claims look the file up under the same lock
                 _registry.pop(key, None)
-            mine.stop()
+                taken = mine.taken
+            if not taken:  # taken: the reader (maybe in another thread) finishes it and stops the decoder
+                mine.halt()
+                mine.thread.join()
 
 
 def claim(src: tuple, step: int) -> Iterator[tuple[int, Any]] | None:

@@ -165,3 +165,36 @@ def test_not_for_in_memory_or_3d_images(run_file):
         assert not read_ahead_mod._registry
     with read_ahead(None):
         assert not read_ahead_mod._registry
+
+
+def test_a_reader_in_another_thread_gets_every_chunk_after_the_context_ends(run_file, small_chunks):
+    """The context that started the read-ahead ends while another thread is reading its chunks: that reader
+    still gets the whole run (nothing truncated), and the decoder stops when it is done."""
+    path, data = run_file
+    started, got = threading.Event(), []
+
+    def reader():
+        chunks = iter_volume_chunks(path)
+        got.append(next(chunks))
+        started.set()
+        time.sleep(0.1)  # the context ends meanwhile
+        got.extend(chunks)
+
+    with read_ahead(path, max_bytes=1):
+        worker = threading.Thread(target=reader)
+        worker.start()
+        assert started.wait(10)
+    worker.join(10)
+    assert not worker.is_alive()
+    np.testing.assert_array_equal(np.concatenate([c for _, c in got], axis=3), data)
+
+
+def test_a_reader_that_stops_early_stops_the_decoder(run_file, small_chunks):
+    path, _ = run_file
+    with read_ahead(path, max_bytes=1):
+        ahead = read_ahead_mod._registry[next(iter(read_ahead_mod._registry))]
+        chunks = iter_volume_chunks(path)
+        next(chunks)
+        chunks.close()  # the reader gives up (an error in the stream, say)
+        ahead.thread.join(10)
+        assert not ahead.thread.is_alive() and not ahead.items
