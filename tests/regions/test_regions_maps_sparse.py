@@ -145,3 +145,27 @@ def test_masker_resampling_at_fit_equals_maps_given_on_the_data_grid(with_mask, 
                                rtol=1e-12)
     resampled = resample_prepared(maps_img, run, "linear", clip=True)
     np.testing.assert_array_equal(np.asarray(fitted.maps_img_.dataobj), np.asarray(resampled.dataobj))
+
+
+@pytest.mark.parametrize("allow_overlap", [True, False])
+@pytest.mark.parametrize("resampled", [False, True])
+def test_coverage_totals_are_the_maps_own_sums(allow_overlap, resampled):
+    """``weight_in_map`` sums every value of each map, also the small and negative weights that
+    ``allow_overlap=False`` leaves out of the regression."""
+    from nimask.maskers import NiftiMapsMasker
+
+    maps = np.zeros((6, 5, 4, 2), np.float32)
+    maps[:3, ..., 0] = 0.5
+    maps[3:, ..., 1] = 0.25
+    maps[0, 0, 0, 1] = -0.125  # negative: zeroed in the operator when allow_overlap=False
+    maps[5, 4, 3, 0] = 1e-9  # below float32 epsilon: the same
+    affine = np.eye(4)
+    run_affine = np.diag([2.0, 2.0, 2.0, 1.0]) if resampled else affine
+    shape = (3, 3, 2) if resampled else (6, 5, 4)
+    run = nib.Nifti1Image(np.random.default_rng(0).standard_normal(shape + (5,)).astype(np.float32), run_affine)
+    masker = NiftiMapsMasker(nib.Nifti1Image(maps, affine), allow_overlap=allow_overlap).fit(run)
+    on_grid = np.asarray(masker.maps_img_.dataobj)
+    expected = np.abs(on_grid.astype(np.float64)).sum(axis=(0, 1, 2))
+    np.testing.assert_allclose(masker.region_coverage_["weight_in_map"], expected, rtol=1e-12)
+    if not resampled:
+        assert expected[1] == pytest.approx(0.25 * 60 + 0.125)

@@ -271,8 +271,9 @@ class NiftiMapsMasker(BaseMasker):
         total = kept = None
         if sparse is not None:
             total, kept = sparse.abs_totals(), None if mask is None else sparse.abs_totals(mask)
-        elif mask is None and op.kept.size == op.weights.shape[1] == (1 if data.ndim == 3 else data.shape[3]):
-            # without a mask the operator's rows hold every nonzero value of every map
+        elif mask is None and self.allow_overlap:
+            # without a mask the operator's rows hold every nonzero value of every map, unchanged
+            # (allow_overlap=False zeroes the small weights: then the maps themselves are summed)
             total = np.array([_abs_sum(op.weights[:, j]) for j in range(op.weights.shape[1])])
         op.coverage = self._coverage(data, mask, total, kept)
         if self.min_coverage is None:
