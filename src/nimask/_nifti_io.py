@@ -998,6 +998,13 @@ def _default_chunk(vol_bytes: int, chunk_size: int | None) -> int:
     return int(chunk_size)
 
 
+def chunk_step(img, src, chunk_size: int | None = None) -> int:
+    """Volumes per chunk of :func:`iter_volume_chunks` for ``img`` (``src``: its ``_file_source``)."""
+    vol_elems = int(np.prod(tuple(img.shape)[:3], dtype=np.int64))
+    itemsize = src[4].itemsize if src else np.dtype(img.get_data_dtype()).itemsize
+    return _default_chunk(vol_elems * itemsize, chunk_size)
+
+
 def iter_volume_chunks(img_or_path, chunk_size: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(t0, chunk)`` with ``chunk`` of shape ``(x, y, z, n)``: volumes ``t0 .. t0+n-1``.
 
@@ -1017,9 +1024,7 @@ def iter_volume_chunks(img_or_path, chunk_size: int | None = None) -> Iterator[t
     name = img.get_filename() or "the image"
     n_vol = _n_volumes(shape, name)
     src = _file_source(img)
-    vol_elems = int(np.prod(shape[:3], dtype=np.int64))
-    itemsize = src[4].itemsize if src else np.dtype(img.get_data_dtype()).itemsize
-    step = _default_chunk(vol_elems * itemsize, chunk_size)
+    step = chunk_step(img, src, chunk_size)
     if src is None:
         for t0 in range(0, n_vol, step):
             if len(shape) == 3:

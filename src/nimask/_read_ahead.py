@@ -118,24 +118,18 @@ def read_ahead(imgs: Any, max_bytes: int | None = None) -> Iterator[None]:
 
     Anything else (a list, an in-memory image, a 3D image, ``None``) makes the context a no-op.
     """
-    from ._nifti_io import _default_chunk, _file_source, load_file
+    from ._nifti_io import _as_image, _file_source, chunk_step
 
     max_bytes = READ_AHEAD_BYTES if max_bytes is None else int(max_bytes)
-
-    img = None
     try:
-        if isinstance(imgs, (str, os.PathLike)) and os.path.isfile(os.path.expanduser(os.fspath(imgs))):
-            img = load_file(os.path.expanduser(os.fspath(imgs)))
-        elif hasattr(imgs, "dataobj") and hasattr(imgs, "get_filename"):
-            img = imgs
-    except Exception:  # an unreadable file: the fit reports it
+        img = _as_image(imgs)  # a path or a nibabel image; anything else is refused
+    except Exception:  # not one image, or an unreadable file (the fit reports it)
         img = None
     src = None if img is None or len(img.shape) != 4 else _file_source(img)
     if src is None or max_bytes < 1:
         yield
         return
-    vol_bytes = int(src[3][0] * src[3][1] * src[3][2]) * src[4].itemsize
-    step = _default_chunk(vol_bytes, None)  # the chunking of a transform's read
+    step = chunk_step(img, src)  # the chunking of a transform's read
     key = _file_key(src[0], _layout(src, step))
     with _registry_lock:
         if key is None or key in _registry:  # another read-ahead of this file runs: leave it alone

@@ -208,20 +208,18 @@ class _Streamer:
         if not isinstance(self.img.dataobj, np.ndarray):
             chunks = prefetched(chunks, depth=2)
         # the decoder thread and the operators' own threads use the cores: BLAS's threads would spin
-        blas = single_threaded_blas()
-        blas.__enter__()
         try:
-            if pool is None:
-                for t0, chunk in chunks:
-                    self._one_chunk(t0, chunk, one_pass_clip, pool)
-                    if after_chunk is not None:
-                        after_chunk()
-            else:
-                self._smoothed_chunks(chunks, one_pass_clip, pool, after_chunk)
-            for i in range(len(self.ops)):
-                self._flush(i)
+            with single_threaded_blas():
+                if pool is None:
+                    for t0, chunk in chunks:
+                        self._one_chunk(t0, chunk, one_pass_clip)
+                        if after_chunk is not None:
+                            after_chunk()
+                else:
+                    self._smoothed_chunks(chunks, one_pass_clip, pool, after_chunk)
+                for i in range(len(self.ops)):
+                    self._flush(i)
         finally:
-            blas.__exit__(None, None, None)
             if pool is not None:
                 pool.shutdown()
         if one_pass_clip and self.bounds is not None:
@@ -252,7 +250,7 @@ class _Streamer:
                     reduce_oldest()
             while in_flight:
                 reduce_oldest()
-        finally:  # an error: let the submitted volumes finish before the buffers go
+        finally:  # an error: volumes not started yet are dropped (the running ones end at pool.shutdown)
             for _, _, futures in in_flight:
                 for f in futures:
                     f.cancel()
@@ -268,10 +266,10 @@ class _Streamer:
             chunk = resample_array(chunk, self.img.affine, self.affine, self.shape, clip=clip)
         return chunk[..., np.newaxis] if chunk.ndim == 3 else chunk
 
-    def _one_chunk(self, t0: int, chunk: np.ndarray, one_pass_clip: bool, pool) -> None:
+    def _one_chunk(self, t0: int, chunk: np.ndarray, one_pass_clip: bool) -> None:
         chunk = self._resampled(chunk, one_pass_clip)
-        if self.sigmas is not None:
-            smoothed, bad = _smoothed(chunk[self.box], self.sigmas, pool, self.inner)
+        if self.sigmas is not None:  # smoothing in this thread (with a pool: _smoothed_chunks)
+            smoothed, bad = _smoothed(chunk[self.box], self.sigmas, self.inner)
             self.n_bad += bad
             chunk = smoothed.T  # (x, y, z, n) view, F-contiguous
         self._reduce_chunk(t0, chunk)
@@ -324,24 +322,21 @@ def _smoothing_box(operators: list, shape: tuple, sigmas) -> tuple[tuple[slice, 
     return box, inner
 
 
-def _smoothed(part: np.ndarray, sigmas, pool=None, inner=None) -> tuple[np.ndarray, int]:
+def _smoothed(part: np.ndarray, sigmas, inner=None) -> tuple[np.ndarray, int]:
     """Float copy of a ``(x, y, z, n)`` chunk laid out ``(n, z, y, x)`` (C order), non-finite
     values set to 0 (and counted), Gaussian-filtered along x, y then z (as ``smooth_array``).
 
     Same per-line computation as filtering the ``(x, y, z, n)`` array (bitwise equal), but
-    scipy runs about twice as fast when each volume is contiguous. With a thread ``pool``
-    the volumes are shared among its threads (scipy releases the GIL while filtering).
+    scipy runs about twice as fast when each volume is contiguous. :func:`_submit_smoothing`
+    shares the volumes among a pool's threads instead (scipy releases the GIL while filtering).
     ``inner`` (slices of x, y, z): only these voxels are read afterwards, so the y pass runs
     on the inner x range only and the z pass on the inner x and y ranges (the values there are
     the same; the others are left half-filtered).
     """
     from .image._smoothing import _float_dtype
 
-    if pool is None or part.shape[3] < 2:
-        out = np.empty(part.shape[::-1], dtype=_float_dtype(part.dtype))
-        return out, _smooth_volumes(part, sigmas, out, inner)
-    out, futures = _submit_smoothing(part, sigmas, pool, inner)
-    return out, sum(f.result() for f in futures)
+    out = np.empty(part.shape[::-1], dtype=_float_dtype(part.dtype))
+    return out, _smooth_volumes(part, sigmas, out, inner)
 
 
 _SMOOTHING_LOOKAHEAD = 2  # chunks being smoothed while the oldest one is reduced
